@@ -1,0 +1,3 @@
+from cstar_cli._entry import main
+
+main()

@@ -1,0 +1,319 @@
+"""The cStar REST client: envelope, request IDs, rate-limit headers, timeouts, retries, idempotency.
+
+Implements the reference's "Authentication", "Response shape", "Error shape", "Request IDs" and
+"Idempotency is yours" (Code of cStar 04), plus the server contract's conventions.
+
+The client returns bare resources (``data``) and keeps the last call's metadata on
+:attr:`CStarClient.last_meta`; it raises :mod:`cstar_cli.errors` classes and never prints,
+prompts or exits.
+
+Retries (at most ``max_retries`` more attempts, exponential backoff with jitter, capped at 8 s):
+
+- 429: after ``Retry-After`` seconds when that is at most ``max_retry_wait``, else raised at once;
+- 5xx, connection errors and timeouts: for GET always; for POST/PATCH/DELETE only with an
+  ``Idempotency-Key``, which the client generates once per logical call (unless the caller gives
+  one) and sends unchanged on every retry, so the server applies the mutation once.
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from cstar_cli import __version__
+from cstar_cli.config import check_base_url
+from cstar_cli.errors import (
+    CStarConnectionError,
+    CStarError,
+    CStarRateLimitError,
+    CStarServerError,
+    CStarUsageError,
+    error_from_response,
+)
+
+__all__ = ["USER_AGENT", "CStarClient", "Page", "RateLimit", "ResponseMeta"]
+
+USER_AGENT = f"cstar-cli/{__version__} python/{platform.python_version()}"
+_MUTATIONS = {"POST", "PATCH", "PUT", "DELETE"}
+
+
+@dataclass
+class RateLimit:
+    """The ``X-RateLimit-*`` headers: ``limit``/``remaining`` requests, ``reset`` (unix s),
+    ``window`` (s)."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: int | None = None
+    window: int | None = None
+
+    @classmethod
+    def from_headers(cls, headers: httpx.Headers) -> RateLimit:
+        def num(name: str) -> int | None:
+            try:
+                return int(float(headers[name]))
+            except (KeyError, ValueError):
+                return None
+
+        return cls(
+            num("x-ratelimit-limit"),
+            num("x-ratelimit-remaining"),
+            num("x-ratelimit-reset"),
+            num("x-ratelimit-window"),
+        )
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {"limit": self.limit, "remaining": self.remaining, "reset": self.reset, "window": self.window}
+
+
+@dataclass
+class ResponseMeta:
+    """Metadata of one call: ``request_id`` (``req_…``), ``timestamp`` (ISO 8601), ``pagination``
+    (list calls), ``rate_limit``, ``status_code``, ``elapsed_ms`` (all attempts, ms), ``attempts`` and
+    ``idempotent_replayed`` (the server returned a stored response)."""
+
+    request_id: str | None = None
+    timestamp: str | None = None
+    pagination: dict[str, Any] | None = None
+    rate_limit: RateLimit = field(default_factory=RateLimit)
+    status_code: int | None = None
+    elapsed_ms: float = 0.0
+    attempts: int = 1
+    idempotent_replayed: bool = False
+
+
+@dataclass
+class Page:
+    """A list call's answer: ``data`` (list), ``pagination`` (``page``, ``pageSize``, ``total``,
+    ``totalPages``, or ``limit``/``hasMore``/``nextCursor`` for logs) and ``has_more``."""
+
+    data: list[Any]
+    pagination: dict[str, Any]
+    has_more: bool
+
+
+class CStarClient:
+    """Synchronous client for ``<base_url>/api/v1``.
+
+    ``team_id`` is learned from ``GET /me`` on first need when not given. ``timeout`` (s) applies to
+    connect, read and write of every attempt. ``transport`` lets tests inject ``httpx.MockTransport``
+    for what a real server cannot produce. Raises :class:`CStarUsageError` for a plain-http,
+    non-loopback base URL.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        team_id: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        max_retry_wait: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not api_key:
+            raise CStarUsageError("No API key given.")
+        self.base_url = check_base_url(base_url)
+        self._key = api_key
+        self._team_id = team_id
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+        self._sleep = sleep
+        self.last_meta = ResponseMeta()
+        self._http = httpx.Client(
+            base_url=self.base_url + "/api/v1",
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # lifecycle --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> CStarClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def api_key(self) -> str:
+        return self._key
+
+    @property
+    def is_test_mode(self) -> bool:
+        return self._key.startswith(("sk_test_", "pk_test_"))
+
+    @property
+    def team_id(self) -> str:
+        """The team's UUID (``GET /me`` once if not given)."""
+        if not self._team_id:
+            self._team_id = self.me()["team"]["id"]
+        return self._team_id
+
+    def team_path(self, suffix: str) -> str:
+        """``/teams/{teamId}/<suffix>``."""
+        return f"/teams/{self.team_id}/{suffix.lstrip('/')}"
+
+    # core -------------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        retries: int | None = None,
+    ) -> Any:
+        """Send one logical call and return the envelope's ``data``.
+
+        ``path`` is relative to ``/api/v1`` (``/me``, ``/teams/…``). ``params`` with None values are
+        dropped. Raises a :class:`CStarError` subclass for error responses,
+        :class:`CStarConnectionError` when the server cannot be reached after the retries.
+        """
+        method = method.upper()
+        headers: dict[str, str] = {}
+        if method in _MUTATIONS:
+            headers["Idempotency-Key"] = idempotency_key or f"cstar_{uuid.uuid4().hex}"
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        retry_budget = self.max_retries if retries is None else retries
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                resp = self._http.request(method, path, params=clean or None, json=json, headers=headers)
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
+                if attempt <= retry_budget:
+                    self._sleep(self._backoff(attempt))
+                    continue
+                raise self._connection_error(e) from None
+            except httpx.HTTPError as e:
+                raise self._connection_error(e) from None
+            try:
+                return self._handle(resp, started, attempt)
+            except CStarRateLimitError as e:
+                if attempt <= retry_budget and e.retry_after <= self.max_retry_wait:
+                    self._sleep(e.retry_after)
+                    continue
+                raise
+            except CStarServerError:
+                if attempt <= retry_budget:
+                    self._sleep(self._backoff(attempt))
+                    continue
+                raise
+
+    def _backoff(self, attempt: int) -> float:
+        return min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+
+    def _connection_error(self, e: Exception) -> CStarConnectionError:
+        kind = "timed out" if isinstance(e, httpx.TimeoutException) else "could not be reached"
+        return CStarConnectionError(
+            f"The cStar API at {self.base_url} {kind} ({type(e).__name__}).",
+            code="timeout" if isinstance(e, httpx.TimeoutException) else "connection_failed",
+        )
+
+    def _handle(self, resp: httpx.Response, started: float, attempt: int) -> Any:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        request_id = resp.headers.get("x-cstar-request-id")
+        meta = body.get("meta") if isinstance(body, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        self.last_meta = ResponseMeta(
+            request_id=request_id or meta.get("requestId"),
+            timestamp=meta.get("timestamp"),
+            pagination=meta.get("pagination"),
+            rate_limit=RateLimit.from_headers(resp.headers),
+            status_code=resp.status_code,
+            elapsed_ms=(time.monotonic() - started) * 1000,
+            attempts=attempt,
+            idempotent_replayed=resp.headers.get("idempotent-replayed", "").lower() == "true",
+        )
+        if resp.is_success and isinstance(body, dict) and body.get("success", True) is not False:
+            return body.get("data")
+        if resp.is_success:
+            raise CStarServerError(
+                f"Unexpected response from {self.base_url} (HTTP {resp.status_code}, not the cStar API envelope).",
+                request_id=self.last_meta.request_id,
+                status_code=resp.status_code,
+                hint="Check --base-url / CSTAR_BASE_URL points at a cStar API.",
+            )
+        retry_after: float | None = None
+        if "retry-after" in resp.headers:
+            try:
+                retry_after = max(0.0, float(resp.headers["retry-after"]))
+            except ValueError:
+                retry_after = None
+        err = error_from_response(
+            resp.status_code, body, request_id=self.last_meta.request_id, retry_after=retry_after
+        )
+        if body is None and not isinstance(err, CStarRateLimitError):
+            err.message = f"HTTP {resp.status_code} from {self.base_url} (not a cStar API response)."
+        raise err
+
+    # conveniences -----------------------------------------------------------------------------
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
+        return self.request(
+            "POST", path, json=body if body is not None else {}, idempotency_key=idempotency_key
+        )
+
+    def patch(self, path: str, body: Any, *, idempotency_key: str | None = None) -> Any:
+        return self.request("PATCH", path, json=body, idempotency_key=idempotency_key)
+
+    def delete(self, path: str, *, idempotency_key: str | None = None) -> Any:
+        return self.request("DELETE", path, idempotency_key=idempotency_key)
+
+    def list(self, path: str, **params: Any) -> Page:
+        """A list call: ``Page(data, pagination, has_more)``."""
+        data = self.get(path, **params)
+        pag = dict(self.last_meta.pagination or {})
+        if "hasMore" in pag:
+            more = bool(pag["hasMore"])
+        else:
+            more = int(pag.get("page") or 1) < int(pag.get("totalPages") or 0)
+        return Page(list(data or []), pag, more)
+
+    # the contract's endpoints -----------------------------------------------------------------
+
+    def me(self) -> dict[str, Any]:
+        """``GET /me`` → ``{"object": "api_key_context", "keyId", "keyType", "mode", "team": {"id",
+        "name", "slug", "plan", "memberCount"}}`` (server contract, Key introspection)."""
+        data = self.get("/me")
+        if not isinstance(data, dict) or not isinstance(data.get("team"), dict):
+            raise CStarError("Unexpected /me response.", code="bad_response")
+        self._team_id = self._team_id or data["team"].get("id")
+        return data
+
+    def trigger(self, event: str) -> dict[str, Any]:
+        """``POST /teams/{teamId}/webhooks/trigger-test`` → ``{"event", "eventId", "test",
+        "deliveries": [{"target", "queued"}]}`` (reference, Webhooks → trigger-test)."""
+        return self.post(self.team_path("webhooks/trigger-test"), {"event": event})
+
+    def create_cli_session(self, events: list[str], device_name: str) -> dict[str, Any]:
+        """``POST /teams/{teamId}/cli/sessions`` → ``{"id": "cls_…", "websocketUrl", "secret",
+        "events", "expiresAt"}`` (server contract, Listening §1)."""
+        return self.post(self.team_path("cli/sessions"), {"events": events, "deviceName": device_name})

@@ -1,0 +1,230 @@
+"""The root ``cstar`` command: global options, lazy command loading, and errors → exit codes (the one
+place that decides how a failure ends the process).
+
+Global options work before or after the subcommand (``cstar --json status`` = ``cstar status --json``):
+:meth:`RootGroup.parse_args` moves them in front of the subcommand before Click parses anything.
+Command modules are imported only when their command runs (or for ``--help``), so ``cstar --version``
+and ``cstar events --json`` never import httpx, rich, keyring, websockets or mcp.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from typer import _click
+from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit
+
+from cstar_cli import __version__
+from cstar_cli.context import AppContext, get_app
+from cstar_cli.errors import EXIT_CODES, EXIT_INTERRUPTED, CStarError, CStarUsageError
+from cstar_cli.output import Output
+
+__all__ = ["COMMANDS", "app", "main"]
+
+#: Command name → module under cstar_cli.commands, in the order ``--help`` lists them.
+COMMANDS: dict[str, str] = {
+    "login": "login",
+    "logout": "logout",
+    "status": "status",
+    "events": "events",
+    "trigger": "trigger",
+    "listen": "listen",
+    "logs": "logs",
+    "keys": "keys",
+    "mcp-server": "mcp_server",
+    "emulator": "emulator",
+}
+
+_GLOBAL_FLAGS = {"--json", "--no-color"}
+_GLOBAL_VALUED = {"--api-key", "--base-url", "--profile"}
+
+
+def hoist_global_options(args: Sequence[str]) -> list[str]:
+    """Move global options (and their values) in front of everything else, keeping their order.
+
+    Stops at ``--``. A valued option missing its value is left where it is, for Click to report.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    args = list(args)
+    while i < len(args):
+        tok = args[i]
+        if tok == "--":
+            rest.extend(args[i:])
+            break
+        name = tok.split("=", 1)[0]
+        if tok in _GLOBAL_FLAGS or name in _GLOBAL_VALUED and "=" in tok:
+            front.append(tok)
+        elif tok in _GLOBAL_VALUED and i + 1 < len(args):
+            front.extend(args[i : i + 2])
+            i += 1
+        else:
+            rest.append(tok)
+        i += 1
+    return front + rest
+
+
+class RootGroup(TyperGroup):
+    """Typer group with lazily imported subcommands, hoisted global options and one error handler."""
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        module_name = COMMANDS.get(cmd_name)
+        if module_name is None:
+            return None
+        import importlib
+
+        module = importlib.import_module(f"cstar_cli.commands.{module_name}")
+        cmd = typer.main.get_command(module.app)
+        cmd.name = cmd_name
+        self.commands[cmd_name] = cmd
+        return cmd
+
+    def resolve_command(self, ctx: _click.Context, args: list[str]) -> Any:
+        name = args[0]
+        cmd = self.get_command(ctx, name)
+        if cmd is None:
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, list(COMMANDS), n=1)
+            ctx.fail(f"No such command {name!r}." + (f" Did you mean {close[0]!r}?" if close else ""))
+        return name, cmd, args[1:]
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+    def invoke(self, ctx: _click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CStarError as e:
+            get_app(ctx).out.error(e)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            get_app(ctx).out.info("Interrupted.")
+            ctx.exit(EXIT_INTERRUPTED)
+        except (_click.exceptions.ClickException, Exit, Abort):
+            raise
+        except BrokenPipeError:
+            _silence_stdout()
+            ctx.exit(1)
+        except Exception as e:
+            if os.environ.get("CSTAR_DEBUG"):
+                raise
+            get_app(ctx).out.error(
+                CStarError(
+                    f"Unexpected {type(e).__name__}: {e}",
+                    code="unexpected",
+                    hint="Run again with CSTAR_DEBUG=1 for details, and report it with that output.",
+                )
+            )
+            ctx.exit(1)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            rv = super().main(argv, prog_name or "cstar", complete_var, standalone_mode=False, **extra)
+        except _click.exceptions.NoArgsIsHelpError as e:
+            _click.echo(e.ctx.get_help() if e.ctx else "")
+            code = 0
+        except _click.exceptions.ClickException as e:
+            out = Output(json="--json" in argv, no_color="--no-color" in argv)
+            ctx = getattr(e, "ctx", None)
+            where = ctx.command_path if ctx is not None else "cstar"
+            out.error(CStarUsageError(e.format_message(), code="usage", hint=f"See `{where} --help`."))
+            code = e.exit_code
+        except Abort:
+            Output(json="--json" in argv).info("Aborted.")
+            code = EXIT_INTERRUPTED
+        except BrokenPipeError:
+            _silence_stdout()
+            code = 1
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _silence_stdout() -> None:
+    # The reader went away (`cstar … | head`): point stdout at devnull so the interpreter's final
+    # flush does not print a second error.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _exit_code_epilog() -> str:
+    return "Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items())
+
+
+app = typer.Typer(
+    cls=RootGroup,
+    name="cstar",
+    help="cStar from your terminal: webhooks to localhost, test events, API keys, request logs, an MCP "
+    "server and a local emulator.",
+    epilog=_exit_code_epilog(),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cstar {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    json_: bool = typer.Option(
+        False, "--json", help="Print data as JSON on stdout (errors as JSON on stderr)."
+    ),
+    no_color: bool = typer.Option(False, "--no-color", help="No colour or animation (also NO_COLOR=1)."),
+    api_key: str | None = typer.Option(
+        None,
+        "--api-key",
+        help="API key to use (default: CSTAR_API_KEY, then the stored login).",
+        show_default=False,
+    ),
+    base_url: str | None = typer.Option(
+        None,
+        "--base-url",
+        help="API base URL (default: CSTAR_BASE_URL, the profile's, or https://www.cstar.help).",
+    ),
+    profile: str | None = typer.Option(
+        None, "--profile", help="Profile to use (default: CSTAR_PROFILE or 'default')."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    app_ctx = AppContext(json=json_, no_color=no_color, api_key=api_key, base_url=base_url, profile=profile)
+    ctx.obj = app_ctx
+    ctx.call_on_close(app_ctx.close)
+
+
+def main() -> None:
+    """Run the root command on ``sys.argv`` and exit with its code."""
+    typer.main.get_command(app).main(prog_name="cstar")

@@ -1,0 +1,105 @@
+"""``cstar login [--api-key KEY | --api-key -] [--profile NAME]``: validate a key and store it.
+
+The key comes from ``--api-key`` (``-`` reads one line from stdin), else a hidden prompt on a terminal,
+else ``CSTAR_API_KEY``. It is checked with ``GET /me`` (server contract, Key introspection), stored in
+the OS keychain (or the 0600 file fallback, said on stderr) and the profile records the team.
+``--json`` prints ``{"profile", "team": {"id", "name"}, "mode", "keyType", "key", "storage",
+"baseUrl"}`` (``key`` redacted).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from cstar_cli.config import redact, validate_key
+from cstar_cli.context import get_app
+from cstar_cli.errors import CStarUsageError
+
+app = typer.Typer()
+
+
+def _read_key(flag: str | None) -> str:
+    if flag == "-":
+        line = sys.stdin.readline()
+        if not line.strip():
+            raise CStarUsageError(
+                "--api-key - read nothing from stdin.",
+                hint="Pipe the key in: `echo $KEY | cstar login --api-key -`.",
+            )
+        return line
+    if flag:
+        return flag
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("cStar API key (input hidden): ", stream=sys.stderr)
+    env = os.environ.get("CSTAR_API_KEY")
+    if env:
+        return env
+    raise CStarUsageError(
+        "No API key given and no terminal to ask for one.",
+        code="missing_api_key",
+        hint="Use `cstar login --api-key sk_test_…`, or `--api-key -` to read it from stdin.",
+    )
+
+
+@app.command("login")
+def login_command(ctx: typer.Context) -> None:
+    """Check an API key against the API and store it for this profile.
+
+    Pass the key with the global --api-key (use --api-key - to read it from stdin); on a terminal
+    you are asked for it without echo.
+    """
+    app_ctx = get_app(ctx)
+    out = app_ctx.out
+    key = validate_key(_read_key(app_ctx.api_key))
+    app_ctx.api_key = key  # this key, not a stored one, is what gets validated
+    settings = app_ctx.settings(load_stored_key=False)
+    client = app_ctx.client(api_key=key)
+    with out.spinner("Checking the key…"):
+        me = client.me()
+    team = me["team"]
+
+    from cstar_cli import credentials
+
+    storage, where = credentials.store_key(settings.profile, key)
+    app_ctx.config.set_profile(
+        settings.profile,
+        {
+            # Only a URL the user chose is remembered; the default stays implicit.
+            "base_url": settings.base_url if settings.base_url_source != "default" else None,
+            "team_id": team.get("id"),
+            "team_name": team.get("name"),
+            "mode": me.get("mode"),
+            "key_type": me.get("keyType"),
+            "key_id": me.get("keyId"),
+            "key_redacted": redact(key),
+            "key_storage": storage,
+        },
+    )
+    result = {
+        "profile": settings.profile,
+        "team": {"id": team.get("id"), "name": team.get("name")},
+        "mode": me.get("mode"),
+        "keyType": me.get("keyType"),
+        "key": redact(key),
+        "storage": storage,
+        "baseUrl": settings.base_url,
+    }
+
+    def human() -> None:
+        out.line(f"Logged in to {team.get('name')} ({team.get('id')})", style="green")
+        out.fields(
+            [
+                ("Mode", me.get("mode")),
+                ("Key", f"{redact(key)} ({me.get('keyType')})"),
+                ("Stored in", where),
+                ("Profile", settings.profile),
+                ("Base URL", settings.base_url),
+            ]
+        )
+
+    out.data(result, human)

@@ -1,0 +1,108 @@
+"""``cstar status``: who and where you are, and whether the API answers.
+
+Shows team, mode, key type, redacted key and its source (flag/env/keychain/file), base URL, API
+reachability and round-trip time, rate-limit remaining/limit and reset, CLI version. Not logged in:
+exit 3 with a hint. API unreachable: the local part is still printed, then exit 9.
+
+``--json`` prints ``{"profile", "team": {"id", "name", "slug", "plan"} | null, "mode", "keyType",
+"keyId", "key", "keySource", "baseUrl", "baseUrlSource", "api": {"reachable", "roundTripMs",
+"requestId"}, "rateLimit": {"limit", "remaining", "reset", "window"} | null, "version"}``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import typer
+
+from cstar_cli import __version__
+from cstar_cli.config import key_mode, key_type, redact
+from cstar_cli.context import get_app
+from cstar_cli.errors import CStarAuthenticationError, CStarConnectionError, CStarError
+
+app = typer.Typer()
+
+_SOURCES = {
+    "flag": "--api-key",
+    "env": "CSTAR_API_KEY",
+    "keychain": "OS keychain",
+    "file": "credentials file",
+}
+
+
+@app.command("status")
+def status_command(ctx: typer.Context) -> None:
+    """Show the team, mode, key, base URL, API round trip and rate limit."""
+    app_ctx = get_app(ctx)
+    out = app_ctx.out
+    s = app_ctx.settings()
+    if not s.api_key:
+        raise CStarAuthenticationError(
+            f"Not logged in (profile '{s.profile}').",
+            code="not_logged_in",
+            hint="Run `cstar login`, or pass --api-key / set CSTAR_API_KEY.",
+        )
+    client = app_ctx.client(max_retries=0, timeout=10.0)
+    me: dict[str, Any] | None = None
+    failure: CStarError | None = None
+    started = time.monotonic()
+    try:
+        with out.spinner("Contacting the cStar API…"):
+            me = client.me()
+    except CStarConnectionError as e:
+        failure = e
+    rtt = round((time.monotonic() - started) * 1000, 1)
+    meta = client.last_meta
+    team = (me or {}).get("team") or {}
+    result = {
+        "profile": s.profile,
+        "team": {k: team.get(k) for k in ("id", "name", "slug", "plan")} if team else None,
+        "mode": (me or {}).get("mode") or key_mode(s.api_key),
+        "keyType": (me or {}).get("keyType") or key_type(s.api_key),
+        "keyId": (me or {}).get("keyId"),
+        "key": redact(s.api_key),
+        "keySource": s.key_source,
+        "baseUrl": s.base_url,
+        "baseUrlSource": s.base_url_source,
+        "api": {
+            "reachable": failure is None,
+            "roundTripMs": rtt if failure is None else None,
+            "requestId": meta.request_id,
+        },
+        "rateLimit": meta.rate_limit.to_dict() if failure is None else None,
+        "version": __version__,
+    }
+
+    def human() -> None:
+        rl = meta.rate_limit
+        reset = (
+            datetime.fromtimestamp(rl.reset, timezone.utc).astimezone().strftime("%H:%M:%S")
+            if rl.reset
+            else None
+        )
+        out.fields(
+            [
+                ("Team", f"{team.get('name')} ({team.get('id')})" if team else "-"),
+                ("Mode", result["mode"]),
+                (
+                    "Key",
+                    f"{result['key']} ({result['keyType']}, from {_SOURCES.get(s.key_source or '', '-')})",
+                ),
+                ("Profile", s.profile),
+                ("Base URL", s.base_url),
+                ("API", f"reachable, {rtt:g} ms" if failure is None else "unreachable"),
+                (
+                    "Rate limit",
+                    f"{rl.remaining}/{rl.limit} left, resets {reset}"
+                    if failure is None and rl.limit
+                    else "-",
+                ),
+                ("CLI", f"cstar {__version__}"),
+            ]
+        )
+
+    out.data(result, human)
+    if failure is not None:
+        raise failure

@@ -1,0 +1,67 @@
+"""``cstar trigger EVENT``: fire a test webhook event (reference: ``POST /webhooks/trigger-test``).
+
+The type is checked offline first: an unknown or untriggerable type is refused (exit 2) with the
+closest valid names. ``--json`` prints ``{"event", "eventId", "test", "deliveries": [{"target",
+"queued"}], "requestId"}``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cstar_cli import events as catalog
+from cstar_cli.context import get_app
+from cstar_cli.errors import CStarUsageError
+
+app = typer.Typer()
+
+
+def _triggerable(incomplete: str) -> list[str]:
+    return [e for e in catalog.TRIGGERABLE if e.startswith(incomplete)]
+
+
+def check_triggerable(event: str) -> str:
+    """``event`` normalised, or :class:`CStarUsageError` naming the closest triggerable types."""
+    name = event.strip().lower()
+    if name in catalog.TRIGGERABLE:
+        return name
+    close = catalog.suggest(name, catalog.TRIGGERABLE, n=2)
+    did_you_mean = f"Did you mean {', '.join(close)}? " if close else ""
+    if name in catalog.CATALOG:
+        message = f"{name} is a real event type but cannot be triggered."
+    else:
+        message = f"Unknown event type {event!r}."
+    raise CStarUsageError(
+        message,
+        code="invalid_event",
+        field="event",
+        hint=f"{did_you_mean}`cstar events --triggerable` lists the {len(catalog.TRIGGERABLE)} triggerable types.",
+    )
+
+
+@app.command("trigger")
+def trigger_command(
+    ctx: typer.Context,
+    event: str = typer.Argument(..., help="Event type, e.g. ticket.created.", autocompletion=_triggerable),
+) -> None:
+    """Fire a test event to every active webhook and `cstar listen` session."""
+    app_ctx = get_app(ctx)
+    out = app_ctx.out
+    name = check_triggerable(event)
+    client = app_ctx.client()
+    with out.spinner(f"Triggering {name}…"):
+        data = client.trigger(name)
+    request_id = client.last_meta.request_id
+    deliveries = data.get("deliveries") or []
+
+    def human() -> None:
+        out.line(f"Triggered {data.get('event', name)} {data.get('eventId')}", style="green")
+        out.line(f"Request ID: {request_id}")
+        if deliveries:
+            out.line(f"Delivered to {len(deliveries)} target(s):")
+            for d in deliveries:
+                out.line(f"  {d.get('target')}{'' if d.get('queued', True) else ' (not queued)'}")
+        else:
+            out.line("No active webhook or `cstar listen` session matches this event.")
+
+    out.data({**data, "requestId": request_id}, human)

@@ -1,0 +1,99 @@
+"""What every command needs, built once from the global options and handed over on ``ctx.obj``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cstar_cli.errors import CStarAuthenticationError
+from cstar_cli.output import Output
+
+if TYPE_CHECKING:
+    from cstar_cli.api import CStarClient
+    from cstar_cli.config import Config, Settings
+
+__all__ = ["AppContext", "get_app"]
+
+
+@dataclass
+class AppContext:
+    """The global options (``--json``, ``--no-color``, ``--api-key``, ``--base-url``, ``--profile``)
+    and lazily built settings, config and API client."""
+
+    json: bool = False
+    no_color: bool = False
+    api_key: str | None = None
+    base_url: str | None = None
+    profile: str | None = None
+    out: Output = field(default=None)  # type: ignore[assignment]
+    _settings: Settings | None = None
+    _config: Config | None = None
+    _clients: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.out is None:
+            self.out = Output(json=self.json, no_color=self.no_color)
+
+    @property
+    def config(self) -> Config:
+        from cstar_cli.config import Config
+
+        if self._config is None:
+            self._config = Config()
+        return self._config
+
+    def settings(self, *, load_stored_key: bool = True) -> Settings:
+        """The resolved profile, key and base URL (:func:`cstar_cli.config.resolve`); notices such as
+        "CSTAR_API_KEY overrides the stored key" are printed to stderr once."""
+        from cstar_cli.config import resolve
+
+        if self._settings is None or (
+            load_stored_key
+            and self._settings.key_source is None
+            and self._settings.profile_data.get("key_storage")
+        ):
+            self._settings = resolve(
+                api_key=self.api_key,
+                base_url=self.base_url,
+                profile=self.profile,
+                config=self.config,
+                load_stored_key=load_stored_key,
+            )
+            for notice in self._settings.notices:
+                self.out.warn(f"Note: {notice}")
+        return self._settings
+
+    def client(self, *, api_key: str | None = None, **kwargs: Any) -> CStarClient:
+        """An API client for the resolved key and base URL. Raises
+        :class:`CStarAuthenticationError` (exit 3, hint ``cstar login``) when there is no key."""
+        from cstar_cli.api import CStarClient
+
+        s = self.settings()
+        key = api_key or s.api_key
+        if not key:
+            raise CStarAuthenticationError(
+                f"Not logged in (profile '{s.profile}').",
+                code="not_logged_in",
+                hint="Run `cstar login`, or pass --api-key / set CSTAR_API_KEY.",
+            )
+        kwargs.setdefault("team_id", s.team_id if not api_key else None)
+        c = CStarClient(key, s.base_url, **kwargs)
+        self._clients.append(c)
+        return c
+
+    def close(self) -> None:
+        for c in self._clients:
+            c.close()
+        self._clients.clear()
+
+
+def get_app(ctx: Any) -> AppContext:
+    """The :class:`AppContext` of a Typer/Click context (a default one when run outside the root)."""
+    root = ctx.find_root() if ctx is not None else None
+    obj = getattr(root, "obj", None)
+    if isinstance(obj, AppContext):
+        return obj
+    app = AppContext()
+    if root is not None:
+        root.obj = app
+    return app

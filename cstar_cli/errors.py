@@ -1,0 +1,238 @@
+"""One error tree for the whole CLI, and the exit code each error ends the process with.
+
+Implements the reference's "Errors carry their own docs" (Code of cStar 06) and "Error shape"::
+
+    CStarError                          exit 1   anything else
+    ├── CStarValidationError            exit 2   400, or bad input caught before any request
+    │   └── CStarUsageError             exit 2   bad flag / argument value (never sent)
+    ├── CStarAuthenticationError        exit 3   401, or no key configured
+    ├── CStarPermissionError            exit 4   403
+    ├── CStarNotFoundError              exit 5   404
+    ├── CStarConflictError              exit 6   409
+    ├── CStarRateLimitError             exit 7   429 (``retry_after`` seconds)
+    ├── CStarServerError                exit 8   5xx
+    ├── CStarConnectionError            exit 9   server unreachable, timeout, TLS failure
+    └── CStarFeatureNotConfiguredError  exit 10  501, or a feature the team has not set up
+
+Ctrl-C exits 130. The table is :data:`EXIT_CODES`; the README repeats it.
+
+Every error carries ``code``, ``message``, ``request_id``, ``doc_url``, ``status_code``, ``field``
+and a one-line ``hint`` telling the user what to do next. Messages never contain a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "CStarAuthenticationError",
+    "CStarConflictError",
+    "CStarConnectionError",
+    "CStarError",
+    "CStarFeatureNotConfiguredError",
+    "CStarNotFoundError",
+    "CStarPermissionError",
+    "CStarRateLimitError",
+    "CStarServerError",
+    "CStarUsageError",
+    "CStarValidationError",
+    "error_from_response",
+]
+
+DOCS = "https://www.cstar.help/developers/errors"
+
+EXIT_OK = 0
+EXIT_INTERRUPTED = 130
+
+
+class CStarError(Exception):
+    """Base of every error cstar raises.
+
+    Attributes mirror the reference's ``CStarError``: ``code`` (machine string, e.g. ``INVALID_FIELD``),
+    ``message``, ``request_id`` (``req_…`` or None), ``doc_url``, ``status_code`` (HTTP status or None
+    for local errors), ``field`` (the offending parameter, if any) and ``hint`` (what to do next).
+    """
+
+    type = "api_error"
+    exit_code = 1
+    default_code = "error"
+    default_hint: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        request_id: str | None = None,
+        doc_url: str | None = None,
+        status_code: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.request_id = request_id
+        self.doc_url = doc_url
+        self.status_code = status_code
+        self.field = field
+        self.hint = hint if hint is not None else self.default_hint
+
+    @property
+    def param(self) -> str | None:
+        """The reference's JS name for :attr:`field`."""
+        return self.field
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` error document's ``error`` object (documented in docs/json.md)."""
+        return {
+            "type": self.type,
+            "code": self.code,
+            "message": self.message,
+            "requestId": self.request_id,
+            "docUrl": self.doc_url,
+            "hint": self.hint,
+        }
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CStarValidationError(CStarError):
+    type = "validation_error"
+    exit_code = 2
+    default_code = "INVALID_FIELD"
+
+
+class CStarUsageError(CStarValidationError):
+    """Bad input caught locally, before any request was made."""
+
+    type = "usage_error"
+    default_code = "usage"
+
+
+class CStarAuthenticationError(CStarError):
+    type = "authentication_error"
+    exit_code = 3
+    default_code = "invalid_api_key"
+    default_hint = "Run `cstar login` (or pass --api-key / set CSTAR_API_KEY)."
+
+
+class CStarPermissionError(CStarError):
+    type = "permission_error"
+    exit_code = 4
+    default_code = "forbidden"
+    default_hint = "Publishable keys are read-only: use a secret key (sk_test_… or sk_live_…)."
+
+
+class CStarNotFoundError(CStarError):
+    type = "not_found_error"
+    exit_code = 5
+    default_code = "not_found"
+
+
+class CStarConflictError(CStarError):
+    type = "conflict_error"
+    exit_code = 6
+    default_code = "conflict"
+
+
+class CStarRateLimitError(CStarError):
+    """429. ``retry_after`` is the server's ``Retry-After`` in seconds (default 60)."""
+
+    type = "rate_limit_error"
+    exit_code = 7
+    default_code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float = 60.0, **kwargs: Any) -> None:
+        kwargs.setdefault("hint", f"Wait {retry_after:g} s and try again; `cstar status` shows your limit.")
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class CStarServerError(CStarError):
+    type = "server_error"
+    exit_code = 8
+    default_code = "internal_error"
+    default_hint = "Try again; if it persists, contact support with the request ID."
+
+
+class CStarConnectionError(CStarError):
+    type = "connection_error"
+    exit_code = 9
+    default_code = "connection_failed"
+    default_hint = "Check your network and --base-url / CSTAR_BASE_URL."
+
+
+class CStarFeatureNotConfiguredError(CStarError):
+    type = "feature_not_configured"
+    exit_code = 10
+    default_code = "feature_not_configured"
+
+
+#: Exit code → what it means; printed in the README and `cstar --help`.
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success",
+    1: "unexpected error",
+    2: "usage or validation error (bad flag, argument or field)",
+    3: "authentication: no key, invalid or revoked key",
+    4: "permission: the key may not do this (e.g. publishable key on a write)",
+    5: "not found",
+    6: "conflict (e.g. idempotency key reused with a different body)",
+    7: "rate limited",
+    8: "server error (5xx)",
+    9: "network: the API could not be reached or timed out",
+    10: "feature not configured for this team",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+_BY_STATUS: dict[int, type[CStarError]] = {
+    400: CStarValidationError,
+    401: CStarAuthenticationError,
+    403: CStarPermissionError,
+    404: CStarNotFoundError,
+    409: CStarConflictError,
+    422: CStarValidationError,
+    429: CStarRateLimitError,
+    501: CStarFeatureNotConfiguredError,
+}
+
+
+def error_from_response(
+    status_code: int,
+    body: Any,
+    *,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> CStarError:
+    """Build the right :class:`CStarError` subclass from an HTTP error response.
+
+    ``body`` is the decoded JSON (the reference's error envelope) or anything else for a non-JSON
+    reply; ``request_id`` is the ``x-cstar-request-id`` header. Never raises.
+    """
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        err = {}
+    etype = err.get("type")
+    if etype == "feature_not_configured":
+        cls: type[CStarError] = CStarFeatureNotConfiguredError
+    else:
+        cls = _BY_STATUS.get(status_code, CStarServerError if status_code >= 500 else CStarError)
+    message = str(err.get("message") or f"HTTP {status_code}")
+    if isinstance(body, dict):
+        request_id = request_id or (body.get("meta") or {}).get("requestId")
+    kwargs: dict[str, Any] = {
+        "code": err.get("code"),
+        "request_id": request_id,
+        "doc_url": err.get("doc_url") or DOCS,
+        "status_code": status_code,
+        "field": err.get("field"),
+    }
+    if cls is CStarRateLimitError:
+        return CStarRateLimitError(message, retry_after=retry_after or 60.0, **kwargs)
+    if cls is CStarAuthenticationError and err.get("code") == "key_revoked":
+        kwargs["hint"] = "This key was revoked: create a new one and run `cstar login` again."
+    return cls(message, **kwargs)
