@@ -198,9 +198,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    json_: bool = typer.Option(
-        False, "--json", help="Print data as JSON on stdout (errors as JSON on stderr)."
-    ),
+    json_: bool = typer.Option(False, "--json", help="Print data as JSON on stdout (errors as JSON on stderr)."),
     no_color: bool = typer.Option(False, "--no-color", help="No colour or animation (also NO_COLOR=1)."),
     api_key: str | None = typer.Option(
         None,
@@ -213,12 +211,8 @@ def root(
         "--base-url",
         help="API base URL (default: CSTAR_BASE_URL, the profile's, or https://www.cstar.help).",
     ),
-    profile: str | None = typer.Option(
-        None, "--profile", help="Profile to use (default: CSTAR_PROFILE or 'default')."
-    ),
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
-    ),
+    profile: str | None = typer.Option(None, "--profile", help="Profile to use (default: CSTAR_PROFILE or 'default')."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     app_ctx = AppContext(json=json_, no_color=no_color, api_key=api_key, base_url=base_url, profile=profile)
     ctx.obj = app_ctx

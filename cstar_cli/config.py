@@ -241,9 +241,7 @@ def resolve(
     elif env_key:
         key, source = env_key, "env"
         if data.get("key_storage"):
-            notices.append(
-                f"CSTAR_API_KEY ({redact(env_key)}) overrides the key stored for profile '{name}'."
-            )
+            notices.append(f"CSTAR_API_KEY ({redact(env_key)}) overrides the key stored for profile '{name}'.")
     elif load_stored_key and data.get("key_storage"):
         from cstar_cli import credentials
 

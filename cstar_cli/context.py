@@ -48,9 +48,7 @@ class AppContext:
         from cstar_cli.config import resolve
 
         if self._settings is None or (
-            load_stored_key
-            and self._settings.key_source is None
-            and self._settings.profile_data.get("key_storage")
+            load_stored_key and self._settings.key_source is None and self._settings.profile_data.get("key_storage")
         ):
             self._settings = resolve(
                 api_key=self.api_key,

@@ -124,9 +124,7 @@ _RAW: tuple[tuple[str, str, str], ...] = (
 )
 
 #: Every event type, in the reference's order, keyed by name.
-CATALOG: dict[str, EventType] = {
-    name: EventType(name, cat, desc, name in TRIGGERABLE) for cat, name, desc in _RAW
-}
+CATALOG: dict[str, EventType] = {name: EventType(name, cat, desc, name in TRIGGERABLE) for cat, name, desc in _RAW}
 
 
 def get(name: str) -> EventType | None:
@@ -157,9 +155,7 @@ def suggest(name: str, candidates: list[str] | tuple[str, ...] | None = None, n:
 def matches(event_type: str, patterns: list[str] | tuple[str, ...]) -> bool:
     """True when ``event_type`` matches any filter pattern: exact type, ``resource.*`` or ``*``
     (server contract, Listening §5)."""
-    return any(
-        p == "*" or p == event_type or (p.endswith(".*") and fnmatchcase(event_type, p)) for p in patterns
-    )
+    return any(p == "*" or p == event_type or (p.endswith(".*") and fnmatchcase(event_type, p)) for p in patterns)
 
 
 def is_valid_pattern(pattern: str) -> bool:

@@ -33,9 +33,7 @@ def _bytes(value: bytes | str) -> bytes:
 
 def compute_signature(payload: bytes | str, secret: str, timestamp: int) -> str:
     """Hex HMAC-SHA256 of ``"<timestamp>.<payload>"`` keyed with ``secret``."""
-    return hmac.new(
-        _bytes(secret), str(timestamp).encode() + b"." + _bytes(payload), hashlib.sha256
-    ).hexdigest()
+    return hmac.new(_bytes(secret), str(timestamp).encode() + b"." + _bytes(payload), hashlib.sha256).hexdigest()
 
 
 def sign(payload: bytes | str, secret: str, timestamp: int | None = None) -> str:

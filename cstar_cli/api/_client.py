@@ -264,9 +264,7 @@ class CStarClient:
                 retry_after = max(0.0, float(resp.headers["retry-after"]))
             except ValueError:
                 retry_after = None
-        err = error_from_response(
-            resp.status_code, body, request_id=self.last_meta.request_id, retry_after=retry_after
-        )
+        err = error_from_response(resp.status_code, body, request_id=self.last_meta.request_id, retry_after=retry_after)
         if body is None and not isinstance(err, CStarRateLimitError):
             err.message = f"HTTP {resp.status_code} from {self.base_url} (not a cStar API response)."
         raise err
@@ -277,9 +275,7 @@ class CStarClient:
         return self.request("GET", path, params=params)
 
     def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
-        return self.request(
-            "POST", path, json=body if body is not None else {}, idempotency_key=idempotency_key
-        )
+        return self.request("POST", path, json=body if body is not None else {}, idempotency_key=idempotency_key)
 
     def patch(self, path: str, body: Any, *, idempotency_key: str | None = None) -> Any:
         return self.request("PATCH", path, json=body, idempotency_key=idempotency_key)

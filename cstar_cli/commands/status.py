@@ -77,11 +77,7 @@ def status_command(ctx: typer.Context) -> None:
 
     def human() -> None:
         rl = meta.rate_limit
-        reset = (
-            datetime.fromtimestamp(rl.reset, timezone.utc).astimezone().strftime("%H:%M:%S")
-            if rl.reset
-            else None
-        )
+        reset = datetime.fromtimestamp(rl.reset, timezone.utc).astimezone().strftime("%H:%M:%S") if rl.reset else None
         out.fields(
             [
                 ("Team", f"{team.get('name')} ({team.get('id')})" if team else "-"),
@@ -95,9 +91,7 @@ def status_command(ctx: typer.Context) -> None:
                 ("API", f"reachable, {rtt:g} ms" if failure is None else "unreachable"),
                 (
                     "Rate limit",
-                    f"{rl.remaining}/{rl.limit} left, resets {reset}"
-                    if failure is None and rl.limit
-                    else "-",
+                    f"{rl.remaining}/{rl.limit} left, resets {reset}" if failure is None and rl.limit else "-",
                 ),
                 ("CLI", f"cstar {__version__}"),
             ]
