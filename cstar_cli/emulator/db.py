@@ -1,0 +1,207 @@
+"""The emulator's SQLite file: schema, connection settings and small query helpers.
+
+One connection, used only from the server's event loop, so statements never interleave; nothing
+awaits inside :meth:`Database.transaction`. WAL with ``synchronous=NORMAL`` keeps every committed
+write across a killed process without an fsync per commit, and ``locking_mode=EXCLUSIVE`` stops a
+second emulator from sharing (and corrupting the event sequence of) the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+__all__ = ["Database", "DatabaseError", "Scope", "default_db_path", "dumps", "loads_list", "loads_obj"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS teams (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, slug TEXT NOT NULL, plan TEXT NOT NULL,
+  member_count INTEGER NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, mode TEXT NOT NULL,
+  secret TEXT NOT NULL UNIQUE, seeded INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
+  last_used_at TEXT, revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS customers (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, email TEXT,
+  status TEXT NOT NULL, sentiment TEXT NOT NULL, tags TEXT NOT NULL, notes TEXT, metadata TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS customers_email ON customers (team_id, mode, email COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS tickets (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL,
+  priority TEXT NOT NULL, customer_id TEXT, assigned_to TEXT, tags TEXT NOT NULL, notes TEXT,
+  metadata TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, resolved_at TEXT
+);
+CREATE INDEX IF NOT EXISTS tickets_scope ON tickets (team_id, mode);
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, ticket_id TEXT NOT NULL,
+  content TEXT NOT NULL, sender TEXT NOT NULL, sender_name TEXT, is_internal INTEGER NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_ticket ON messages (ticket_id);
+CREATE TABLE IF NOT EXISTS articles (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, title TEXT NOT NULL, content TEXT NOT NULL,
+  category TEXT, status TEXT NOT NULL, is_public INTEGER NOT NULL, tags TEXT NOT NULL,
+  view_count INTEGER NOT NULL DEFAULT 0, use_count INTEGER NOT NULL DEFAULT 0, metadata TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhooks (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL,
+  events TEXT NOT NULL, secret TEXT NOT NULL, is_active INTEGER NOT NULL, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+  team_id TEXT NOT NULL, mode TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL, payload TEXT NOT NULL, request_id TEXT, created REAL NOT NULL,
+  PRIMARY KEY (team_id, mode, seq)
+);
+CREATE TABLE IF NOT EXISTS cli_secrets (
+  team_id TEXT NOT NULL, mode TEXT NOT NULL, device_name TEXT NOT NULL, secret TEXT NOT NULL,
+  PRIMARY KEY (team_id, mode, device_name)
+);
+CREATE TABLE IF NOT EXISTS cli_sessions (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, key_id TEXT NOT NULL,
+  device_name TEXT NOT NULL, events TEXT NOT NULL, created_at TEXT NOT NULL, expires REAL NOT NULL,
+  expired INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL, team_id TEXT NOT NULL,
+  mode TEXT NOT NULL, event_id TEXT, event_type TEXT, attempt INTEGER, status INTEGER, duration_ms REAL,
+  error TEXT, created_at TEXT NOT NULL, created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+  team_id TEXT NOT NULL, mode TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  status INTEGER NOT NULL, body BLOB NOT NULL, content_type TEXT, request_id TEXT NOT NULL,
+  created REAL NOT NULL, PRIMARY KEY (team_id, mode, key)
+);
+CREATE TABLE IF NOT EXISTS request_logs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, team_id TEXT, mode TEXT,
+  method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, duration_ms REAL NOT NULL,
+  created_at TEXT NOT NULL, created REAL NOT NULL, key_id TEXT, ip TEXT, user_agent TEXT, error_code TEXT
+);
+CREATE INDEX IF NOT EXISTS request_logs_scope ON request_logs (team_id, mode, seq);
+"""
+
+
+class DatabaseError(Exception):
+    """The database file cannot be opened, created or locked (message says which and why)."""
+
+
+class Scope(NamedTuple):
+    """The data partition a key sees: its team and mode (``"test"`` or ``"live"``)."""
+
+    team_id: str
+    mode: str
+
+
+def default_db_path() -> Path:
+    """``$CSTAR_DATA_DIR/emulator.db``, else ``platformdirs.user_data_dir("cstar")/emulator.db``."""
+    override = os.environ.get("CSTAR_DATA_DIR")
+    if override:
+        return Path(override).expanduser() / "emulator.db"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("cstar", appauthor=False)) / "emulator.db"
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text, UTF-8 kept: the one serialisation of payloads and JSON columns."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads_list(text: str | None) -> list[Any]:
+    return json.loads(text) if text else []
+
+
+def loads_obj(text: str | None) -> dict[str, Any]:
+    return json.loads(text) if text else {}
+
+
+class Database:
+    """The open emulator database at ``path`` (created with its folder when missing).
+
+    Raises :class:`DatabaseError` when the file cannot be opened or another emulator holds it.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self._depth = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as e:
+            raise DatabaseError(f"cannot open {self.path}: {e}") from e
+        self.conn.row_factory = sqlite3.Row
+        try:
+            self.conn.execute("PRAGMA busy_timeout = 1000")
+            self.conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.executescript(_SCHEMA)
+            # A write takes the exclusive lock now rather than at the first API call.
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('started', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(time.time()),),
+            )
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.OperationalError as e:
+            self.conn.close()
+            if "locked" in str(e):
+                raise DatabaseError(f"{self.path} is in use by another emulator") from e
+            raise DatabaseError(f"cannot use {self.path}: {e}") from e
+        except sqlite3.DatabaseError as e:
+            self.conn.close()
+            raise DatabaseError(f"{self.path} is not an emulator database: {e}") from e
+
+    def one(self, sql: str, *params: Any) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def run(self, sql: str, *params: Any) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def scalar(self, sql: str, *params: Any) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row is not None else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write; nested uses join the outer transaction."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,80 @@
+"""The root command: global options anywhere, lazy loading, usage errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cstar_cli.cli import hoist_global_options
+from tests.support.cli import cstar, cstar_subprocess
+
+
+def test_hoists_global_options() -> None:
+    assert hoist_global_options(["events", "--json", "-c", "tickets"]) == ["--json", "events", "-c", "tickets"]
+    assert hoist_global_options(["status", "--api-key", "k", "--base-url=http://x"]) == [
+        "--api-key", "k", "--base-url=http://x", "status"]
+    assert hoist_global_options(["listen", "--", "--json"]) == ["listen", "--", "--json"]
+    assert hoist_global_options(["status", "--profile"]) == ["status", "--profile"]
+
+
+@pytest.mark.parametrize("args", [["--json", "events"], ["events", "--json"]])
+def test_json_before_or_after(args: list[str]) -> None:
+    r = cstar(*args)
+    assert r.code == 0
+    data = json.loads(r.stdout)
+    assert {"type", "category", "description", "triggerable"} <= set(data[0])
+    assert len(data) == 35
+
+
+def test_version() -> None:
+    r = cstar_subprocess("--version")
+    assert r.code == 0 and r.stdout.startswith("cstar ")
+
+
+def test_unknown_command_suggests() -> None:
+    r = cstar("statsu")
+    assert r.code == 2
+    assert "Did you mean 'status'" in r.stderr and "Traceback" not in r.output
+
+
+def test_bad_option_is_usage_error_as_json() -> None:
+    r = cstar("events", "--bogus", "--json")
+    assert r.code == 2 and r.stdout == ""
+    err = json.loads(r.stderr)["error"]
+    assert err["type"] == "usage_error" and "--bogus" in err["message"]
+
+
+def test_events_category_filter_and_errors() -> None:
+    r = cstar("events", "--category", "ticket", "--json")
+    assert {e["type"] for e in json.loads(r.stdout)} >= {"ticket.created", "ticket.deleted"}
+    r = cstar("events", "--triggerable", "--json")
+    assert len(json.loads(r.stdout)) == 12
+    r = cstar("events", "-c", "nope")
+    assert r.code == 2 and "Valid categories" in r.stderr
+
+
+def test_piped_events_are_tab_separated_without_colour() -> None:
+    r = cstar("events", "-c", "csat")
+    assert r.stdout == "survey.submitted\tcsat\t-\tFired when a customer submits a CSAT survey response\n"
+    assert "\x1b[" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [("ticket.craeted", "Did you mean ticket.created"), ("ticket.deleted", "cannot be triggered"),
+     ("nope", "Unknown event type")],
+)
+def test_trigger_refuses_bad_types_offline(event: str, expected: str) -> None:
+    r = cstar("trigger", event)
+    assert r.code == 2 and expected in r.stderr
+
+
+def test_not_logged_in() -> None:
+    r = cstar("status")
+    assert r.code == 3 and "cstar login" in r.stderr
+
+
+def test_no_args_shows_help() -> None:
+    r = cstar()
+    assert r.code == 0 and "Usage" in r.output
