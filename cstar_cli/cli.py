@@ -87,6 +87,7 @@ class RootGroup(TyperGroup):
         module = importlib.import_module(f"cstar_cli.commands.{module_name}")
         cmd = typer.main.get_command(module.app)
         cmd.name = cmd_name
+        _drop_completion_options(cmd)
         self.commands[cmd_name] = cmd
         return cmd
 
@@ -160,6 +161,14 @@ class RootGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _drop_completion_options(cmd: _click.Command) -> None:
+    # Each command module is its own Typer app, which would add --install-completion to every
+    # command; completion scripts ship in completions/ instead.
+    cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]
+    for sub in getattr(cmd, "commands", {}).values():
+        _drop_completion_options(sub)
 
 
 def _silence_stdout() -> None:
