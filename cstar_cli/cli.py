@@ -104,6 +104,15 @@ class RootGroup(TyperGroup):
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
 
+    def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
+        # add_completion=False keeps --install-completion out of --help, but it also skips registering
+        # Typer's shell classes, so `_CSTAR_COMPLETE=source_bash cstar` would answer "not supported".
+        if os.environ.get(complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()):
+            from typer.completion import completion_init
+
+            completion_init()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
+
     def invoke(self, ctx: _click.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -78,10 +78,14 @@ class Output:
     def _console(self, stream: IO[str], color: bool) -> Any:
         from rich.console import Console
 
+        # When use_color() says yes, Rich must not veto it for a pipe or TERM=dumb (CLICOLOR_FORCE /
+        # FORCE_COLOR); there it gets the 16 standard colours, which every ANSI reader understands.
+        native = _isatty(stream) and os.environ.get("TERM") != "dumb"
         return Console(
             file=stream,
             no_color=not color,
-            color_system="auto" if color else None,
+            force_terminal=True if color else None,
+            color_system=("auto" if native else "standard") if color else None,
             highlight=False,
             soft_wrap=True,
         )
@@ -193,7 +197,8 @@ class Output:
     def spinner(self, text: str, delay: float = 0.3) -> Iterator[None]:
         """Show a spinner on stderr for waits longer than ``delay`` s; nothing when stderr is not a
         colour-capable terminal or in ``--json`` mode."""
-        if self.json or not self.color_err:
+        # FORCE_COLOR / CLICOLOR_FORCE may colour a pipe, but an animation there is only noise.
+        if self.json or not self.color_err or not _isatty(self.stderr):
             yield
             return
         from rich.status import Status

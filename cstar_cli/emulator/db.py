@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE TABLE IF NOT EXISTS idempotency (
   team_id TEXT NOT NULL, mode TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
   status INTEGER NOT NULL, body BLOB NOT NULL, content_type TEXT, request_id TEXT NOT NULL,
-  created REAL NOT NULL, PRIMARY KEY (team_id, mode, key)
+  error_code TEXT, created REAL NOT NULL, PRIMARY KEY (team_id, mode, key)
 );
 CREATE TABLE IF NOT EXISTS request_logs (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, team_id TEXT, mode TEXT,

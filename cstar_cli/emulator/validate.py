@@ -8,7 +8,6 @@ Bodies are JSON objects; ``application/x-www-form-urlencoded`` is accepted too, 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -94,9 +93,9 @@ def integer(value: Any, field: str, *, minimum: int, maximum: int) -> int:
     """An integer in ``[minimum, maximum]``; digit strings are accepted."""
     if isinstance(value, bool):
         value = None
-    elif isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        value = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and value.strip().lstrip("-").isdigit()
+    ):
         value = int(value)
     if not isinstance(value, int):
         raise ApiError.invalid(field, f"{field} must be an integer.")

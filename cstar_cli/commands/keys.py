@@ -1,0 +1,213 @@
+"""``cstar keys list | create | revoke``: the team's API keys (server contract, "API keys"; secret key only).
+
+- ``list`` shows every key, redacted. A full key is never printed by ``list``.
+- ``create --name NAME [--type secret|publishable] [--mode test|live]`` prints the new key once: on
+  stdout alone (so ``KEY=$(cstar keys create --name ci)`` works), details and a warning on stderr.
+- ``revoke KEY_ID`` asks first on a terminal; ``--yes`` skips the question and is required without a
+  terminal. Revoking the key cstar itself is using is said before anything happens.
+
+``--json``: ``list`` → ``[{"id", "name", "type", "mode", "redacted", "createdAt", "lastUsedAt",
+"revokedAt"}]``; ``create`` → the same object plus ``"key"`` (the full key); ``revoke`` →
+``{"id", "revoked": true, "inUse"}``. See docs/json.md.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import typer
+
+from cstar_cli.context import get_app
+from cstar_cli.errors import CStarNotFoundError, CStarUsageError
+
+app = typer.Typer(no_args_is_help=True)
+
+_KEY_ID_RE = re.compile(r"^key_[A-Za-z0-9_-]{1,100}$")
+_LIST_FIELDS = ("id", "name", "type", "mode", "redacted", "createdAt", "lastUsedAt", "revokedAt")
+_PAGE_SIZE = 100
+#: A runaway server cannot make `keys list` loop for ever.
+_MAX_PAGES = 50
+
+
+class KeyType(str, Enum):
+    secret = "secret"
+    publishable = "publishable"
+
+
+class KeyMode(str, Enum):
+    test = "test"
+    live = "live"
+
+
+@app.callback()
+def keys_group() -> None:
+    """List, create and revoke the team's API keys (needs a secret key)."""
+
+
+def check_name(name: str) -> str:
+    """The key name, stripped; :class:`CStarUsageError` (exit 2) unless it is 1–100 characters."""
+    clean = name.strip()
+    if not 1 <= len(clean) <= 100:
+        raise CStarUsageError(
+            f"A key name must be 1 to 100 characters (got {len(clean)}).",
+            code="invalid_name",
+            field="name",
+            hint='Name it after where it is used, e.g. --name "CI deploys".',
+        )
+    return clean
+
+
+def check_key_id(key_id: str) -> str:
+    """``key_id`` if it has the ``key_…`` form; else :class:`CStarUsageError` (exit 2), before any request."""
+    key_id = key_id.strip()
+    if not _KEY_ID_RE.match(key_id):
+        hint = "Key IDs look like key_3f9a…; `cstar keys list` shows them."
+        if re.match(r"^(sk|pk)_", key_id):
+            # Someone pasted the key itself: say so without echoing it back.
+            hint = "That is an API key, not a key ID. " + hint
+            key_id = key_id[:3] + "…"
+        raise CStarUsageError(f"Invalid key ID {key_id!r}.", code="invalid_key_id", field="keyId", hint=hint)
+    return key_id
+
+
+def _public(key: dict[str, Any]) -> dict[str, Any]:
+    # Only the documented fields, so a full key can never leak through `list`.
+    return {f: key.get(f) for f in _LIST_FIELDS}
+
+
+def _when(iso: Any, tty: bool) -> str | None:
+    # Piped output keeps the exact ISO 8601 time for scripts; a terminal gets local date and minute.
+    if not isinstance(iso, str) or not iso:
+        return None
+    if not tty:
+        return iso
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+@app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """List the team's API keys (redacted), newest first."""
+    app_ctx = get_app(ctx)
+    out = app_ctx.out
+    client = app_ctx.client()
+    keys: list[dict[str, Any]] = []
+    with out.spinner("Fetching API keys…"):
+        path = client.team_path("api-keys")
+        for page_no in range(1, _MAX_PAGES + 1):
+            page = client.list(path, page=page_no, pageSize=_PAGE_SIZE)
+            keys.extend(_public(k) for k in page.data)
+            if not page.has_more or not page.data:
+                break
+
+    def human() -> None:
+        if not keys:
+            out.info("No API keys.")
+            return
+        tty = _isatty(out.stdout)
+        out.table(
+            ["ID", "NAME", "TYPE", "MODE", "KEY", "CREATED", "LAST USED", "REVOKED"],
+            [
+                (
+                    k["id"],
+                    k["name"],
+                    k["type"],
+                    k["mode"],
+                    k["redacted"],
+                    _when(k["createdAt"], tty),
+                    _when(k["lastUsedAt"], tty) or ("never" if tty else None),
+                    _when(k["revokedAt"], tty),
+                )
+                for k in keys
+            ],
+            styles={0: "cyan", 3: lambda m: "yellow" if m == "live" else "", 7: lambda r: "red" if r else ""},
+        )
+
+    out.data(keys, human)
+
+
+@app.command("create")
+def create_command(
+    ctx: typer.Context,
+    name: str = typer.Option(..., "--name", "-n", help="What the key is for (1–100 characters)."),
+    type_: KeyType = typer.Option(
+        KeyType.secret, "--type", "-t", help="secret (read/write) or publishable (read-only)."
+    ),
+    mode: KeyMode | None = typer.Option(
+        None, "--mode", help="test or live (default: the mode of the key you are using).", show_default=False
+    ),
+) -> None:
+    """Create an API key and print it. The full key is shown this once only."""
+    app_ctx = get_app(ctx)
+    out = app_ctx.out
+    body: dict[str, Any] = {"name": check_name(name), "type": type_.value}
+    if mode is not None:
+        body["mode"] = mode.value
+    client = app_ctx.client()
+    with out.spinner("Creating the key…"):
+        created = client.post(client.team_path("api-keys"), body)
+    full_key = created.get("key")
+    result = {**_public(created), "key": full_key}
+
+    def human() -> None:
+        out.line(str(full_key))
+        out.success(f"Created {result['type']} {result['mode']} key {result['id']} ({result['name']}).")
+
+    out.data(result, human)
+    out.warn("This is the only time the full key is shown: store it now (e.g. in your secret manager).")
+
+
+@app.command("revoke")
+def revoke_command(
+    ctx: typer.Context,
+    key_id: str = typer.Argument(..., help="The key's ID (key_…), from `cstar keys list`."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (required without a terminal)."),
+) -> None:
+    """Revoke an API key. It stops working at once; this cannot be undone."""
+    app_ctx = get_app(ctx)
+    out = app_ctx.out
+    key_id = check_key_id(key_id)
+    interactive = _isatty(sys.stdin) and _isatty(sys.stderr)
+    if not yes and not interactive:
+        raise CStarUsageError(
+            f"Refusing to revoke {key_id} without confirmation.",
+            code="confirmation_required",
+            hint=f"Run it on a terminal to be asked, or pass --yes: `cstar keys revoke {key_id} --yes`.",
+        )
+    client = app_ctx.client()
+    with out.spinner("Checking the key in use…"):
+        in_use = client.me().get("keyId") == key_id
+    if in_use:
+        out.warn(f"{key_id} is the key this command is using: once revoked, cstar gets 401 until you log in again.")
+    if not yes:
+        question = f"Revoke {'the key in use, ' if in_use else ''}{key_id}? It stops working at once."
+        if not typer.confirm(question, default=False, err=True):
+            out.info(f"Not revoked; {key_id} still works.")
+            raise typer.Exit(1)
+    try:
+        with out.spinner(f"Revoking {key_id}…"):
+            data = client.delete(client.team_path(f"api-keys/{key_id}"))
+    except CStarNotFoundError as e:
+        e.hint = e.hint or "`cstar keys list` shows the team's key IDs."
+        raise
+    result = {"id": (data or {}).get("id", key_id), "revoked": bool((data or {}).get("revoked", True)), "inUse": in_use}
+
+    def human() -> None:
+        out.line(f"Revoked {result['id']}.", style="green")
+
+    out.data(result, human)
+    if in_use:
+        out.info("Log in with another key: `cstar login`.")
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,166 @@
+"""Test controls under ``/_emulator/`` — not part of the cStar API. No key needed, loopback clients only.
+
+- ``GET  /_emulator/health`` → ``{"ok": true}``
+- ``POST /_emulator/drop-websockets {"code": 1011}`` → ``{"closed": n}`` (1006: drop without a close frame)
+- ``POST /_emulator/fail-next {"count": 1, "status": 500, "path": "/api/v1/…", "method": "POST"}``
+- ``POST /_emulator/burst {"count": N, "event": "ticket.created", "mode": "test", "teamId"?}``
+  → ``{"count", "event", "firstEventId", "lastEventId"}``
+- ``POST /_emulator/expire-sessions`` → ``{"expired": n}``
+- ``GET  /_emulator/deliveries?kind=webhook|cli&target=&eventId=`` → recorded attempts and acks
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cstar_cli import events as catalog
+from cstar_cli.config import is_loopback
+from cstar_cli.emulator import validate as v
+from cstar_cli.emulator.db import Scope
+from cstar_cli.emulator.envelope import ApiError, JSONText
+from cstar_cli.emulator.ids import request_id
+from cstar_cli.emulator.samples import sample_data
+from cstar_cli.emulator.sessions import CLOSE_ABRUPT
+
+if TYPE_CHECKING:
+    from cstar_cli.emulator.state import Emulator
+
+__all__ = ["Fault", "Faults", "routes"]
+
+_MESSAGES = {
+    400: "The request was rejected.",
+    401: "Invalid API key provided.",
+    403: "This key may not do that.",
+    404: "Not found.",
+    409: "The request conflicts with the current state.",
+    429: "Rate limit exceeded; retry shortly.",
+}
+
+
+@dataclass
+class Fault:
+    """``remaining`` requests (optionally only ``method`` and paths starting with ``path``) will get
+    ``status`` with the reference's error envelope."""
+
+    remaining: int
+    status: int
+    path: str | None = None
+    method: str | None = None
+
+    def error(self) -> ApiError:
+        headers = {"Retry-After": "1"} if self.status == 429 else None
+        message = _MESSAGES.get(self.status) or "Internal server error."
+        return ApiError(self.status, None, message, headers=headers)
+
+
+class Faults:
+    """Armed ``fail-next`` faults, consumed first-armed first by matching API requests."""
+
+    def __init__(self) -> None:
+        self._armed: list[Fault] = []
+
+    def arm(self, fault: Fault) -> None:
+        self._armed.append(fault)
+
+    def take(self, method: str, path: str) -> ApiError | None:
+        """Consume one matching fault and return its error, or None."""
+        for fault in self._armed:
+            if (fault.path is None or path.startswith(fault.path)) and fault.method in (None, method):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._armed.remove(fault)
+                return fault.error()
+        return None
+
+
+def _ok(data: object) -> Response:
+    return JSONText({"success": True, "data": data})
+
+
+def _local(handler: Callable[[Request, Emulator], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        request.state.request_id = request_id()
+        host = request.client.host if request.client else None
+        if not is_loopback(host):
+            raise ApiError(403, "forbidden", "Emulator controls answer loopback clients only.")
+        return await handler(request, request.app.state.emulator)
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+async def health(request: Request, emulator: Emulator) -> Response:
+    """Liveness: ``{"ok": true, "teamId"}``."""
+    return _ok({"ok": True, "teamId": emulator.seed.team_id})
+
+
+async def drop_websockets(request: Request, emulator: Emulator) -> Response:
+    """Close every listen WebSocket with ``code`` (default 1011; 1006 drops the TCP connection)."""
+    body = await v.body(request)
+    code = v.integer(body.get("code", 1011), "code", minimum=1000, maximum=4999)
+    if code != CLOSE_ABRUPT and code in (1004, 1005, 1015):
+        raise ApiError.invalid("code", f"{code} cannot be sent in a close frame.")
+    return _ok({"closed": emulator.listeners.close(code), "code": code})
+
+
+async def fail_next(request: Request, emulator: Emulator) -> Response:
+    """Arm a fault: the next ``count`` API requests matching ``path`` (prefix) and ``method`` fail
+    with ``status`` (400–599; 429 adds ``Retry-After: 1``)."""
+    body = await v.body(request)
+    count = v.integer(body.get("count", 1), "count", minimum=1, maximum=100_000)
+    status = v.integer(body.get("status", 500), "status", minimum=400, maximum=599)
+    path = v.text(body.get("path"), "path", max_len=500, nullable=True) or None
+    if path is not None and not path.startswith("/"):
+        raise ApiError.invalid("path", "path must start with '/'.")
+    method = v.text(body.get("method"), "method", max_len=10, nullable=True) or None
+    fault = Fault(count, status, path, method.upper() if method else None)
+    emulator.faults.arm(fault)
+    return _ok({"armed": {"count": count, "status": status, "path": path, "method": fault.method}})
+
+
+async def burst(request: Request, emulator: Emulator) -> Response:
+    """Emit ``count`` synthetic ``event`` events into ``mode`` of ``teamId`` (default: the seeded
+    team) in one transaction, for throughput tests."""
+    body = await v.body(request)
+    count = v.integer(body.get("count", 100), "count", minimum=1, maximum=100_000)
+    event_type = v.text(body.get("event", "ticket.created"), "event", max_len=100)
+    if event_type not in catalog.CATALOG:
+        raise ApiError.invalid("event", f"Unknown event type {event_type!r}.")
+    mode = v.choice(body.get("mode", "test"), "mode", ("test", "live"))
+    team_id = v.text(body.get("teamId") or emulator.seed.team_id, "teamId", max_len=100)
+    assert team_id is not None
+    data = sample_data(event_type)
+    events, _ = emulator.bus.emit_many(Scope(team_id, mode), event_type, [data] * count, request.state.request_id)
+    return _ok({"count": count, "event": event_type, "firstEventId": events[0].id, "lastEventId": events[-1].id})
+
+
+async def expire_sessions(request: Request, emulator: Emulator) -> Response:
+    """Make every CLI session unknown: the next connect to any of them is closed with 4404."""
+    return _ok({"expired": emulator.sessions.expire_all()})
+
+
+async def deliveries(request: Request, emulator: Emulator) -> Response:
+    """Recorded webhook attempts and listen-session acks, oldest first."""
+    q = request.query_params
+    kind = v.query_choice(request, "kind", ("webhook", "cli"))
+    limit = v.integer(q.get("limit", "1000"), "limit", minimum=1, maximum=100_000)
+    rows = emulator.deliveries.list(kind=kind, target=q.get("target"), event_id=q.get("eventId"), limit=limit)
+    return _ok(rows)
+
+
+def routes() -> list[tuple[str, str, Callable[[Request], Awaitable[Response]]]]:
+    """``(method, path, endpoint)`` of every control."""
+    return [
+        ("GET", "/_emulator/health", _local(health)),
+        ("POST", "/_emulator/drop-websockets", _local(drop_websockets)),
+        ("POST", "/_emulator/fail-next", _local(fail_next)),
+        ("POST", "/_emulator/burst", _local(burst)),
+        ("POST", "/_emulator/expire-sessions", _local(expire_sessions)),
+        ("GET", "/_emulator/deliveries", _local(deliveries)),
+    ]

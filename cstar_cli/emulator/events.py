@@ -1,0 +1,133 @@
+"""The event log: every state change becomes one stored event, fanned out to listen sessions and
+webhooks (reference: "Webhooks" → "Payload format"; server contract: "Listening", "Event payloads").
+
+An event's payload ``{"id": "evt_…", "type", "created_at", "team_id", "data"}`` is serialised once, here;
+that exact text is stored, replayed, sent in WebSocket frames and POSTed to webhooks. Events carry a
+per-(team, mode) sequence number that orders replay and lets streams drop duplicates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cstar_cli.emulator.db import Database, Scope, dumps
+from cstar_cli.emulator.hub import Hub
+from cstar_cli.emulator.ids import iso, new_id
+
+__all__ = ["RETAIN_COUNT", "RETAIN_SECONDS", "Event", "EventBus"]
+
+#: Replay keeps at least this long and at least this many events per team and mode.
+RETAIN_SECONDS = 24 * 3600
+RETAIN_COUNT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One stored event: its partition, ``seq`` (per partition, from 1), ``id`` (``evt_…``), ``type``,
+    the exact ``payload`` text and the ``request_id`` of the API call that caused it."""
+
+    scope: Scope
+    seq: int
+    id: str
+    type: str
+    payload: str
+    request_id: str | None
+
+
+class Targets(Protocol):
+    """Something that receives events: returns the ids it will deliver ``event_type`` to."""
+
+    def matching(self, scope: Scope, event_type: str) -> list[str]: ...
+
+
+class WebhookQueue(Targets, Protocol):
+    def enqueue(self, webhook_ids: Sequence[str], events: Sequence[Event]) -> None: ...
+
+
+class EventBus:
+    """Stores events and hands them to ``hub`` (listen sessions) and ``webhooks`` (the dispatcher).
+    ``sessions`` reports which connected sessions a type reaches, for trigger-test's answer."""
+
+    def __init__(self, db: Database, hub: Hub[Event], webhooks: WebhookQueue, sessions: Targets) -> None:
+        self.db = db
+        self.hub = hub
+        self.webhooks = webhooks
+        self.sessions = sessions
+        self._seq: dict[Scope, int] = {}
+
+    def emit(
+        self, scope: Scope, event_type: str, data: dict[str, Any], request_id: str | None
+    ) -> tuple[Event, list[str]]:
+        """Store and deliver one event. Returns it and its targets (``whk_…`` and ``cls_…`` ids)."""
+        events, targets = self.emit_many(scope, event_type, [data], request_id)
+        return events[0], targets
+
+    def emit_many(
+        self, scope: Scope, event_type: str, datas: Sequence[dict[str, Any]], request_id: str | None
+    ) -> tuple[list[Event], list[str]]:
+        """Store and deliver one event per item of ``datas``, in order, in a single transaction."""
+        seq = self._last_seq(scope)
+        now = time.time()
+        created_at = iso(now)
+        events: list[Event] = []
+        rows = []
+        for data in datas:
+            seq += 1
+            event_id = new_id("evt_")
+            payload = dumps(
+                {"id": event_id, "type": event_type, "created_at": created_at, "team_id": scope.team_id, "data": data}
+            )
+            events.append(Event(scope, seq, event_id, event_type, payload, request_id))
+            rows.append((scope.team_id, scope.mode, seq, event_id, event_type, payload, request_id, now))
+        with self.db.transaction():
+            self.db.many(
+                "INSERT INTO events (team_id, mode, seq, id, type, payload, request_id, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        self._seq[scope] = seq
+        self.hub.publish_many(scope, events)
+        webhook_ids = self.webhooks.matching(scope, event_type)
+        if webhook_ids:
+            self.webhooks.enqueue(webhook_ids, events)
+        return events, webhook_ids + self.sessions.matching(scope, event_type)
+
+    def seq_of(self, scope: Scope, event_id: str) -> int | None:
+        """The sequence number of a stored event of this partition, or None (unknown or pruned)."""
+        return self.db.scalar("SELECT seq FROM events WHERE id = ? AND team_id = ? AND mode = ?", event_id, *scope)
+
+    def after(self, scope: Scope, seq: int, limit: int = 500) -> list[Event]:
+        """Up to ``limit`` stored events with a sequence number above ``seq``, in order."""
+        rows = self.db.all(
+            "SELECT seq, id, type, payload, request_id FROM events WHERE team_id = ? AND mode = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            *scope,
+            seq,
+            limit,
+        )
+        return [Event(scope, r["seq"], r["id"], r["type"], r["payload"], r["request_id"]) for r in rows]
+
+    def prune(self, now: float | None = None) -> int:
+        """Drop events older than :data:`RETAIN_SECONDS` that are also outside the newest
+        :data:`RETAIN_COUNT` of their partition. Returns how many were dropped."""
+        cutoff = (time.time() if now is None else now) - RETAIN_SECONDS
+        dropped = 0
+        for row in self.db.all("SELECT team_id, mode, MAX(seq) AS top FROM events GROUP BY team_id, mode"):
+            cur = self.db.run(
+                "DELETE FROM events WHERE team_id = ? AND mode = ? AND created < ? AND seq <= ?",
+                row["team_id"],
+                row["mode"],
+                cutoff,
+                row["top"] - RETAIN_COUNT,
+            )
+            dropped += cur.rowcount
+        return dropped
+
+    def _last_seq(self, scope: Scope) -> int:
+        if scope not in self._seq:
+            top = self.db.scalar("SELECT MAX(seq) FROM events WHERE team_id = ? AND mode = ?", *scope)
+            self._seq[scope] = top or 0
+        return self._seq[scope]

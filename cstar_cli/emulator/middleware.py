@@ -1,0 +1,251 @@
+"""What every ``/api/v1`` request goes through, in order (reference: "Authentication", "Rate limit
+headers", "Request IDs"; server contract: "Conventions"):
+
+1. a fresh ``req_…`` id, sent back as ``x-cstar-request-id`` (and ``meta.requestId`` by handlers);
+2. an armed ``/_emulator/fail-next`` fault, if one matches;
+3. the bearer key (401 ``invalid_api_key`` / ``key_revoked``);
+4. the hourly rate limit (``X-RateLimit-*`` headers; 429 with ``Retry-After``);
+5. publishable keys may only read (403), and only their own team (403);
+6. ``Idempotency-Key`` on writes: replay the stored first response, or 409 for a different body;
+7. the route itself; any unexpected exception becomes a 500 envelope;
+8. a request-log entry (except for the log stream's own request).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cstar_cli.config import key_mode
+from cstar_cli.emulator import db as dbmod
+from cstar_cli.emulator.auth import KeyContext, Lookup
+from cstar_cli.emulator.envelope import ApiError
+from cstar_cli.emulator.idempotency import Stored
+from cstar_cli.emulator.ids import iso, request_id
+
+if TYPE_CHECKING:
+    from cstar_cli.emulator.state import Emulator
+
+__all__ = ["API_PREFIX", "ApiMiddleware"]
+
+API_PREFIX = "/api/v1"
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+_TEAM_PATH = re.compile(r"^/api/v1/teams/([^/]+)")
+_STREAM_PATH = re.compile(r"^/api/v1/teams/[^/]+/logs/stream/?$")
+
+log = logging.getLogger("cstar.emulator")
+request_log = logging.getLogger("cstar.emulator.requests")
+
+
+class ApiMiddleware:
+    """Pure ASGI middleware implementing the pipeline above for HTTP requests under ``/api/v1``."""
+
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        created = time.time()
+        rid = request_id()
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = rid
+        headers = Headers(scope=scope)
+        method = scope["method"]
+        lookup = self.emulator.keys.lookup(headers.get("authorization"))
+        extra = {"x-cstar-request-id": rid}
+        status = 499  # stays so only if the client left before any answer
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                raw = list(message.get("headers", []))
+                raw += [(k.lower().encode("latin-1"), val.encode("latin-1")) for k, val in extra.items()]
+                message = {**message, "headers": raw}
+            await send(message)
+
+        try:
+            try:
+                key = self._admit(method, path, lookup, extra)
+                state["key"] = key
+                idempotency_key = headers.get("idempotency-key")
+                if idempotency_key is not None and method in WRITE_METHODS:
+                    await self._idempotent(scope, receive, send_with_headers, key, idempotency_key.strip(), extra)
+                else:
+                    await self.app(scope, receive, send_with_headers)
+            except ApiError as err:
+                state["error_code"] = err.code
+                await err.response(rid)(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("Unexpected error answering %s %s", method, path)
+            if status == 499:
+                err = ApiError(500, "internal_error", "The emulator hit an unexpected error; see its log.")
+                state["error_code"] = err.code
+                await err.response(rid)(scope, receive, send_with_headers)
+        finally:
+            if not _STREAM_PATH.match(path):
+                self._record(scope, headers, lookup, state, status, started, created)
+
+    def _admit(self, method: str, path: str, lookup: Lookup, extra: dict[str, str]) -> KeyContext:
+        emulator = self.emulator
+        fault = emulator.faults.take(method, path)
+        if fault is not None:
+            raise fault
+        if lookup.error is not None:
+            raise lookup.error
+        key = lookup.key
+        assert key is not None
+        try:
+            extra.update(emulator.limiter.hit(key))
+        except ApiError as err:
+            extra.update(err.headers)
+            raise
+        if method in WRITE_METHODS and not key.is_secret:
+            raise ApiError(
+                403,
+                "publishable_key_read_only",
+                "Publishable keys are read-only; use a secret key (sk_test_… or sk_live_…) for writes.",
+            )
+        m = _TEAM_PATH.match(path)
+        if m and m.group(1) != key.team_id:
+            raise ApiError(403, "team_access_denied", "This API key does not belong to that team.")
+        return key
+
+    async def _idempotent(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        key: KeyContext,
+        idempotency_key: str,
+        extra: dict[str, str],
+    ) -> None:
+        if not idempotency_key or len(idempotency_key) > 255:
+            raise ApiError.invalid("Idempotency-Key", "Idempotency-Key must be 1–255 characters.")
+        store = self.emulator.idempotency
+        state = scope["state"]
+        body = await _read_body(receive)
+        fp = store.fingerprint(scope["method"], scope["path"], body)
+        stored = store.get(key.scope, idempotency_key)
+        if stored is not None:
+            if stored.fingerprint != fp:
+                raise ApiError(
+                    409,
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was already used with a different request; use a new key.",
+                )
+            extra["Idempotent-Replayed"] = "true"
+            extra["Original-Request"] = stored.request_id
+            if stored.error_code:
+                state["error_code"] = stored.error_code
+            await Response(stored.body, status_code=stored.status, media_type=stored.content_type)(scope, receive, send)
+            return
+        if not store.begin(key.scope, idempotency_key):
+            raise ApiError(
+                409, "idempotency_key_in_use", "A request with this Idempotency-Key is still being processed."
+            )
+        status = 0
+        content_type: str | None = None
+        chunks: list[bytes] = []
+        delivered = False
+
+        async def replay_body() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        async def capture(message: Message) -> None:
+            nonlocal status, content_type
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                content_type = Headers(raw=message.get("headers", [])).get("content-type")
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            store.end(key.scope, idempotency_key)
+        # Server errors are not stored, so a retry with the same key can still succeed.
+        if 0 < status < 500:
+            stored = Stored(fp, status, b"".join(chunks), content_type, state["request_id"], state.get("error_code"))
+            store.save(key.scope, idempotency_key, stored)
+
+    def _record(
+        self,
+        scope: Scope,
+        headers: Headers,
+        lookup: Lookup,
+        state: dict[str, Any],
+        status: int,
+        started: float,
+        created: float,
+    ) -> None:
+        emulator = self.emulator
+        key: KeyContext | None = state.get("key") or lookup.key
+        path = scope["path"]
+        log_scope = key.scope if key else self._unauthenticated_scope(path, headers.get("authorization"))
+        client = scope.get("client")
+        entry = {
+            "id": state["request_id"],
+            "method": scope["method"],
+            "path": path,
+            "status": status,
+            "durationMs": round((time.perf_counter() - started) * 1000, 1),
+            "createdAt": iso(created),
+            "keyId": key.id if key else None,
+            "ip": client[0] if client else None,
+            "userAgent": headers.get("user-agent"),
+            "errorCode": state.get("error_code") if status >= 400 else None,
+        }
+        try:
+            with emulator.db.transaction():
+                emulator.logs.record(log_scope, entry, created)
+                if key is not None and lookup.error is None:
+                    emulator.keys.touch(key.id, entry["createdAt"])
+        except Exception:
+            log.exception("Could not record request %s", entry["id"])
+        request_log.info(
+            "%s %s → %d %.1f ms %s%s",
+            entry["method"],
+            path,
+            status,
+            entry["durationMs"],
+            entry["id"],
+            f" ({entry['errorCode']})" if entry["errorCode"] else "",
+        )
+
+    def _unauthenticated_scope(self, path: str, authorization: str | None) -> dbmod.Scope | None:
+        """Where to file a request without a usable key: the team in its path (if it exists) and the
+        mode its would-be key claims, so `cstar logs --status 401` shows failed attempts."""
+        m = _TEAM_PATH.match(path)
+        if not m or not self.emulator.db.one("SELECT 1 FROM teams WHERE id = ?", m.group(1)):
+            return None
+        token = (authorization or "").partition(" ")[2].strip()
+        return dbmod.Scope(m.group(1), key_mode(token) or "test")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)

@@ -1,0 +1,261 @@
+"""First-start data: one team, one key of each kind, and a few customers, tickets and articles in
+both partitions so lists are never empty. Later starts reuse what is there."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from cstar_cli.emulator import models
+from cstar_cli.emulator.db import Database, Scope
+from cstar_cli.emulator.ids import api_key, iso_now, new_id
+
+__all__ = ["KEY_KINDS", "Seed", "ensure_seed"]
+
+#: The four key kinds: prefix → (type, mode).
+KEY_KINDS: dict[str, tuple[str, str]] = {
+    "sk_test": ("secret", "test"),
+    "sk_live": ("secret", "live"),
+    "pk_test": ("publishable", "test"),
+    "pk_live": ("publishable", "live"),
+}
+
+TEAM_NAME = "Acme Support (emulator)"
+
+
+@dataclass(frozen=True)
+class Seed:
+    """The seeded team (``team`` row) and the full key of each kind (``keys``: ``sk_test`` → key)."""
+
+    team: sqlite3.Row
+    keys: dict[str, str]
+
+    @property
+    def team_id(self) -> str:
+        return str(self.team["id"])
+
+
+def ensure_seed(db: Database) -> Seed:
+    """Create the team and sample data on first start; make sure each key kind has a usable
+    (unrevoked) seeded key, issuing a fresh one when the last was revoked."""
+    with db.transaction():
+        team = db.one("SELECT * FROM teams ORDER BY rowid LIMIT 1")
+        if team is None:
+            team_id = str(uuid.uuid4())
+            db.run(
+                "INSERT INTO teams (id, name, slug, plan, member_count, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                team_id,
+                TEAM_NAME,
+                "acme-support",
+                "pro",
+                3,
+                iso_now(),
+            )
+            _sample_data(db, Scope(team_id, "test"), _TEST)
+            _sample_data(db, Scope(team_id, "live"), _LIVE)
+            team = db.one("SELECT * FROM teams WHERE id = ?", team_id)
+        assert team is not None
+        keys: dict[str, str] = {}
+        for kind, (key_type, mode) in KEY_KINDS.items():
+            row = db.one(
+                "SELECT secret FROM api_keys WHERE team_id = ? AND seeded = 1 AND type = ? AND mode = ? "
+                "AND revoked_at IS NULL ORDER BY rowid DESC LIMIT 1",
+                team["id"],
+                key_type,
+                mode,
+            )
+            if row is None:
+                secret = api_key(kind)
+                db.run(
+                    "INSERT INTO api_keys (id, team_id, name, type, mode, secret, seeded, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+                    new_id("key_"),
+                    team["id"],
+                    f"Emulator {mode} {key_type} key",
+                    key_type,
+                    mode,
+                    secret,
+                    iso_now(),
+                )
+                keys[kind] = secret
+            else:
+                keys[kind] = row["secret"]
+    return Seed(team, keys)
+
+
+_TEST: dict[str, list] = {
+    "customers": [
+        ("Jane Smith", "jane@example.com", "positive", ["vip", "enterprise"]),
+        ("Carlos Diaz", "carlos@example.com", "neutral", []),
+        ("Priya Patel", "priya@example.com", "negative", ["trial"]),
+    ],
+    "tickets": [
+        (
+            "Cannot log in to my account",
+            "open",
+            "high",
+            0,
+            ["login", "authentication"],
+            [
+                ("customer", "Jane Smith", 'I keep getting "invalid credentials" when I try to log in.'),
+                ("agent", "Bob (Support)", "I'll look into this for you right away."),
+            ],
+        ),
+        (
+            "Invoice shows the wrong amount",
+            "new",
+            "normal",
+            1,
+            ["billing"],
+            [("customer", "Carlos Diaz", "My March invoice charges for 5 seats but we only have 3.")],
+        ),
+        (
+            "CSV export times out",
+            "pending",
+            "urgent",
+            2,
+            ["export", "bug"],
+            [
+                ("customer", "Priya Patel", "Exporting all tickets to CSV spins forever and then fails."),
+                ("agent", "Bob (Support)", "Thanks, we reproduced it and engineering is on it."),
+            ],
+        ),
+        (
+            "How do I change my email address?",
+            "resolved",
+            "low",
+            0,
+            ["account"],
+            [
+                ("customer", "Jane Smith", "I need to move my login to a new email address."),
+                ("agent", "Bob (Support)", "Settings → Profile → Email; I've sent you the steps."),
+            ],
+        ),
+    ],
+    "articles": [
+        (
+            "How to reset your password",
+            '# Password Reset\n\n1. Go to the login page\n2. Click "Forgot Password"\n3. Follow the email.',
+            "Account",
+            "published",
+            True,
+            ["password", "account", "security"],
+            342,
+        ),
+        (
+            "Understanding your invoice",
+            "# Your invoice\n\nSeats are billed monthly at the flat per-seat price.",
+            "Billing",
+            "published",
+            True,
+            ["billing", "invoice"],
+            128,
+        ),
+        (
+            "Escalation playbook",
+            "# Escalations\n\nUrgent tickets older than 2 hours go to the on-call lead.",
+            "Internal",
+            "draft",
+            False,
+            ["process"],
+            12,
+        ),
+    ],
+}
+
+_LIVE: dict[str, list] = {
+    "customers": [
+        ("Morgan Lee", "morgan@example.org", "neutral", ["enterprise"]),
+        ("Sam Okafor", "sam@example.org", "positive", []),
+    ],
+    "tickets": [
+        (
+            "Password reset email never arrives",
+            "open",
+            "high",
+            0,
+            ["login", "email"],
+            [("customer", "Morgan Lee", "I requested a reset three times and got nothing.")],
+        ),
+        (
+            "Feature request: dark mode",
+            "new",
+            "low",
+            1,
+            ["feature-request"],
+            [("customer", "Sam Okafor", "Any plans for a dark theme in the widget?")],
+        ),
+    ],
+    "articles": [
+        (
+            "Getting started",
+            "# Welcome\n\nInvite your team, connect your inbox, and answer your first ticket.",
+            "Onboarding",
+            "published",
+            True,
+            ["onboarding"],
+            980,
+        ),
+        (
+            "Refund policy",
+            "# Refunds\n\nWe refund unused seats on request within 30 days.",
+            "Billing",
+            "published",
+            True,
+            ["billing", "refunds"],
+            211,
+        ),
+    ],
+}
+
+
+def _sample_data(db: Database, scope: Scope, data: dict[str, list]) -> None:
+    # Spread creation times over the past days so lists and "newest first" look real.
+    start = datetime.now(timezone.utc) - timedelta(days=7)
+
+    def at(step: int) -> str:
+        return (start + timedelta(hours=5 * step)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    step = 0
+    customer_ids = []
+    for name, email, sentiment, tags in data["customers"]:
+        step += 1
+        customer_ids.append(
+            models.create_customer(
+                db, scope, name=name, email=email, sentiment=sentiment, tags=tags, created_at=at(step)
+            )
+        )
+    for title, status, priority, who, tags, messages in data["tickets"]:
+        step += 1
+        tid = models.create_ticket(
+            db,
+            scope,
+            title=title,
+            status=status,
+            priority=priority,
+            customer_id=customer_ids[who],
+            tags=tags,
+            created_at=at(step),
+        )
+        for sender, sender_name, content in messages:
+            step += 1
+            models.create_message(
+                db, scope, tid, content=content, sender=sender, sender_name=sender_name, created_at=at(step)
+            )
+    for title, content, category, status, is_public, tags, views in data["articles"]:
+        step += 1
+        models.create_article(
+            db,
+            scope,
+            title=title,
+            content=content,
+            category=category,
+            status=status,
+            is_public=is_public,
+            tags=tags,
+            view_count=views,
+            use_count=views // 12,
+            created_at=at(step),
+        )

@@ -1,0 +1,309 @@
+"""``cstar listen`` sessions (server contract: "Listening — CLI sessions").
+
+``POST /api/v1/teams/{teamId}/cli/sessions`` creates a session; its ``websocketUrl`` streams the
+team's events to the CLI. On connect the server checks the bearer key (close 4401) and the session
+(close 4404), sends ``welcome``, replays everything after ``Last-Event-ID`` and then streams live
+events. The stream subscribes to live events *before* reading the replay from the database and drops
+anything at or below the last sequence number it sent, so the hand-over neither skips nor repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from cstar_cli import events as catalog
+from cstar_cli.emulator import validate as v
+from cstar_cli.emulator.auth import KeyContext
+from cstar_cli.emulator.db import Database, Scope, dumps, loads_list
+from cstar_cli.emulator.envelope import ok
+from cstar_cli.emulator.events import Event
+from cstar_cli.emulator.hub import Subscription
+from cstar_cli.emulator.ids import iso, new_id
+
+if TYPE_CHECKING:
+    from cstar_cli.emulator.state import Emulator
+
+__all__ = [
+    "CLOSE_KEY_INVALID",
+    "CLOSE_SESSION_UNKNOWN",
+    "Listener",
+    "Listeners",
+    "Sessions",
+    "create_session",
+    "listen",
+]
+
+log = logging.getLogger("cstar.emulator")
+
+CLOSE_KEY_INVALID = 4401
+CLOSE_SESSION_UNKNOWN = 4404
+#: Not a real close frame: the TCP connection is dropped without one (the client sees 1006).
+CLOSE_ABRUPT = 1006
+SESSION_TTL = 24 * 3600
+DEFAULT_DEVICE = "cstar-cli"
+
+
+class Sessions:
+    """Session rows and the per-(team, mode, deviceName) signing secrets."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, key: KeyContext, events: list[str], device_name: str) -> dict[str, Any]:
+        """A new session row; returns ``{"id", "secret", "events", "expiresAt"}``."""
+        secret = self._secret(key.scope, device_name)
+        sid = new_id("cls_")
+        now = time.time()
+        expires = now + SESSION_TTL
+        self.db.run(
+            "INSERT INTO cli_sessions (id, team_id, mode, key_id, device_name, events, created_at, expires) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            sid,
+            *key.scope,
+            key.id,
+            device_name,
+            dumps(events),
+            iso(now),
+            expires,
+        )
+        return {"id": sid, "secret": secret, "events": events, "expiresAt": iso(expires)}
+
+    def active(self, scope: Scope, session_id: str) -> list[str] | None:
+        """The event filter of a live (known, unexpired) session of ``scope``, else None."""
+        row = self.db.one(
+            "SELECT events FROM cli_sessions WHERE id = ? AND team_id = ? AND mode = ? AND expired = 0 AND expires > ?",
+            session_id,
+            *scope,
+            time.time(),
+        )
+        return loads_list(row["events"]) if row else None
+
+    def expire_all(self) -> int:
+        """Make every session unknown to new connections. Returns how many were live."""
+        return self.db.run("UPDATE cli_sessions SET expired = 1 WHERE expired = 0").rowcount
+
+    def prune(self, now: float | None = None) -> None:
+        cutoff = (time.time() if now is None else now) - 7 * 24 * 3600
+        self.db.run("DELETE FROM cli_sessions WHERE expires < ?", cutoff)
+
+    def _secret(self, scope: Scope, device_name: str) -> str:
+        row = self.db.one(
+            "SELECT secret FROM cli_secrets WHERE team_id = ? AND mode = ? AND device_name = ?", *scope, device_name
+        )
+        if row is not None:
+            return str(row["secret"])
+        secret = new_id("whsec_", 48)
+        self.db.run(
+            "INSERT INTO cli_secrets (team_id, mode, device_name, secret) VALUES (?, ?, ?, ?)",
+            *scope,
+            device_name,
+            secret,
+        )
+        return secret
+
+
+class Listener:
+    """One open listen WebSocket: which session and key it belongs to, and its event filter."""
+
+    def __init__(self, websocket: WebSocket, session_id: str, key: KeyContext, patterns: list[str]) -> None:
+        self.websocket = websocket
+        self.session_id = session_id
+        self.key = key
+        self.patterns = patterns
+        self.close_code: int | None = None
+        self._close_requested = asyncio.Event()
+        self._matches: dict[str, bool] = {}
+
+    def wants(self, event_type: str) -> bool:
+        hit = self._matches.get(event_type)
+        if hit is None:
+            hit = self._matches[event_type] = catalog.matches(event_type, self.patterns)
+        return hit
+
+    def request_close(self, code: int) -> None:
+        """Ask the connection to close with ``code`` (:data:`CLOSE_ABRUPT`: drop it without a close frame)."""
+        if self.close_code is None:
+            self.close_code = code
+        self._close_requested.set()
+
+    def frame(self, event: Event) -> str:
+        return dumps(
+            {
+                "type": "event",
+                "eventId": event.id,
+                "eventType": event.type,
+                "payload": event.payload,
+                "headers": {
+                    "X-Event-Type": event.type,
+                    "X-Event-ID": event.id,
+                    "X-Webhook-ID": self.session_id,
+                    "x-cstar-request-id": event.request_id,
+                },
+            }
+        )
+
+    async def run(self, emulator: Emulator, sub: Subscription[Event], after: int | None) -> None:
+        """Stream until the client leaves, the hub ends or a close is requested; then close as asked."""
+        tasks = {
+            asyncio.create_task(self._send(emulator, sub, after)),
+            asyncio.create_task(self._receive(emulator)),
+            asyncio.create_task(self._close_requested.wait()),
+        }
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                # Usually the client vanished mid-send; worth a trace when debugging, nothing more.
+                log.debug("Listener %s ended: %r", self.session_id, task.exception())
+        if self.close_code is not None and self.close_code != CLOSE_ABRUPT:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(self.close_code)
+
+    async def _send(self, emulator: Emulator, sub: Subscription[Event], after: int | None) -> None:
+        ws = self.websocket
+        last = -1
+        if after is not None:
+            last = after
+            while batch := emulator.bus.after(self.key.scope, last):
+                for event in batch:
+                    last = event.seq
+                    if self.wants(event.type):
+                        await ws.send_text(self.frame(event))
+        while (event := await sub.get()) is not None:
+            if event.seq <= last:
+                continue
+            last = event.seq
+            if self.wants(event.type):
+                await ws.send_text(self.frame(event))
+        self.request_close(1001)
+
+    async def _receive(self, emulator: Emulator) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
+            try:
+                frame = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(frame, dict) and frame.get("type") == "ack":
+                self._record_ack(emulator, frame)
+
+    def _record_ack(self, emulator: Emulator, frame: dict[str, Any]) -> None:
+        status = frame.get("status")
+        attempts = frame.get("attempts")
+        duration = frame.get("durationMs")
+        error = frame.get("error")
+        emulator.deliveries.record(
+            "cli",
+            self.session_id,
+            self.key.scope,
+            event_id=str(frame.get("eventId") or "") or None,
+            attempt=attempts if isinstance(attempts, int) else None,
+            status=status if isinstance(status, int) else None,
+            duration_ms=duration if isinstance(duration, (int, float)) else None,
+            error=str(error) if error is not None else None,
+        )
+
+
+class Listeners:
+    """The open listen WebSockets, for trigger-test's target list and the close controls."""
+
+    def __init__(self) -> None:
+        self._open: set[Listener] = set()
+
+    def add(self, listener: Listener) -> None:
+        self._open.add(listener)
+
+    def remove(self, listener: Listener) -> None:
+        self._open.discard(listener)
+
+    def matching(self, scope: Scope, event_type: str) -> list[str]:
+        """Session ids (each once) of connected listeners of ``scope`` whose filter matches."""
+        ids: list[str] = []
+        for listener in self._open:
+            if listener.key.scope == scope and listener.wants(event_type) and listener.session_id not in ids:
+                ids.append(listener.session_id)
+        return sorted(ids)
+
+    def close(self, code: int, *, key_id: str | None = None) -> int:
+        """Close every listener (or those authenticated with ``key_id``) with ``code``. Returns how many."""
+        chosen = [item for item in self._open if key_id is None or item.key.id == key_id]
+        for listener in chosen:
+            listener.request_close(code)
+        return len(chosen)
+
+
+def websocket_url(request: Request, team_id: str, session_id: str) -> str:
+    """The absolute ``ws://`` URL of a session, on the host the client reached the emulator at."""
+    scheme = "wss" if request.url.scheme == "https" else "ws"
+    host = request.headers.get("host") or request.url.netloc
+    return f"{scheme}://{host}/api/v1/teams/{team_id}/cli/sessions/{session_id}/ws"
+
+
+async def create_session(request: Request) -> Response:
+    """``POST /cli/sessions {"events"?, "deviceName"?}`` → 201 ``{"id", "object": "cli_session",
+    "websocketUrl", "secret", "events", "expiresAt"}``; the secret is stable per team, mode and device."""
+    emulator: Emulator = request.app.state.emulator
+    key: KeyContext = request.state.key
+    body = await v.body(request)
+    events = v.event_patterns(body["events"], "events") if body.get("events") is not None else ["*"]
+    device = body.get("deviceName")
+    device_name = v.text(device, "deviceName", max_len=100) if device is not None else ""
+    session = emulator.sessions.create(key, events, device_name or DEFAULT_DEVICE)
+    data = {
+        "id": session["id"],
+        "object": "cli_session",
+        "websocketUrl": websocket_url(request, key.team_id, session["id"]),
+        "secret": session["secret"],
+        "events": session["events"],
+        "expiresAt": session["expiresAt"],
+    }
+    return ok(request, data, status=201)
+
+
+async def listen(websocket: WebSocket) -> None:
+    """The session WebSocket. Close codes: 4401 bad or revoked key, 4404 unknown or expired session,
+    1001 server going away; anything the drop-websockets control asks for."""
+    emulator: Emulator = websocket.app.state.emulator
+    # Accept first: a close before the handshake would reach the client as an HTTP 403, not a code.
+    await websocket.accept()
+    lookup = emulator.keys.lookup(websocket.headers.get("authorization"))
+    key = lookup.key
+    if lookup.error is not None or key is None or key.team_id != websocket.path_params["team_id"]:
+        await websocket.close(CLOSE_KEY_INVALID, "invalid or revoked API key")
+        return
+    session_id = websocket.path_params["session_id"]
+    patterns = emulator.sessions.active(key.scope, session_id)
+    if patterns is None:
+        await websocket.close(CLOSE_SESSION_UNKNOWN, "unknown or expired session")
+        return
+    listener = Listener(websocket, session_id, key, patterns)
+    sub = emulator.event_hub.subscribe(key.scope)
+    emulator.listeners.add(listener)
+    try:
+        resume = websocket.headers.get("last-event-id")
+        after = emulator.bus.seq_of(key.scope, resume) if resume else None
+        welcome = {"type": "welcome", "sessionId": session_id, "resumedAfter": resume if after is not None else None}
+        try:
+            await websocket.send_text(dumps(welcome))
+        except Exception:  # the client left during the handshake
+            return
+        await listener.run(emulator, sub, after)
+    finally:
+        emulator.listeners.remove(listener)
+        sub.close()

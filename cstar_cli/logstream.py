@@ -1,0 +1,314 @@
+"""Follow the request-log stream (``GET /teams/{teamId}/logs/stream``, server contract "Request logs").
+
+:func:`tail` yields typed elements and prints nothing; ``cstar logs --tail`` renders them (a second
+frontend could reuse it unchanged)::
+
+    Connected(resumed_after)            the stream is open (again); ``resumed_after`` is the last id seen
+    LogEntry(id, entry)                 one API request, as the contract's log entry dict
+    Reconnecting(attempt, delay, reason) the stream dropped; the next try starts in ``delay`` s
+
+The stream is Server-Sent Events: ``id:``/``event:``/``data:`` fields, a blank line ends an event,
+``:`` lines are comments (the server's ``: ping`` keep-alive). After a drop, the next connection sends
+``Last-Event-ID`` with the last *complete* event's id, so nothing is missed; ids already yielded are
+skipped as well, so nothing is repeated even if the server replays one.
+
+Errors: an error response raises its :mod:`cstar_cli.errors` class (401 → exit 3, 403 → exit 4, …),
+except 429 and 5xx, which are retried like network failures. Before the first successful connection
+the stream gives up after ``connect_attempts`` failed tries (:class:`CStarConnectionError`, exit 9);
+once it has been open it reconnects for as long as the caller keeps iterating.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from cstar_cli.api import USER_AGENT, CStarClient
+from cstar_cli.errors import (
+    CStarConnectionError,
+    CStarError,
+    CStarRateLimitError,
+    CStarServerError,
+    error_from_response,
+)
+
+__all__ = [
+    "Connected",
+    "LogEntry",
+    "Reconnecting",
+    "SSEEvent",
+    "SSEParser",
+    "backoff_delay",
+    "tail",
+]
+
+#: Longest wait between reconnection attempts, in seconds.
+MAX_BACKOFF = 10.0
+#: The server pings every 15 s; three missed pings mean the connection is dead.
+READ_TIMEOUT = 45.0
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The stream is open. ``resumed_after`` is the ``Last-Event-ID`` sent (None on a fresh start)."""
+
+    resumed_after: str | None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One logged API request: ``id`` (``req_…``) and ``entry``, the contract's dict (``id``,
+    ``method``, ``path``, ``status``, ``durationMs``, ``createdAt``, ``keyId``, ``ip``, ``userAgent``,
+    ``errorCode``)."""
+
+    id: str
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reconnecting:
+    """The stream dropped (``reason``, a short phrase); attempt number ``attempt`` starts in ``delay`` s."""
+
+    attempt: int
+    delay: float
+    reason: str
+
+
+Element = Connected | LogEntry | Reconnecting
+
+
+@dataclass
+class SSEEvent:
+    """One dispatched Server-Sent Event: ``event`` type (``message`` when absent), ``data`` (the
+    ``data:`` lines joined with newlines) and ``id`` (the stream's last event id at dispatch, or None)."""
+
+    event: str
+    data: str
+    id: str | None
+
+
+@dataclass
+class SSEParser:
+    """Incremental ``text/event-stream`` parser (WHATWG HTML "Server-sent events", event stream
+    interpretation). Feed it decoded lines without their terminators; it returns an event when a
+    blank line completes one.
+
+    ``last_id`` is the id to resume after: like a browser's ``EventSource``, it only takes an ``id:``
+    value once the event carrying it is complete, so an event cut off by a dropped connection is
+    asked for again. ``retry`` holds the last ``retry:`` value in seconds, if any.
+    """
+
+    last_id: str | None = None
+    retry: float | None = None
+    _id_buffer: str | None = None
+    _event: str = ""
+    _data: list[str] = field(default_factory=list)
+    _has_data: bool = False
+
+    def __post_init__(self) -> None:
+        self._id_buffer = self.last_id
+
+    def feed(self, line: str) -> SSEEvent | None:
+        """Process one line; return the completed :class:`SSEEvent` on a blank line that ends one."""
+        if line == "":
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+            self._has_data = True
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._id_buffer = value or None
+        elif name == "retry" and value.isdigit():
+            self.retry = int(value) / 1000
+        return None
+
+    def reset(self) -> None:
+        """Drop a half-received event (the connection ended mid-event); ``last_id`` stays."""
+        self._id_buffer = self.last_id
+        self._event = ""
+        self._data = []
+        self._has_data = False
+
+    def _dispatch(self) -> SSEEvent | None:
+        self.last_id = self._id_buffer
+        if not self._has_data:
+            self._event = ""
+            return None
+        ev = SSEEvent(self._event or "message", "\n".join(self._data), self.last_id)
+        self._event = ""
+        self._data = []
+        self._has_data = False
+        return ev
+
+
+def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = MAX_BACKOFF) -> float:
+    """Seconds to wait before reconnection ``attempt`` (1-based): exponential from ``base``, capped at
+    ``cap``, with up to 25 % jitter taken off so many clients do not reconnect in step."""
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    return delay * (0.75 + random.random() / 4)
+
+
+class _Retryable(Exception):
+    """A failure worth reconnecting after (network error, 429, 5xx, stream ended)."""
+
+    def __init__(self, reason: str, wait: float | None = None, error: CStarError | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+        self.error = error
+
+
+def tail(
+    client: CStarClient,
+    *,
+    method: str | None = None,
+    status: str | None = None,
+    path: str | None = None,
+    last_event_id: str | None = None,
+    connect_attempts: int = 4,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Element]:
+    """Yield :data:`Element` values from the team's request-log stream until the caller stops.
+
+    ``client`` supplies the key, base URL and team (``GET /me`` once if the team is not known);
+    ``method``/``status``/``path`` are the contract's filters, sent as given. ``last_event_id`` resumes
+    after that ``req_…``. Raises a :class:`CStarError` for a non-retryable error response, and
+    :class:`CStarConnectionError` if the stream never opened within ``connect_attempts`` tries.
+    """
+    stream_path = client.team_path("logs/stream")
+    params = {k: v for k, v in {"method": method, "status": status, "path": path}.items() if v}
+    http = httpx.Client(
+        base_url=client.base_url + "/api/v1",
+        headers={
+            "Authorization": f"Bearer {client.api_key}",
+            "User-Agent": USER_AGENT,
+            "Accept": "text/event-stream",
+            "Cache-Control": "no-cache",
+        },
+        timeout=httpx.Timeout(10.0, read=READ_TIMEOUT),
+        transport=transport,
+        follow_redirects=False,
+    )
+    parser = SSEParser(last_id=last_event_id)
+    seen: deque[str] = deque(maxlen=2048)
+    seen_set: set[str] = set()
+    ever_connected = False
+    failures = 0
+    try:
+        while True:
+            try:
+                headers = {"Last-Event-ID": parser.last_id} if parser.last_id else {}
+                with http.stream("GET", stream_path, params=params, headers=headers) as resp:
+                    if resp.status_code != 200:
+                        _raise_for_status(resp, client.base_url)
+                    if not resp.headers.get("content-type", "").startswith("text/event-stream"):
+                        raise CStarServerError(
+                            f"Unexpected response from {client.base_url} (not an event stream).",
+                            request_id=resp.headers.get("x-cstar-request-id"),
+                            status_code=resp.status_code,
+                            hint="Check --base-url / CSTAR_BASE_URL points at a cStar API.",
+                        )
+                    ever_connected = True
+                    yield Connected(parser.last_id)
+                    for line in resp.iter_lines():
+                        # Counted from the first byte, not the handshake, so a server that accepts and
+                        # at once closes is retried with a growing delay instead of in a tight loop.
+                        failures = 0
+                        ev = parser.feed(line)
+                        if ev is None or ev.event != "request":
+                            continue
+                        entry = _decode(ev.data)
+                        rid = str(entry.get("id") or ev.id or "")
+                        if rid and rid in seen_set:
+                            continue
+                        if rid:
+                            if len(seen) == seen.maxlen:
+                                seen_set.discard(seen[0])
+                            seen.append(rid)
+                            seen_set.add(rid)
+                        yield LogEntry(rid, entry)
+                parser.reset()
+                raise _Retryable("the server closed the stream")
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
+                parser.reset()
+                failure = _Retryable(_describe(e), error=_connection_error(client.base_url, e))
+            except _Retryable as e:
+                failure = e
+            failures += 1
+            if not ever_connected and failures >= connect_attempts:
+                raise failure.error or CStarConnectionError(
+                    f"Could not open the log stream at {client.base_url} ({failure.reason})."
+                )
+            delay = backoff_delay(failures)
+            if failure.wait is not None:
+                delay = min(max(delay, failure.wait), MAX_BACKOFF * 6)
+            elif parser.retry is not None:
+                delay = max(delay, min(parser.retry, MAX_BACKOFF))
+            yield Reconnecting(failures, round(delay, 2), failure.reason)
+            sleep(delay)
+    finally:
+        http.close()
+
+
+def _raise_for_status(resp: httpx.Response, base_url: str) -> None:
+    resp.read()
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    retry_after: float | None = None
+    with contextlib.suppress(KeyError, ValueError):
+        retry_after = float(resp.headers["retry-after"])
+    err = error_from_response(
+        resp.status_code,
+        body,
+        request_id=resp.headers.get("x-cstar-request-id"),
+        retry_after=retry_after,
+    )
+    if body is None and not isinstance(err, CStarRateLimitError):
+        err.message = f"HTTP {resp.status_code} from {base_url} (not a cStar API response)."
+    if isinstance(err, CStarRateLimitError):
+        raise _Retryable("rate limited", wait=err.retry_after, error=err)
+    if isinstance(err, CStarServerError):
+        raise _Retryable(f"server error {resp.status_code}", error=err)
+    raise err
+
+
+def _decode(data: str) -> dict[str, Any]:
+    try:
+        entry = json.loads(data)
+    except ValueError:
+        return {"raw": data}
+    return entry if isinstance(entry, dict) else {"raw": entry}
+
+
+def _describe(e: Exception) -> str:
+    if isinstance(e, httpx.TimeoutException):
+        return "no data or keep-alive for too long" if isinstance(e, httpx.ReadTimeout) else "timed out"
+    if isinstance(e, httpx.RemoteProtocolError):
+        return "the connection broke"
+    return "the API could not be reached"
+
+
+def _connection_error(base_url: str, e: Exception) -> CStarConnectionError:
+    timeout = isinstance(e, httpx.TimeoutException)
+    return CStarConnectionError(
+        f"The cStar API at {base_url} {'timed out' if timeout else 'could not be reached'} ({type(e).__name__}).",
+        code="timeout" if timeout else "connection_failed",
+    )

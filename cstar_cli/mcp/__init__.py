@@ -1,0 +1,20 @@
+"""``cstar mcp-server``: cStar's tools for AI coding agents, over the Model Context Protocol (stdio).
+
+Modules, from the outside in:
+
+- :mod:`~cstar_cli.mcp.toolset` — the nine tool names and ``--tools``/``--read-only`` selection
+  (no SDK import, so a bad flag fails fast);
+- :mod:`~cstar_cli.mcp.server` — the SDK ``MCPServer``, error results, logging, stdio serving;
+- :mod:`~cstar_cli.mcp.tools` — each tool's description, schema, annotations and API call;
+- :mod:`~cstar_cli.mcp.views` / :mod:`~cstar_cli.mcp.outputs` — small structured results and their schemas;
+- :mod:`~cstar_cli.mcp.results` — success and ``isError`` results;
+- :mod:`~cstar_cli.mcp.sanitize` — stripping control and invisible characters from outsiders' text;
+- :mod:`~cstar_cli.mcp.access` — the lazily made API client, and the secrets kept out of output.
+
+This package never imports Rich or Typer, and importing it imports nothing heavy: the SDK loads with
+:mod:`~cstar_cli.mcp.server`, httpx with the first tool call.
+"""
+
+from cstar_cli.mcp.toolset import TOOL_NAMES, WRITE_TOOLS, select_tools
+
+__all__ = ["TOOL_NAMES", "WRITE_TOOLS", "select_tools"]

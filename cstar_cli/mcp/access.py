@@ -1,0 +1,120 @@
+"""The API key, base URL and client the tools share, made on first use, and the secrets to keep out
+of every result and log line.
+
+The server must answer ``initialize`` fast and must start without a key, so nothing here runs at
+start-up: the stored login (keychain, up to its 3 s timeout) is read, and httpx imported, when the
+first tool needs the API. A missing key is looked for again on the next call, so ``cstar login`` in
+another terminal takes effect without restarting the agent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from cstar_cli.config import redact
+from cstar_cli.errors import CStarAuthenticationError
+
+if TYPE_CHECKING:
+    from cstar_cli.api import CStarClient, ResponseMeta
+    from cstar_cli.config import Settings
+
+__all__ = ["NOT_LOGGED_IN_HINT", "ApiAccess", "Secrets"]
+
+T = TypeVar("T")
+
+NOT_LOGGED_IN_HINT = (
+    "Ask the user to run `cstar login` in a terminal, or to set CSTAR_API_KEY in this MCP server's env "
+    "(or pass --api-key in its args); then call the tool again."
+)
+
+
+class Secrets:
+    """API keys seen by this process; :meth:`scrub` replaces each with its redacted form
+    (``sk_test_…a1b2``), the only form a key is ever shown in. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._keys: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    def add(self, key: str | None) -> None:
+        if key and key not in self._keys:
+            with self._lock:
+                # Longest first, so a key that contains another is replaced whole.
+                self._keys = tuple(sorted({*self._keys, key}, key=len, reverse=True))
+
+    def scrub(self, text: str) -> str:
+        for key in self._keys:
+            if key in text:
+                text = text.replace(key, redact(key))
+        return text
+
+
+class ApiAccess:
+    """Settings and one :class:`~cstar_cli.api.CStarClient`, shared by the tools.
+
+    ``load_settings`` is :func:`cstar_cli.config.resolve` bound to the command's flags; it may block
+    (keychain), so call :meth:`settings` and :meth:`call` from a worker thread. Calls are serialised:
+    the client keeps the last call's metadata (request ID, pagination, rate limit) on itself, and two
+    calls at once would read each other's. ``client_options`` go to the client (``timeout`` s,
+    ``max_retries``, ``transport``).
+    """
+
+    def __init__(
+        self,
+        load_settings: Callable[[], Settings],
+        secrets: Secrets | None = None,
+        **client_options: object,
+    ) -> None:
+        self._load_settings = load_settings
+        self.secrets = secrets or Secrets()
+        self._client_options = {"timeout": 20.0, "max_retries": 2, **client_options}
+        self._settings: Settings | None = None
+        self._client: CStarClient | None = None
+        self._lock = threading.RLock()
+
+    def settings(self) -> Settings:
+        """The resolved profile, key and base URL; resolved again while no key has been found.
+        Raises :class:`~cstar_cli.errors.CStarUsageError` for a bad profile or base URL."""
+        with self._lock:
+            if self._settings is None or not self._settings.api_key:
+                settings = self._load_settings()
+                self.secrets.add(settings.api_key)
+                self._settings = settings
+            return self._settings
+
+    def _client_locked(self) -> CStarClient:
+        if self._client is None:
+            s = self.settings()
+            if not s.api_key:
+                raise CStarAuthenticationError(
+                    f"No cStar API key (profile '{s.profile}'): not logged in, and CSTAR_API_KEY is not set.",
+                    code="not_logged_in",
+                    hint=NOT_LOGGED_IN_HINT,
+                )
+            from cstar_cli.api import CStarClient
+
+            self._client = CStarClient(s.api_key, s.base_url, team_id=s.team_id, **self._client_options)  # type: ignore[arg-type]
+        return self._client
+
+    def call(self, op: Callable[[CStarClient], T]) -> tuple[T, ResponseMeta]:
+        """Run ``op(client)`` and return its result with that call's metadata.
+
+        Raises what ``op`` raises (:class:`~cstar_cli.errors.CStarError` subclasses), and
+        :class:`~cstar_cli.errors.CStarAuthenticationError` (``not_logged_in``) when there is no key.
+        """
+        with self._lock:
+            client = self._client_locked()
+            result = op(client)
+            return result, client.last_meta
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def redacted_key(self) -> str:
+        """The current key as ``sk_test_…a1b2`` (``-`` when there is none)."""
+        return redact(self._settings.api_key if self._settings else None)

@@ -1,0 +1,57 @@
+"""The ``cstar listen`` relay: a CLI session's events, forwarded to a local receiver, as typed elements.
+
+::
+
+    relay = Relay(lambda: client.create_cli_session(events, host), api_key=key, events=tuple(events),
+                  forward=ForwardOptions(parse_forward_url("3000")))
+    try:
+        async for element in relay.run():   # Ready, EventReceived, DeliveryAttempted, Delivered, …
+            render(element)
+    finally:
+        totals = await relay.aclose()       # Stopped
+
+The relay prints nothing and never exits the process; frontends render its elements.
+"""
+
+from cstar_cli.relay._elements import (
+    Delivered,
+    DeliveryAttempted,
+    DeliveryFailed,
+    DuplicateIgnored,
+    Element,
+    EventReceived,
+    Outcome,
+    Ready,
+    Reconnected,
+    Reconnecting,
+    SessionRenewed,
+    Stopped,
+)
+from cstar_cli.relay._forwarder import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT, Forwarder, ForwardOptions
+from cstar_cli.relay._relay import Relay, SessionOpener
+from cstar_cli.relay._target import merge_headers, parse_forward_url, parse_header
+
+__all__ = [
+    "DEFAULT_ATTEMPTS",
+    "DEFAULT_BACKOFF",
+    "DEFAULT_TIMEOUT",
+    "Delivered",
+    "DeliveryAttempted",
+    "DeliveryFailed",
+    "DuplicateIgnored",
+    "Element",
+    "EventReceived",
+    "ForwardOptions",
+    "Forwarder",
+    "Outcome",
+    "Ready",
+    "Reconnected",
+    "Reconnecting",
+    "Relay",
+    "SessionOpener",
+    "SessionRenewed",
+    "Stopped",
+    "merge_headers",
+    "parse_forward_url",
+    "parse_header",
+]

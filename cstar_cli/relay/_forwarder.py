@@ -1,0 +1,106 @@
+"""Forward one event to the local receiver: the exact payload bytes, signed per attempt, retried.
+
+Implements the server contract's "Event payloads and signatures" for ``cstar listen``: every attempt
+carries the headers of :func:`cstar_cli.webhook.delivery_headers`, signed at the moment it is sent
+over the bytes sent, with ``X-Delivery-Attempt`` counting from 1.
+
+Retry policy (documented in docs/listen.md): an attempt fails on a non-2xx status, a refused or
+reset connection, a TLS error or no answer within ``timeout`` seconds; after a failure the next
+attempt starts after ``backoff[n]`` seconds, up to ``attempts`` attempts in all (default 4 attempts,
+pausing 0.5, 1 and 2 s). A failure is reported, never raised: the relay acks it and goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from cstar_cli import __version__
+from cstar_cli.relay._elements import Delivered, DeliveryAttempted, DeliveryFailed, EventReceived, Outcome
+from cstar_cli.relay._http import HttpClient, HttpError
+from cstar_cli.relay._target import merge_headers
+from cstar_cli.webhook import delivery_headers
+
+__all__ = ["DEFAULT_ATTEMPTS", "DEFAULT_BACKOFF", "DEFAULT_TIMEOUT", "ForwardOptions", "Forwarder"]
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_ATTEMPTS = 4
+DEFAULT_BACKOFF: tuple[float, ...] = (0.5, 1.0, 2.0)
+USER_AGENT = f"cstar-cli/{__version__} (listen)"
+
+
+@dataclass(frozen=True)
+class ForwardOptions:
+    """How to forward: ``url`` (already normalised by :func:`parse_forward_url`), extra ``headers``
+    (``(name, value)`` pairs that replace ours case-insensitively), per-attempt ``timeout`` (s),
+    ``verify`` TLS certificates, total ``attempts`` and the ``backoff`` pauses (s) between them (the
+    last pause repeats if there are more attempts than pauses)."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+    verify: bool = True
+    attempts: int = DEFAULT_ATTEMPTS
+    backoff: tuple[float, ...] = DEFAULT_BACKOFF
+
+
+class Forwarder:
+    """Delivers events one at a time over one kept-alive connection (:class:`HttpClient`).
+
+    ``secret`` is the session's signing secret; assign a new one after a session renewal.
+    """
+
+    def __init__(self, options: ForwardOptions, secret: str) -> None:
+        self.options = options
+        self.secret = secret
+        self._http = HttpClient(options.url, timeout=options.timeout, verify=options.verify, user_agent=USER_AGENT)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _pause(self, attempt: int) -> float:
+        backoff = self.options.backoff
+        return backoff[min(attempt, len(backoff)) - 1] if backoff else 0.0
+
+    async def deliver(self, event: EventReceived) -> AsyncIterator[DeliveryAttempted | Outcome]:
+        """Forward ``event`` until it succeeds or the attempts run out.
+
+        Yields one :class:`DeliveryAttempted` per attempt, then the :class:`Delivered` or
+        :class:`DeliveryFailed` outcome (always last, exactly once). Never raises for the receiver's
+        sake; cancellation propagates.
+        """
+        opts = self.options
+        body = event.payload.encode("utf-8")
+        total = max(1, opts.attempts)
+        status: int | None = None
+        error: str | None = None
+        duration_ms = 0.0
+        for attempt in range(1, total + 1):
+            headers = delivery_headers(
+                body,
+                self.secret,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                webhook_id=event.webhook_id,
+                request_id=event.request_id,
+                attempt=attempt,
+            )
+            if opts.headers:
+                headers = merge_headers(headers, opts.headers)
+            started = time.perf_counter()
+            try:
+                status = await self._http.post(headers, body)
+            except HttpError as e:
+                status, error = None, e.reason
+            else:
+                error = None if 200 <= status < 300 else f"receiver answered {status}"
+            duration_ms = (time.perf_counter() - started) * 1000
+            retry_in = self._pause(attempt) if error is not None and attempt < total else None
+            yield DeliveryAttempted(event.event_id, opts.url, attempt, total, status, duration_ms, error, retry_in)
+            if retry_in is None:
+                break
+            await asyncio.sleep(retry_in)
+        outcome = Delivered if error is None else DeliveryFailed
+        yield outcome(event, opts.url, status, duration_ms, attempt, error)
