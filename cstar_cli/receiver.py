@@ -8,7 +8,7 @@ Run it next to ``cstar listen``::
 It logs one line per request on stdout (status, event type, event id, attempt, whether the
 signature verified) and answers 401 when the ``X-Signature`` does not verify
 (:func:`cstar_cli.webhook.verify_signature`, the reference's "Signature verification"), 404 for another
-path, 500 for the first ``--fail-first`` requests, and ``--status`` otherwise.
+path, 500 for the first ``--fail-first`` verified deliveries, and ``--status`` otherwise.
 
 Tests and benchmarks use it in-process as the real local HTTP server::
 
@@ -113,8 +113,8 @@ class _Server(ThreadingHTTPServer):
 class Receiver:
     """A signature-verifying webhook endpoint on ``host:port`` (port 0: a free one).
 
-    ``path`` restricts deliveries to one path (None: any); the first ``fail_first`` requests get 500;
-    the others ``status`` (after a valid signature; 401 otherwise). ``log`` gets one line per request
+    ``path`` restricts deliveries to one path (None: any); the first ``fail_first`` verified deliveries
+    get 500, the later ones ``status``; a signature that does not verify gets 401. ``log`` gets one line per request
     (None: silent). Every request is appended to :attr:`received` in arrival order.
     """
 
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=3000, help="Port to listen on (default 3000; 0 = any free one).")
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
     parser.add_argument("--path", default=None, help="Only accept deliveries on this path (default: any).")
-    parser.add_argument("--fail-first", type=int, default=0, metavar="N", help="Answer 500 to the first N requests.")
+    parser.add_argument("--fail-first", type=int, default=0, metavar="N", help="Answer 500 to the first N verified deliveries.")
     parser.add_argument("--status", type=int, default=200, help="Status for verified deliveries (default 200).")
     args = parser.parse_args(argv)
     try:

@@ -174,6 +174,7 @@ def test_forwards_exact_bytes_signed_with_the_session_secret(emu: Any, api: http
             json={"name": "direct", "url": direct.url, "events": ["ticket.created"]},
         )
         assert hook.status_code == 201, hook.text
+        direct.secret = hook.json()["data"]["secret"]
         try:
             listen = Listen(emu, "--forward-to", rx.url.replace("127.0.0.1", "localhost") + "?src=listen")
             assert listen.ready() == secret
@@ -183,6 +184,7 @@ def test_forwards_exact_bytes_signed_with_the_session_secret(emu: Any, api: http
             ticket = api.post(f"/api/v1/teams/{emu.team_id}/tickets", json={"title": "Printer on fire 🔥"})
             assert ticket.status_code == 201, ticket.text
             assert rx.wait_for(2) and direct.wait_for(2)
+            assert all(d.verified and d.status == 200 for d in direct.received)
             assert listen.finish() == 130
         finally:
             api.delete(f"/api/v1/teams/{emu.team_id}/webhooks/{hook.json()['data']['id']}")
@@ -193,12 +195,8 @@ def test_forwards_exact_bytes_signed_with_the_session_secret(emu: Any, api: http
         assert d.body == by_id[d.event_id or ""].body
         payload = json.loads(d.body)
         assert payload["id"] == d.event_id and payload["type"] == d.event_type == "ticket.created"
-        assert d.header(
-            "X-Webhook-ID",
-        ).startswith("cls_")
-        assert d.header(
-            "x-cstar-request-id",
-        ).startswith("req_")
+        assert (d.header("X-Webhook-ID") or "").startswith("cls_")
+        assert (d.header("x-cstar-request-id") or "").startswith("req_")
         assert d.attempt == 1
     assert json.loads(rx.received[1].body)["data"]["ticket"]["title"] == "Printer on fire 🔥"
     assert rx.received[1].header("x-cstar-request-id") == ticket.headers["x-cstar-request-id"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import pytest
 
 from cstar_cli.api import Page
@@ -96,7 +99,9 @@ def _page(items: list[dict], page: int, total: int, size: int = 2) -> Page:
 
 
 def test_list_result_says_how_to_get_the_next_page() -> None:
-    result = views.ticket_list(_page([{"id": "tkt_1"}, {"id": "tkt_2"}], 1, 5), requested_page=1, page_size=2, request_id="req_1")
+    result = views.ticket_list(
+        _page([{"id": "tkt_1"}, {"id": "tkt_2"}], 1, 5), requested_page=1, page_size=2, request_id="req_1"
+    )
     assert result["nextPage"] == 2
     assert "page=2" in result["note"] and "5" in result["note"]
     last = views.ticket_list(_page([{"id": "tkt_5"}], 3, 5), requested_page=3, page_size=2, request_id=None)
@@ -140,3 +145,15 @@ def test_error_text_carries_code_request_id_and_hint() -> None:
         "Request ID: req_9",
         "Hint: Look elsewhere.",
     ]
+
+
+def test_log_lines_and_tracebacks_are_scrubbed() -> None:
+    from cstar_cli.mcp.server import _ScrubbingFormatter
+
+    formatter = _ScrubbingFormatter(secrets_with(KEY))
+    try:
+        raise RuntimeError(f"boom with {KEY}")
+    except RuntimeError:
+        record = logging.LogRecord("cstar.mcp", logging.ERROR, __file__, 1, "key was %s", (KEY,), sys.exc_info())
+    line = formatter.format(record)
+    assert KEY not in line and "sk_test_…M3n4" in line and "RuntimeError" in line

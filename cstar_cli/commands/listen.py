@@ -16,6 +16,7 @@ is missing, invalid or revoked, 9 when the first connection cannot be made.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 from datetime import datetime, timezone
@@ -29,11 +30,26 @@ from cstar_cli.errors import EXIT_INTERRUPTED, CStarUsageError
 from cstar_cli.output import Output, dumps
 
 if TYPE_CHECKING:
-    from cstar_cli.relay import Relay
+    from cstar_cli.relay import (
+        DeliveryAttempted,
+        EventReceived,
+        Outcome,
+        Ready,
+        Reconnected,
+        Reconnecting,
+        Relay,
+        SessionRenewed,
+        Stopped,
+    )
 
 app = typer.Typer()
 
 _GREEN, _RED, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[1m", "\x1b[0m"
+
+
+def _resource_patterns() -> list[str]:
+    """``ticket.*``, ``customer.*``, … one per resource of the catalog."""
+    return sorted({name.split(".", 1)[0] + ".*" for name in catalog.CATALOG})
 
 
 def parse_events(values: list[str]) -> list[str]:
@@ -47,11 +63,8 @@ def parse_events(values: list[str]) -> list[str]:
             if not name or name in patterns:
                 continue
             if not catalog.is_valid_pattern(name):
-                if name.endswith(".*"):
-                    resources = sorted({t.split(".", 1)[0] + ".*" for t in catalog.CATALOG})
-                    close = catalog.suggest(name, resources, n=2)
-                else:
-                    close = catalog.suggest(name, n=2)
+                pool = _resource_patterns() if name.endswith(".*") else None
+                close = catalog.suggest(name, pool, n=2)
                 did_you_mean = f"Did you mean {', '.join(close)}? " if close else ""
                 raise CStarUsageError(
                     f"Unknown event type {part.strip()!r} in --events.",
@@ -63,13 +76,17 @@ def parse_events(values: list[str]) -> list[str]:
     return patterns or ["*"]
 
 
+def _complete_events(incomplete: str) -> list[str]:
+    done, _, current = incomplete.rpartition(",")
+    prefix = done + "," if done else ""
+    return [prefix + p for p in ["*", *_resource_patterns(), *catalog.CATALOG] if p.startswith(current)]
+
+
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parsed(payload: str) -> Any:
-    import json
-
     try:
         return json.loads(payload)
     except ValueError:
@@ -111,19 +128,19 @@ class Renderer:
     def _paint(self, text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if self.color else text
 
-    def _event(self, ev: Any) -> None:
+    def _event(self, ev: EventReceived) -> None:
         if not self.json:
             self._stdout(f"--> {self._paint(ev.event_type, _BOLD)} [{ev.event_id}]")
         elif not self.forwarding:
             self._json_event(ev, None)
 
-    def _outcome(self, outcome: Any) -> None:
+    def _outcome(self, outcome: Outcome) -> None:
         if self.json:
             self._json_event(outcome.event, outcome.to_dict())
         else:
             self._stdout(self._outcome_line(outcome))
 
-    def _attempt(self, attempt: Any) -> None:
+    def _attempt(self, attempt: DeliveryAttempted) -> None:
         if attempt.retry_in is None:
             return
         line = self._attempt_line(attempt)
@@ -132,21 +149,26 @@ class Renderer:
         else:
             self._stdout(line)
 
-    def _reconnecting(self, rc: Any) -> None:
+    def _reconnecting(self, rc: Reconnecting) -> None:
         if rc.attempt == 1:
             self.out.warn(f"Connection lost: {rc.reason}. Reconnecting…")
         elif rc.attempt % 5 == 0:
             self.out.warn(f"Still reconnecting (attempt {rc.attempt}): {rc.reason}.")
 
-    def _renewed(self, renewed: Any) -> None:
+    def _renewed(self, renewed: SessionRenewed) -> None:
         self.out.info(f"The session had expired; listening on a new one ({renewed.session_id}).")
         if renewed.secret_changed:
             self.out.warn(f"The webhook signing secret changed: {renewed.secret}")
 
-    def _reconnected(self, rc: Any) -> None:
+    def _reconnected(self, rc: Reconnected) -> None:
         self.out.success(f"Reconnected, {rc.replayed} replayed.")
+        if rc.gap:
+            self.out.warn(
+                f"The server no longer holds events after {rc.resumed_after}: "
+                "events sent while disconnected may be missing."
+            )
 
-    def _ready(self, ready: Any) -> None:
+    def _ready(self, ready: Ready) -> None:
         self.out.success(f"Ready! Your webhook signing secret is {ready.secret} (^C to quit)")
         what = "all events" if ready.events == ("*",) else ", ".join(ready.events) + " events"
         if ready.forward_to:
@@ -158,14 +180,14 @@ class Renderer:
         text = f"[{status if status is not None else 'ERR'}]"
         return self._paint(text, _GREEN if ok else _RED)
 
-    def _attempt_line(self, a: Any) -> str:
+    def _attempt_line(self, a: DeliveryAttempted) -> str:
         detail = f"{a.duration_ms:.0f} ms" if a.status is not None else a.error
         return (
             f"<-- {self._status(a.status, False)} POST {a.url} [{a.event_id}] {detail}, "
             f"retrying in {a.retry_in:g} s (attempt {a.attempt + 1}/{a.max_attempts})"
         )
 
-    def _outcome_line(self, o: Any) -> str:
+    def _outcome_line(self, o: Outcome) -> str:
         line = f"<-- {self._status(o.status, o.ok)} POST {o.url} [{o.event.event_id}] "
         if o.ok:
             return line + f"{o.duration_ms:.0f} ms"
@@ -173,7 +195,7 @@ class Renderer:
         tries = f"{o.attempts} attempt{'s' if o.attempts != 1 else ''}"
         return line + f"{detail}, gave up after {tries}"
 
-    def _json_event(self, ev: Any, delivery: dict[str, Any] | None) -> None:
+    def _json_event(self, ev: EventReceived, delivery: dict[str, Any] | None) -> None:
         self._stdout(
             dumps(
                 {
@@ -188,7 +210,7 @@ class Renderer:
             )
         )
 
-    def stopped(self, totals: Any) -> None:
+    def stopped(self, totals: Stopped) -> None:
         """The summary line on stderr."""
         if self.forwarding:
             text = f"{totals.forwarded} forwarded, {totals.failed} failed"
@@ -202,15 +224,18 @@ class Renderer:
 async def run_relay(relay: Relay, render: Renderer) -> int:
     """Iterate ``relay`` into ``render`` until SIGINT/SIGTERM (→ 130 / 0) or an error (raised after the
     summary). The socket and HTTP client are always closed; a signal ends the run within a second."""
+    from cstar_cli.relay import Ready
+
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     caught: list[int] = []
 
     def on_signal(signum: int) -> None:
+        # Only the first signal cancels: a second Ctrl-C must not interrupt the (bounded) cleanup.
         if not caught:
             caught.append(signum)
-        task.cancel()
+            task.cancel()
 
     installed = []
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -219,13 +244,10 @@ async def run_relay(relay: Relay, render: Renderer) -> int:
             installed.append(signum)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
-    from cstar_cli.relay import Ready
-
     started = False
     try:
         async for element in relay.run():
-            if not started and isinstance(element, Ready):
-                started = True
+            started = started or isinstance(element, Ready)
             render(element)
     except asyncio.CancelledError:
         if not caught:
@@ -234,7 +256,10 @@ async def run_relay(relay: Relay, render: Renderer) -> int:
         if uncancel is not None:
             uncancel()
     finally:
-        totals = await relay.aclose()
+        try:
+            totals = await relay.aclose()
+        except asyncio.CancelledError:  # a signal that arrived while an error was being raised
+            totals = relay.totals()
         for signum in installed:
             loop.remove_signal_handler(signum)
         if started:
@@ -250,6 +275,7 @@ def listen_command(
         "--forward-to",
         "-f",
         help="Where to POST each event: a port (3000), host:port/path (localhost:3000/webhooks) or a URL.",
+        metavar="URL",
         show_default=False,
     ),
     events: list[str] = typer.Option(
@@ -257,13 +283,16 @@ def listen_command(
         "--events",
         "-e",
         help="Event types to receive, comma-separated or repeated: ticket.created, ticket.*, * (default: all).",
+        metavar="TYPES",
         show_default=False,
+        autocompletion=_complete_events,
     ),
     headers: list[str] = typer.Option(
         [],
         "--headers",
         "-H",
         help='Extra header for every forward, "Name: value" (repeatable; replaces ours of the same name).',
+        metavar='"NAME: VALUE"',
         show_default=False,
     ),
     skip_verify: bool = typer.Option(
@@ -276,7 +305,11 @@ def listen_command(
         None, "--format", help="Output format: json (one JSON object per event, like --json) or text.", metavar="FORMAT"
     ),
     timeout: float = typer.Option(
-        30.0, "--timeout", help="Seconds to wait for the receiver's answer on each attempt.", min=0.1
+        30.0,
+        "--timeout",
+        help="Seconds to wait for the receiver's answer on each attempt (4 attempts, 0.5/1/2 s apart).",
+        min=0.1,
+        metavar="SECONDS",
     ),
 ) -> None:
     """Receive webhook events here and forward them to your local server, signed."""
@@ -287,6 +320,8 @@ def listen_command(
             f"Unknown --format {format_!r}.", code="invalid_format", field="format", hint="Use --format json or text."
         )
     json_mode = app_ctx.json if format_ is None else format_.lower() == "json"
+    # --format json is --json for this command: errors become JSON on stderr too (docs/json.md).
+    out.json = json_mode
     patterns = parse_events(events)
 
     from cstar_cli.relay import ForwardOptions, Relay, parse_forward_url, parse_header

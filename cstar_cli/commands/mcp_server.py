@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+from typing import Any
 
 import typer
 
+from cstar_cli.config import Settings, resolve
 from cstar_cli.context import get_app
 
 app = typer.Typer()
+
+
+def _exit_quietly(signum: int, frame: Any) -> None:
+    os._exit(0)
 
 
 @app.command("mcp-server")
@@ -36,7 +43,10 @@ def mcp_server_command(
     ),
 ) -> None:
     """Run an MCP server on stdin/stdout for AI agents (Claude Code, Cursor, Continue)."""
-    from cstar_cli.config import resolve
+    # A client may stop the server while it is still starting: exit quietly, not with a traceback.
+    # Once serving, the server's own handlers take over.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    signal.signal(signal.SIGINT, _exit_quietly)
     from cstar_cli.mcp.toolset import select_tools
 
     names = select_tools(tools, read_only=read_only)
@@ -52,7 +62,7 @@ def mcp_server_command(
     configure_logging(secrets, debug=bool(os.environ.get("CSTAR_DEBUG")))
     log = logging.getLogger("cstar.mcp")
 
-    def load_settings():  # type: ignore[no-untyped-def]
+    def load_settings() -> Settings:
         # A fresh resolve each time (until a key is found) sees a `cstar login` done after start-up.
         settings = resolve(api_key=opts.api_key, base_url=opts.base_url, profile=opts.profile)
         for notice in settings.notices:

@@ -106,11 +106,8 @@ class ApiMiddleware:
             raise lookup.error
         key = lookup.key
         assert key is not None
-        try:
-            extra.update(emulator.limiter.hit(key))
-        except ApiError as err:
-            extra.update(err.headers)
-            raise
+        # A 429 carries its own X-RateLimit-* and Retry-After headers.
+        extra.update(emulator.limiter.hit(key))
         if method in WRITE_METHODS and not key.is_secret:
             raise ApiError(
                 403,

@@ -58,7 +58,7 @@ class ApiAccess:
     (keychain), so call :meth:`settings` and :meth:`call` from a worker thread. Calls are serialised:
     the client keeps the last call's metadata (request ID, pagination, rate limit) on itself, and two
     calls at once would read each other's. ``client_options`` go to the client (``timeout`` s,
-    ``max_retries``, ``transport``).
+    ``max_retries``, ``team_id``, ``transport``).
     """
 
     def __init__(
@@ -95,7 +95,8 @@ class ApiAccess:
                 )
             from cstar_cli.api import CStarClient
 
-            self._client = CStarClient(s.api_key, s.base_url, team_id=s.team_id, **self._client_options)  # type: ignore[arg-type]
+            options = {"team_id": s.team_id, **self._client_options}
+            self._client = CStarClient(s.api_key, s.base_url, **options)  # type: ignore[arg-type]
         return self._client
 
     def call(self, op: Callable[[CStarClient], T]) -> tuple[T, ResponseMeta]:
@@ -114,7 +115,3 @@ class ApiAccess:
             if self._client is not None:
                 self._client.close()
                 self._client = None
-
-    def redacted_key(self) -> str:
-        """The current key as ``sk_test_…a1b2`` (``-`` when there is none)."""
-        return redact(self._settings.api_key if self._settings else None)

@@ -3,14 +3,16 @@ failures turned into ``isError`` results, and stdio serving that exits cleanly.
 
 Implements the reference's "CLI" section (``cstar mcp-server``, the MCP config and tool names).
 
-- :class:`CStarMCPServer` registers each :data:`~cstar_cli.mcp.tools.SPECS` entry as an SDK ``Tool``
-  (schemas from the method signatures, output schemas from :mod:`~cstar_cli.mcp.outputs`) and
-  overrides :meth:`MCPServer.call_tool`, so that bad arguments, API errors and crashes all come back
-  as readable ``isError`` results with code, request ID and hint, and never as protocol errors.
+- :class:`CStarMCPServer` registers each :data:`~cstar_cli.mcp.tools.SPECS` entry with
+  ``MCPServer.add_tool`` (input schemas from the method signatures, output schemas from
+  :mod:`~cstar_cli.mcp.outputs`) and overrides ``MCPServer.call_tool``, so that bad arguments, API
+  errors and crashes all come back as readable ``isError`` results with code, request ID and hint,
+  never as protocol errors.
 - :func:`configure_logging` sends every log line to stderr through the secret scrubber; stdout
   carries only the protocol (the SDK's stdio transport also points fd 1 at stderr while serving,
   and flushes after each message).
-- :func:`serve_stdio` runs until stdin closes or SIGTERM/SIGINT arrives, and returns 0.
+- :func:`serve_stdio` runs until stdin closes (then returns 0); SIGTERM or SIGINT end the process
+  with 0 at once.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+import anyio
+import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
+from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
 from cstar_cli import __version__
@@ -89,34 +93,51 @@ class CStarMCPServer(MCPServer):
     def __init__(self, tools: Tools, names: Sequence[str] = TOOL_NAMES) -> None:
         self.cstar_tools = tools
         self.specs: dict[str, ToolSpec] = {spec.name: spec for spec in SPECS if spec.name in names}
+        self._registered = False
         super().__init__(
             name="cstar",
             title="cStar",
             version=__version__,
             website_url="https://www.cstar.help",
             instructions=INSTRUCTIONS,
-            tools=[self._sdk_tool(spec) for spec in self.specs.values()],
             log_level="WARNING",
         )
 
-    def _sdk_tool(self, spec: ToolSpec) -> Tool:
-        tool = Tool.from_function(
-            getattr(self.cstar_tools, spec.method),
-            name=spec.name,
-            title=spec.title,
-            description=spec.description,
-            annotations=spec.annotations,
-            structured_output=True,
-        )
-        _tidy_schema(tool.parameters)
-        return tool
+    def _register_tools(self) -> None:
+        # Deriving the schemas takes ~60 ms on a slow machine: done on first use, so that `initialize`
+        # (which needs no tools) is answered sooner. The event loop runs this before any tools/list
+        # or tools/call is handled, so no request ever sees a partial list.
+        if self._registered:
+            return
+        for spec in self.specs.values():
+            self.add_tool(
+                getattr(self.cstar_tools, spec.method),
+                name=spec.name,
+                title=spec.title,
+                description=spec.description,
+                annotations=spec.annotations,
+                structured_output=True,
+            )
+        self._registered = True
+
+    async def list_tools(self) -> list[MCPTool]:
+        """The published tools, with tidied input schemas."""
+        self._register_tools()
+        tools = await super().list_tools()
+        for tool in tools:
+            _tidy_schema(tool.input_schema)
+        return tools
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         """Run a tool; any failure is returned as an ``isError`` :class:`CallToolResult`."""
+        self._register_tools()
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             return await self._failure(name, exc)
+
+    async def _input_schema(self, name: str) -> dict[str, Any] | None:
+        return next((t.input_schema for t in await self.list_tools() if t.name == name), None)
 
     async def _failure(self, name: str, exc: ToolError) -> CallToolResult:
         cause = exc.__cause__
@@ -127,8 +148,7 @@ class CStarMCPServer(MCPServer):
             if isinstance(err, CStarNotFoundError) and spec and spec.not_found_hint and not err.hint:
                 err.hint = spec.not_found_hint
         elif isinstance(cause, ValidationError) and not isinstance(exc, UnexpectedToolError):
-            tool = self._tool_manager.get_tool(name)
-            err = results.invalid_arguments(name, cause, tool.parameters if tool else None)
+            err = results.invalid_arguments(name, cause, await self._input_schema(name))
         elif spec is None and not isinstance(exc, UnexpectedToolError):
             hidden = name in TOOL_NAMES
             err = CStarValidationError(
@@ -147,10 +167,9 @@ class CStarMCPServer(MCPServer):
                 code="internal_error",
                 hint="This is a bug in cstar: the MCP server's stderr has the details. Other tools still work.",
             )
+        logger.info("%s returned an error: %s", name, err.code)
         extra: list[str] = []
         if name == "cstar_get_status" or isinstance(err, (CStarAuthenticationError, CStarConnectionError)):
-            import anyio.to_thread
-
             # Reading the settings may touch the keychain; keep that off the protocol loop.
             extra = await anyio.to_thread.run_sync(self.cstar_tools.status_lines)
         return results.failure(err, self.cstar_tools.api.secrets.scrub, extra)
@@ -194,7 +213,6 @@ def serve_stdio(server: MCPServer) -> int:
     """Serve MCP over stdin/stdout until stdin closes (returns 0) or SIGTERM/SIGINT arrives (the
     process exits 0 at once). Returns 0 too for a client that went away mid-write, and 1 for anything
     else (logged, without a traceback unless ``CSTAR_DEBUG``)."""
-    import anyio
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:

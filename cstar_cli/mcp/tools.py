@@ -51,7 +51,6 @@ CustomerIdText = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9_-]+$
 # `X | SkipJsonSchema[None]` keeps "null" out of the published schema: the argument is simply optional.
 PageArg = Annotated[int, _arg("Page number, 1-indexed (default 1). A list result's nextPage is the next one.", ge=1)]
 PageSizeArg = Annotated[int, _arg("Results per page, 1–100 (default 20).", ge=1, le=100)]
-SearchArg = Annotated[str | SkipJsonSchema[None], _arg("Free-text search.", min_length=1, max_length=500)]
 TicketIdArg = Annotated[
     str,
     _arg("Ticket ID: tkt_ followed by letters and digits (from cstar_list_tickets).", pattern=r"^tkt_[A-Za-z0-9_-]+$"),
@@ -204,7 +203,9 @@ class Tools:
         self,
         status: Annotated[TicketStatus | SkipJsonSchema[None], _arg("Only tickets with this status.")] = None,
         priority: Annotated[Priority | SkipJsonSchema[None], _arg("Only tickets with this priority.")] = None,
-        search: SearchArg = None,
+        search: Annotated[
+            str | SkipJsonSchema[None], _arg("Search in ticket titles and content.", min_length=1, max_length=500)
+        ] = None,
         customerId: Annotated[
             CustomerIdText | SkipJsonSchema[None],
             _arg("Only this customer's tickets (cus_…, from cstar_list_customers)."),
@@ -396,7 +397,8 @@ class Tools:
             "profile": s.profile,
             "baseUrl": s.base_url,
             "api": {"reachable": True, "roundTripMs": round(meta.elapsed_ms, 1), "requestId": meta.request_id},
-            "rateLimit": meta.rate_limit.to_dict(),  # type: ignore[typeddict-item]
+            # A server without rate limiting (the emulator's --rate-limit 0) sends no X-RateLimit-* headers.
+            "rateLimit": meta.rate_limit.to_dict() if meta.rate_limit.limit is not None else None,  # type: ignore[typeddict-item]
             "version": __version__,
         }
         return self._ok(result)

@@ -149,11 +149,13 @@ class SessionRenewed:
 class Reconnected:
     """Listening again after :class:`Reconnecting`. ``resumed_after`` is the last acked event id sent
     as ``Last-Event-ID``; ``replayed`` the events the server re-sent from before the reconnection
-    (counted until the first live event or a quiet moment)."""
+    (counted until the first live event or a quiet moment). ``gap`` is True when the server no
+    longer held ``resumed_after``: events sent while disconnected may be missing."""
 
     session_id: str
     resumed_after: str | None
     replayed: int
+    gap: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,11 +172,6 @@ class Relay:
 
     # public -----------------------------------------------------------------------------------
 
-    @property
-    def last_acked(self) -> str | None:
-        """The id of the last event acked to the server (the ``Last-Event-ID`` of the next resume)."""
-        return self._last_acked
-
     def totals(self) -> Stopped:
         """The run's totals so far."""
         return Stopped(self._received, self._forwarded, self._failed, self._duplicates, self._reconnects)
@@ -298,7 +293,7 @@ class Relay:
             return False, "the connection was lost"
         code, why = e.rcvd.code, e.rcvd.reason
         if code == CLOSE_UNAUTHORIZED:
-            raise _revoked(why or None) from None
+            raise _revoked() from None
         if code == CLOSE_SESSION_GONE:
             return True, "the session expired"
         return False, f"the server closed the connection ({code}{' ' + why if why else ''})"
@@ -344,18 +339,24 @@ class Relay:
         assert ws is not None
         forwarder = self._forwarder
         handled = self._handled
+        # After a reconnect, count what the server re-sends from before it (see Reconnected).
         replaying = resumed
         replayed = 0
+        gap = False
         resumed_after = self._last_acked
         connected_at = time.time()
         loads = json.loads
+
+        def reconnected() -> Reconnected:
+            return Reconnected(str(self._session.get("id") or ""), resumed_after, replayed, gap)
+
         while True:
             if replaying:
                 try:
                     raw = await asyncio.wait_for(ws.recv(), REPLAY_QUIET)
                 except asyncio.TimeoutError:
                     replaying = False
-                    yield Reconnected(str(self._session.get("id") or ""), resumed_after, replayed)
+                    yield reconnected()
                     continue
             else:
                 raw = await ws.recv()
@@ -363,7 +364,12 @@ class Relay:
                 frame = loads(raw)
             except ValueError:
                 continue
-            if not isinstance(frame, dict) or frame.get("type") != "event":
+            if not isinstance(frame, dict):
+                continue
+            if frame.get("type") != "event":
+                if frame.get("type") == "welcome" and resumed_after and frame.get("resumedAfter") is None:
+                    # The server no longer holds our last acked event, so it cannot replay after it.
+                    gap = True
                 continue
             event_id = frame.get("eventId")
             if not isinstance(event_id, str) or not event_id:
@@ -375,7 +381,7 @@ class Relay:
                 created = _created_ts(payload)
                 if created is not None and created >= connected_at:
                     replaying = False
-                    yield Reconnected(str(self._session.get("id") or ""), resumed_after, replayed)
+                    yield reconnected()
                 else:
                     replayed += 1
             prior = handled.get(event_id)
