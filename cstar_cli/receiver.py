@@ -248,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=3000, help="Port to listen on (default 3000; 0 = any free one).")
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
     parser.add_argument("--path", default=None, help="Only accept deliveries on this path (default: any).")
-    parser.add_argument("--fail-first", type=int, default=0, metavar="N", help="Answer 500 to the first N verified deliveries.")
+    parser.add_argument(
+        "--fail-first", type=int, default=0, metavar="N", help="Answer 500 to the first N verified deliveries."
+    )
     parser.add_argument("--status", type=int, default=200, help="Status for verified deliveries (default 200).")
     args = parser.parse_args(argv)
     try:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.support.emulator import *  # noqa: F403 - fixtures: emulator, emulator_session, …
-except ImportError:  # TEMP
-    pass
+from tests.support.emulator import *  # noqa: F403 - fixtures: emulator, emulator_session, …
 
 _CLEARED = (
     "CSTAR_API_KEY",

@@ -13,6 +13,7 @@ from types import ModuleType
 import pytest
 
 from cstar_cli import events as catalog
+from cstar_cli.cli import COMMANDS
 from tests.support.cli import ROOT, cstar_env
 
 
@@ -38,7 +39,11 @@ def complete(words: str, cword: int | None = None) -> list[str]:
         }
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "cstar_cli"], env=env, capture_output=True, text=True, timeout=30,
+        [sys.executable, "-m", "cstar_cli"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
         stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stderr
@@ -78,6 +83,11 @@ def test_trigger_completes_triggerable_events() -> None:
 
 def test_trigger_completion_after_a_global_option() -> None:
     assert complete("cstar --json trigger cust") == ["customer.created", "customer.updated"]
+
+
+def test_commands_complete() -> None:
+    assert complete("cstar ") == list(COMMANDS)
+    assert complete("cstar l") == ["login", "logout", "listen", "logs"]
 
 
 def test_option_values_and_subcommands_complete() -> None:

@@ -11,20 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.cli import ROOT, cstar_env
+from tests.support.cli import ROOT, cstar_env, cstar_subprocess
 from tests.support.emulator import EmulatorProcess, start_emulator
-
-
-def run_cstar(*args: str, env: dict[str, str] | None = None, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cstar_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=cstar_env(env),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_ready_line(emulator_session: EmulatorProcess) -> None:
@@ -88,16 +76,16 @@ def test_sigterm_exits_zero_and_restart_keeps_team_and_keys(emulator: EmulatorPr
 
 
 def test_port_in_use_exits_9(emulator_session: EmulatorProcess, tmp_path: Path) -> None:
-    result = run_cstar("emulator", "start", "--port", str(emulator_session.port), "--db", str(tmp_path / "x.db"))
-    assert result.returncode == 9
+    result = cstar_subprocess("emulator", "start", "--port", str(emulator_session.port), "--db", str(tmp_path / "x.db"))
+    assert result.code == 9
     assert result.stdout == ""
     assert f"port {emulator_session.port}" in result.stderr and "already in use" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_same_database_cannot_be_served_twice(emulator_session: EmulatorProcess) -> None:
-    result = run_cstar("emulator", "start", "--port", "0", "--db", str(emulator_session.db))
-    assert result.returncode == 2 and "in use by another emulator" in result.stderr
+    result = cstar_subprocess("emulator", "start", "--port", "0", "--db", str(emulator_session.db))
+    assert result.code == 2 and "in use by another emulator" in result.stderr
 
 
 def test_default_database_lives_in_the_data_dir(tmp_path: Path) -> None:

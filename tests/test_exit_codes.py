@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 
 from cstar_cli.errors import EXIT_CODES
 from tests.support.cli import Run, cstar
+from tests.support.emulator import EmulatorProcess, start_emulator
 from tests.test_logs import TailProcess
 
 FULL_KEY_RE = re.compile(r"\b(sk|pk)_(test|live)_[A-Za-z0-9]{24,}\b")
@@ -132,39 +134,52 @@ def test_publishable_key_on_a_write_exits_4(emulator_session: Any, args: list[st
 def test_revoking_an_unknown_key_exits_5(emulator_session: Any) -> None:
     env = env_for(emulator_session)
     check(cstar("keys", "revoke", "key_ffffffffffffffffffffffff", "--yes", env=env), 5)
-    check(cstar("keys", "revoke", "key_ffffffffffffffffffffffff", "--yes", "--json", env=env), 5, "not_found_error",
-          json_mode=True)
+    check(
+        cstar("keys", "revoke", "key_ffffffffffffffffffffffff", "--yes", "--json", env=env),
+        5,
+        "not_found_error",
+        json_mode=True,
+    )
 
 
-# 6 conflict, 7 rate limit, 8 server (injected faults; each test gets its own emulator) ----------
+# 6 conflict, 7 rate limit, 8 server: injected faults, on an emulator of their own. Each test uses up
+# every fault it arms, so they can share it.
 
 
-def test_conflict_exits_6(emulator: Any) -> None:
-    fail_next(emulator, 409, path="/api/v1/teams/", method="POST")
-    err = check(cstar("trigger", "ticket.created", "--json", env=env_for(emulator)), 6, "conflict_error",
-                json_mode=True)
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    proc = start_emulator(tmp_path_factory.mktemp("faults") / "emulator.db")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def test_conflict_exits_6(faulty: EmulatorProcess) -> None:
+    fail_next(faulty, 409, path="/api/v1/teams/", method="POST")
+    err = check(cstar("trigger", "ticket.created", "--json", env=env_for(faulty)), 6, "conflict_error", json_mode=True)
     assert err and err["requestId"].startswith("req_")
 
 
-def test_rate_limit_exits_7_after_the_retries(emulator: Any) -> None:
+def test_rate_limit_exits_7_after_the_retries(faulty: EmulatorProcess) -> None:
     # The client retries a 429 twice when Retry-After is short (1 s here): three in a row end it.
-    fail_next(emulator, 429, count=3)
-    err = check(cstar("keys", "list", "--json", env=env_for(emulator)), 7, "rate_limit_error", json_mode=True)
+    fail_next(faulty, 429, count=3)
+    err = check(cstar("keys", "list", "--json", env=env_for(faulty)), 7, "rate_limit_error", json_mode=True)
     assert err and err["code"] == "rate_limit_exceeded"
-    fail_next(emulator, 429, count=1)
-    check(cstar("status", env=env_for(emulator)), 7)  # status does not retry
+    fail_next(faulty, 429, count=1)
+    check(cstar("status", env=env_for(faulty)), 7)  # status does not retry
 
 
-def test_rate_limit_is_retried_when_it_passes(emulator: Any) -> None:
-    fail_next(emulator, 429, count=1)
-    assert cstar("keys", "list", "--json", env=env_for(emulator)).code == 0
+def test_rate_limit_is_retried_when_it_passes(faulty: EmulatorProcess) -> None:
+    fail_next(faulty, 429, count=1)
+    assert cstar("keys", "list", "--json", env=env_for(faulty)).code == 0
 
 
-def test_server_error_exits_8_after_the_retries(emulator: Any) -> None:
-    fail_next(emulator, 500, count=3)
-    check(cstar("keys", "list", "--json", env=env_for(emulator)), 8, "server_error", json_mode=True)
-    fail_next(emulator, 500, count=3)
-    check(cstar("keys", "list", env=env_for(emulator)), 8)
+def test_server_error_exits_8_after_the_retries(faulty: EmulatorProcess) -> None:
+    fail_next(faulty, 500, count=3)
+    check(cstar("keys", "list", "--json", env=env_for(faulty)), 8, "server_error", json_mode=True)
+    fail_next(faulty, 500, count=3)
+    check(cstar("keys", "list", env=env_for(faulty)), 8)
 
 
 # 9 network -------------------------------------------------------------------------------------

@@ -23,8 +23,18 @@ ANSI = re.compile(r"\x1b\[")
 CLOSED_PORT_URL = "http://127.0.0.1:9"
 
 STATUS_FIELDS = {
-    "profile", "team", "mode", "keyType", "keyId", "key", "keySource", "baseUrl", "baseUrlSource", "api",
-    "rateLimit", "version",
+    "profile",
+    "team",
+    "mode",
+    "keyType",
+    "keyId",
+    "key",
+    "keySource",
+    "baseUrl",
+    "baseUrlSource",
+    "api",
+    "rateLimit",
+    "version",
 }
 KEY_FIELDS = {"id", "name", "type", "mode", "redacted", "createdAt", "lastUsedAt", "revokedAt"}
 LOG_FIELDS = {"id", "method", "path", "status", "durationMs", "createdAt", "keyId", "ip", "userAgent", "errorCode"}
@@ -48,12 +58,27 @@ def _fresh_key(emu: Any) -> str:
 
 # Command line (without --json) → a check of the parsed document. `setup` may return extra arguments.
 CASES: list[tuple[str, list[str], Callable[[Any], bool], Callable[[Any], list[str]] | None]] = [
-    ("events", ["events"], lambda d: isinstance(d, list) and {"type", "category", "description", "triggerable"} == set(d[0]), None),
+    (
+        "events",
+        ["events"],
+        lambda d: isinstance(d, list) and {"type", "category", "description", "triggerable"} == set(d[0]),
+        None,
+    ),
     ("status", ["status"], lambda d: set(d) == STATUS_FIELDS, None),
-    ("trigger", ["trigger", "ticket.created"], lambda d: {"event", "eventId", "test", "deliveries", "requestId"} <= set(d), None),
+    (
+        "trigger",
+        ["trigger", "ticket.created"],
+        lambda d: {"event", "eventId", "test", "deliveries", "requestId"} <= set(d),
+        None,
+    ),
     ("keys list", ["keys", "list"], lambda d: isinstance(d, list) and all(set(k) == KEY_FIELDS for k in d), None),
     ("keys create", ["keys", "create", "--name", "json"], lambda d: set(d) == KEY_FIELDS | {"key"}, None),
-    ("keys revoke", ["keys", "revoke"], lambda d: set(d) == {"id", "revoked", "inUse"}, lambda emu: [_fresh_key(emu), "--yes"]),
+    (
+        "keys revoke",
+        ["keys", "revoke"],
+        lambda d: set(d) == {"id", "revoked", "inUse"},
+        lambda emu: [_fresh_key(emu), "--yes"],
+    ),
     ("logs", ["logs"], lambda d: isinstance(d, list) and all(set(e) == LOG_FIELDS for e in d), None),
     ("login", ["login"], lambda d: set(d) == {"profile", "team", "mode", "keyType", "key", "storage", "baseUrl"}, None),
     ("logout", ["logout"], lambda d: set(d) == {"loggedOut"}, None),
@@ -90,11 +115,11 @@ def test_errors_are_one_json_object_on_stderr(emulator_session: Any) -> None:
     assert doc["error"]["docUrl"].startswith("https://")
 
 
-def test_logs_tail_json_is_one_object_per_line(emulator: Any) -> None:
-    tail = TailProcess("--json", env=env_for(emulator))
+def test_logs_tail_json_is_one_object_per_line(emulator_session: Any) -> None:
+    tail = TailProcess("--json", env=env_for(emulator_session))
     try:
         tail.wait_stderr("Tailing")
-        cstar("keys", "list", env=env_for(emulator))
+        cstar("keys", "list", env=env_for(emulator_session))
         for line in tail.lines(2):
             assert set(json.loads(line)) == LOG_FIELDS and line.endswith("\n")
         assert tail.interrupt() == 130
@@ -102,11 +127,43 @@ def test_logs_tail_json_is_one_object_per_line(emulator: Any) -> None:
         tail.close()
 
 
+def test_listen_json_is_one_object_per_line(emulator_session: Any) -> None:
+    # The shape itself is the listen command's (docs/listen.md); here: stdout is JSON lines only.
+    listen = TailProcess("--json", "--events", "customer.created", env=env_for(emulator_session), command=("listen",))
+    try:
+        listen.wait_stderr("Ready!")
+        assert cstar("trigger", "customer.created", env=env_for(emulator_session)).code == 0
+        (line,) = listen.lines(1)
+        event = json.loads(line)
+        assert event["type"] == "event" and event["eventType"] == "customer.created"
+        listen.interrupt()
+        assert "Traceback" not in listen.stderr
+        listen.no_more_lines(0.1)
+    finally:
+        listen.close()
+
+
 def test_emulator_start_prints_one_ready_line(tmp_path: Any) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cstar_cli", "emulator", "start", "--json", "--port", "0", "--db",
-         str(tmp_path / "e.db"), "--rate-limit", "0"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cstar_env(),
+        [
+            sys.executable,
+            "-m",
+            "cstar_cli",
+            "emulator",
+            "start",
+            "--json",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "e.db"),
+            "--rate-limit",
+            "0",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cstar_env(),
     )
     try:
         assert proc.stdout is not None
@@ -122,7 +179,14 @@ def test_emulator_start_prints_one_ready_line(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["events"], ["status"], ["keys", "list"], ["logs"], ["trigger", "ticket.created"], ["keys", "create", "--name", "p"]],
+    [
+        ["events"],
+        ["status"],
+        ["keys", "list"],
+        ["logs"],
+        ["trigger", "ticket.created"],
+        ["keys", "create", "--name", "p"],
+    ],
 )
 def test_piped_human_output_has_no_ansi(emulator_session: Any, args: list[str]) -> None:
     r = cstar(*args, env=env_for(emulator_session))
@@ -150,8 +214,11 @@ def test_no_color_beats_force(emulator_session: Any) -> None:
 
 def test_no_spinner_when_stderr_is_a_pipe_even_with_forced_colour() -> None:
     # Unreachable API with retries: a wait well over the spinner's 0.3 s delay.
-    r = cstar("keys", "list", env={"CSTAR_BASE_URL": CLOSED_PORT_URL, "CSTAR_API_KEY": "sk_test_" + "a" * 32,
-                                   "FORCE_COLOR": "1"})
+    r = cstar(
+        "keys",
+        "list",
+        env={"CSTAR_BASE_URL": CLOSED_PORT_URL, "CSTAR_API_KEY": "sk_test_" + "a" * 32, "FORCE_COLOR": "1"},
+    )
     assert r.code == 9
     assert "Fetching" not in r.stderr and "\x1b[?25l" not in r.stderr
 
@@ -220,6 +287,11 @@ def test_spinner_only_on_a_colour_terminal(monkeypatch: pytest.MonkeyPatch) -> N
 def test_jq_parses_the_output() -> None:
     proc = subprocess.run(
         f"{sys.executable} -m cstar_cli events --json | jq -e 'length > 0'",
-        shell=True, env=cstar_env(), capture_output=True, text=True, timeout=30, cwd=ROOT,
+        shell=True,
+        env=cstar_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr

@@ -27,7 +27,9 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     return head, await reader.readexactly(length)
 
 
-def run(handler: Handler, client_coro: Callable[[str], Awaitable[object]], *, tls: ssl.SSLContext | None = None) -> object:
+def run(
+    handler: Handler, client_coro: Callable[[str], Awaitable[object]], *, tls: ssl.SSLContext | None = None
+) -> object:
     async def main() -> object:
         server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=tls)
         port = server.sockets[0].getsockname()[1]

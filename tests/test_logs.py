@@ -4,7 +4,11 @@ against ``httpx.MockTransport`` for the drops a live server does not produce on 
 from __future__ import annotations
 
 import json
+import os
+import pty
 import queue
+import re
+import select
 import signal
 import subprocess
 import sys
@@ -18,6 +22,7 @@ import pytest
 
 from cstar_cli import logstream
 from cstar_cli.api import CStarClient
+from cstar_cli.commands.logs import short_path
 from cstar_cli.errors import CStarAuthenticationError, CStarConnectionError
 from tests.support.cli import cstar, cstar_env
 
@@ -35,11 +40,12 @@ def logs_json(emu: Any, *args: str, key: str = "sk_test") -> list[dict[str, Any]
 
 
 class TailProcess:
-    """``cstar logs --tail ARGS`` as a real subprocess, with its stdout/stderr read line by line."""
+    """``cstar logs --tail ARGS`` (or ``cstar COMMAND… ARGS``) as a real subprocess, with its stdout and
+    stderr read line by line."""
 
-    def __init__(self, *args: str, env: dict[str, str]) -> None:
+    def __init__(self, *args: str, env: dict[str, str], command: tuple[str, ...] = ("logs", "--tail")) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cstar_cli", "logs", "--tail", *args],
+            [sys.executable, "-m", "cstar_cli", *command, *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -163,7 +169,16 @@ def test_logs_lists_requests_newest_first_with_filters(emulator: Any) -> None:
     assert [(e["method"], e["status"]) for e in _not_me(entries)] == [("POST", 200), ("DELETE", 404), ("GET", 200)]
     for e in entries:
         assert set(e) == {
-            "id", "method", "path", "status", "durationMs", "createdAt", "keyId", "ip", "userAgent", "errorCode"
+            "id",
+            "method",
+            "path",
+            "status",
+            "durationMs",
+            "createdAt",
+            "keyId",
+            "ip",
+            "userAgent",
+            "errorCode",
         }
         assert e["id"].startswith("req_") and isinstance(e["durationMs"], (int, float))
     times = [e["createdAt"] for e in entries]
@@ -209,8 +224,8 @@ def test_empty_logs_say_so_on_stderr(emulator: Any) -> None:
     assert r.code == 0 and r.stdout == "" and "No matching API requests in test mode" in r.stderr
 
 
-def test_more_entries_hint(emulator: Any) -> None:
-    env = env_for(emulator)
+def test_more_entries_hint(emulator_session: Any) -> None:
+    env = env_for(emulator_session)
     for _ in range(3):
         cstar("keys", "list", env=env)
     r = cstar("logs", "--limit", "2", env=env)
@@ -233,10 +248,12 @@ def test_tail_streams_new_requests_and_ctrl_c_exits_130(emulator: Any, tails: li
     assert [(e["method"], e["status"]) for e in _not_me(streamed)] == [("DELETE", 404), ("POST", 200)]
     tail.no_more_lines(0.3)
     listed = logs_json(emulator, "--limit", "20")
-    # The very requests, oldest first, and the one before the tail started is not among them.
+    # The very requests, oldest first; neither the one before the tail started (GET /api-keys) nor
+    # the tail's own set-up (GET /logs) is among them.
     assert [e["id"] for e in _not_me(streamed)] == [e["id"] for e in reversed(_not_me(listed)[:2])]
     assert {e["id"] for e in streamed} <= {e["id"] for e in listed}
-    assert "/api-keys" in _not_me(listed)[2]["path"] and _not_me(listed)[2]["method"] == "GET"
+    before = [(e["method"], short_path(e["path"])) for e in reversed(_not_me(listed)[2:])]
+    assert before == [("GET", "/api-keys"), ("GET", "/logs")]
     code = tail.interrupt()
     assert code == 130
     assert "Interrupted" in tail.stderr
@@ -257,21 +274,61 @@ def test_tail_applies_filters_and_prints_tsv_when_piped(emulator: Any, tails: li
     assert tail.interrupt() == 130
 
 
-def test_tail_with_revoked_key_exits_3(emulator: Any) -> None:
-    r = cstar("keys", "create", "--name", "short-lived", "--json", env=env_for(emulator))
+def test_tail_on_a_terminal_colours_by_status_class(emulator: Any) -> None:
+    env = env_for(emulator)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cstar_cli", "logs", "--tail"],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env=cstar_env({**env, "TERM": "xterm-256color"}),
+    )
+    os.close(slave)
+    buf = b""
+
+    def read_until(marker: bytes, timeout: float = 15) -> None:
+        nonlocal buf
+        deadline = time.monotonic() + timeout
+        while marker not in buf:
+            assert time.monotonic() < deadline, buf
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                buf += os.read(master, 4096)
+
+    try:
+        read_until(b"Tailing")
+        cstar("keys", "revoke", "key_doesnotexist", "--yes", env=env)
+        read_until(b"not_found")
+        line = next(line for line in buf.decode().splitlines() if "DELETE" in line)
+        assert line.startswith("\x1b[33m")  # 4xx in yellow
+        assert re.search(r"\d\d:\d\d:\d\d  404  DELETE  /api-keys/key_doesnotexist +\d", line)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_tail_with_revoked_key_exits_3(emulator_session: Any) -> None:
+    r = cstar("keys", "create", "--name", "short-lived", "--json", env=env_for(emulator_session))
     created = json.loads(r.stdout)
-    assert cstar("keys", "revoke", created["id"], "--yes", env=env_for(emulator)).code == 0
-    r = cstar("logs", "--tail", "--json", env={"CSTAR_BASE_URL": emulator.base_url, "CSTAR_API_KEY": created["key"]})
+    assert cstar("keys", "revoke", created["id"], "--yes", env=env_for(emulator_session)).code == 0
+    r = cstar(
+        "logs", "--tail", "--json", env={"CSTAR_BASE_URL": emulator_session.base_url, "CSTAR_API_KEY": created["key"]}
+    )
     assert r.code == 3 and r.stdout == ""
     assert json.loads(r.stderr.splitlines()[-1])["error"]["code"] == "key_revoked"
 
 
-def test_revoking_the_key_during_a_tail_ends_it_with_exit_3(emulator: Any, tails: list[TailProcess]) -> None:
-    created = json.loads(cstar("keys", "create", "--name", "tailer", "--json", env=env_for(emulator)).stdout)
-    tail = TailProcess(env={"CSTAR_BASE_URL": emulator.base_url, "CSTAR_API_KEY": created["key"]})
+def test_revoking_the_key_during_a_tail_ends_it_with_exit_3(emulator_session: Any, tails: list[TailProcess]) -> None:
+    created = json.loads(cstar("keys", "create", "--name", "tailer", "--json", env=env_for(emulator_session)).stdout)
+    tail = TailProcess(env={"CSTAR_BASE_URL": emulator_session.base_url, "CSTAR_API_KEY": created["key"]})
     tails.append(tail)
     tail.wait_stderr("Tailing")
-    assert cstar("keys", "revoke", created["id"], "--yes", env=env_for(emulator)).code == 0
+    assert cstar("keys", "revoke", created["id"], "--yes", env=env_for(emulator_session)).code == 0
     assert tail.wait() == 3
     assert "revoked" in tail.stderr and "Traceback" not in tail.stderr
 
@@ -320,8 +377,14 @@ def test_resume_after_a_drop_has_no_gap_and_no_duplicate() -> None:
         assert request.url.path == "/api/v1/teams/team/logs/stream"
         if len(seen_headers) == 1:
             # Two whole events, then one cut off before its blank line: it must be asked for again.
-            return _sse(b": connected\n\n", _event(1), _event(2)[:20], _event(2)[20:], b"id: req_3\nevent: req",
-                        httpx.RemoteProtocolError("peer closed"))
+            return _sse(
+                b": connected\n\n",
+                _event(1),
+                _event(2)[:20],
+                _event(2)[20:],
+                b"id: req_3\nevent: req",
+                httpx.RemoteProtocolError("peer closed"),
+            )
         # A server that replays the last event it sent must not produce a duplicate either.
         return _sse(_event(2), _event(3), b": ping\n\n", _event(4))
 
@@ -341,15 +404,28 @@ def test_server_errors_and_rate_limits_are_retried_auth_errors_are_not() -> None
         nonlocal calls
         calls += 1
         if calls == 1:
-            return httpx.Response(503, json={"success": False, "error": {"type": "server_error", "code": "down",
-                                                                          "message": "down"}})
+            return httpx.Response(
+                503, json={"success": False, "error": {"type": "server_error", "code": "down", "message": "down"}}
+            )
         if calls == 2:
-            return httpx.Response(429, headers={"retry-after": "1"}, json={"success": False, "error": {
-                "type": "rate_limit_error", "code": "rate_limit_exceeded", "message": "slow down"}})
+            return httpx.Response(
+                429,
+                headers={"retry-after": "1"},
+                json={
+                    "success": False,
+                    "error": {"type": "rate_limit_error", "code": "rate_limit_exceeded", "message": "slow down"},
+                },
+            )
         if calls == 3:
             return _sse(_event(1))
-        return httpx.Response(401, headers={"x-cstar-request-id": "req_x"}, json={"success": False, "error": {
-            "type": "authentication_error", "code": "key_revoked", "message": "revoked"}})
+        return httpx.Response(
+            401,
+            headers={"x-cstar-request-id": "req_x"},
+            json={
+                "success": False,
+                "error": {"type": "authentication_error", "code": "key_revoked", "message": "revoked"},
+            },
+        )
 
     got: list[Any] = []
     with pytest.raises(CStarAuthenticationError) as info:
@@ -382,7 +458,7 @@ def test_backoff_grows_and_is_capped() -> None:
 
 def test_sse_parser_follows_the_spec() -> None:
     p = logstream.SSEParser()
-    lines = [": comment", "retry: 2500", "id: req_1", "event: request", "data: {\"a\":", "data:1}", ""]
+    lines = [": comment", "retry: 2500", "id: req_1", "event: request", 'data: {"a":', "data:1}", ""]
     out = [p.feed(line) for line in lines]
     assert out[:-1] == [None] * 6
     assert out[-1] == logstream.SSEEvent("request", '{"a":\n1}', "req_1")

@@ -34,11 +34,15 @@ _MAX_PAGES = 50
 
 
 class KeyType(str, Enum):
+    """``--type``: secret keys read and write, publishable keys only read."""
+
     secret = "secret"
     publishable = "publishable"
 
 
 class KeyMode(str, Enum):
+    """``--mode``: which data partition the key works on."""
+
     test = "test"
     live = "live"
 
@@ -188,7 +192,7 @@ def revoke_command(
     if not yes:
         question = f"Revoke {'the key in use, ' if in_use else ''}{key_id}? It stops working at once."
         if not typer.confirm(question, default=False, err=True):
-            out.info(f"Not revoked; {key_id} still works.")
+            out.info(f"Not revoked: {key_id} was left as it is.")
             raise typer.Exit(1)
     try:
         with out.spinner(f"Revoking {key_id}…"):

@@ -186,15 +186,23 @@ def _tail(app_ctx: Any, client: Any, method: str | None, status: str | None, pat
 
     out = app_ctx.out
     tty = _isatty(out.stdout)
-    # Learning the team may take a GET /me, which the server logs once it has answered, possibly after
-    # the stream is open; it is this command's own set-up, so it is not shown as a new request.
-    own_request = client.last_meta.request_id if client.team_id else None
+    # The newest entry is where the stream starts: resuming after it from the first connection on
+    # means a drop before anything was printed leaves no gap either. These set-up calls (and the
+    # GET /me that may come first to learn the team) are logged once answered, possibly after the
+    # stream opened; they are this command's own, so they are not shown.
+    own: set[str] = set()
+    if client.team_id and client.last_meta.request_id:
+        own.add(client.last_meta.request_id)
+    newest = client.request("GET", client.team_path("logs"), params={"limit": 1}) or []
+    if client.last_meta.request_id:
+        own.add(client.last_meta.request_id)
+    anchor = newest[0].get("id") if newest and isinstance(newest[0], dict) else None
     # Fixed columns on a terminal, so lines printed one at a time still line up.
     widths = [8, 3, 6, 28, 8, 28, 0]
     connected_once = False
-    for el in logstream.tail(client, method=method, status=status, path=path):
+    for el in logstream.tail(client, method=method, status=status, path=path, last_event_id=anchor):
         if isinstance(el, logstream.LogEntry):
-            if own_request and el.id == own_request:
+            if el.id in own:
                 continue
             if out.json:
                 out.json_line(el.entry)
@@ -211,7 +219,8 @@ def _tail(app_ctx: Any, client: Any, method: str | None, status: str | None, pat
             else:
                 out.info(f"Reconnected; resuming after {el.resumed_after or 'the start'}.")
             connected_once = True
-        elif isinstance(el, logstream.Reconnecting):
+        elif isinstance(el, logstream.Reconnecting) and (el.attempt <= 3 or el.attempt % 10 == 0):
+            # A long outage retries every ~10 s for as long as it lasts; say so now and then, not each time.
             out.warn(f"Log stream interrupted ({el.reason}); reconnecting in {el.delay:g} s (attempt {el.attempt}).")
 
 

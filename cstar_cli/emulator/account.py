@@ -3,25 +3,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import KeyContext
+from cstar_cli.emulator.auth import KeyContext, request_context
 from cstar_cli.emulator.envelope import ApiError, ok
 from cstar_cli.emulator.models import page_meta
 from cstar_cli.emulator.sessions import CLOSE_KEY_INVALID
 
-if TYPE_CHECKING:
-    from cstar_cli.emulator.state import Emulator
-
 __all__ = ["ROUTES"]
-
-
-def _context(request: Request) -> tuple[Emulator, KeyContext]:
-    return request.app.state.emulator, request.state.key
 
 
 def _secret_only(key: KeyContext) -> None:
@@ -32,7 +23,7 @@ def _secret_only(key: KeyContext) -> None:
 async def me(request: Request) -> Response:
     """``GET /api/v1/me`` (any valid key) → ``{"object": "api_key_context", "keyId", "keyType",
     "mode", "team": {"id", "name", "slug", "plan", "memberCount"}}``."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     team = emulator.db.one("SELECT * FROM teams WHERE id = ?", key.team_id)
     assert team is not None
     return ok(
@@ -55,7 +46,7 @@ async def me(request: Request) -> Response:
 
 async def list_keys(request: Request) -> Response:
     """``GET /api-keys`` (secret key) → the team's keys, newest first, redacted, paginated."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     _secret_only(key)
     page, size = v.page_params(request)
     data, total = emulator.keys.list(key.team_id, page, size)
@@ -65,7 +56,7 @@ async def list_keys(request: Request) -> Response:
 async def create_key(request: Request) -> Response:
     """``POST /api-keys {"name", "type"?, "mode"?}`` → 201 with the full ``key``, the only time it is
     shown. ``type`` defaults to secret, ``mode`` to the calling key's."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     _secret_only(key)
     body = await v.body(request)
     name = v.text(v.require(body, "name"), "name", max_len=100)
@@ -77,7 +68,7 @@ async def create_key(request: Request) -> Response:
 async def revoke_key(request: Request) -> Response:
     """``DELETE /api-keys/{keyId}`` → ``{"id", "revoked": true}``. From then on the key gets 401
     ``key_revoked``; its open listen sockets close with 4401 and its log streams end."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     _secret_only(key)
     key_id = request.path_params["key_id"]
     if not emulator.keys.revoke(key.team_id, key_id):

@@ -10,14 +10,19 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
 
 from cstar_cli.config import redact
 from cstar_cli.emulator.db import Database, Scope
 from cstar_cli.emulator.envelope import ApiError
 from cstar_cli.emulator.ids import api_key, iso_now, new_id
 
-__all__ = ["DEFAULT_LIMITS", "KeyContext", "Keys", "Lookup", "RateLimiter", "key_object"]
+if TYPE_CHECKING:
+    from cstar_cli.emulator.state import Emulator
+
+__all__ = ["DEFAULT_LIMITS", "KeyContext", "Keys", "Lookup", "RateLimiter", "key_object", "request_context"]
 
 #: Requests per hour by key type (reference: "Key types").
 DEFAULT_LIMITS = {"secret": 1000, "publishable": 100}
@@ -41,6 +46,11 @@ class KeyContext:
     @property
     def is_secret(self) -> bool:
         return self.type == "secret"
+
+
+def request_context(request: Request) -> tuple[Emulator, KeyContext]:
+    """The emulator and the authenticated key of an ``/api/v1`` request (set by the middleware)."""
+    return request.app.state.emulator, request.state.key
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,7 @@ class Keys:
         return Lookup(key, None)
 
     def touch(self, key_id: str, when: str) -> None:
+        """Record ``when`` (ISO 8601) as the key's ``lastUsedAt``."""
         self.db.run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", when, key_id)
 
     def list(self, team_id: str, page: int, page_size: int) -> tuple[list[dict[str, Any]], int]:
@@ -149,6 +160,7 @@ class RateLimiter:
         self._counts: dict[str, tuple[int, int]] = {}
 
     def limit_for(self, key: KeyContext) -> int:
+        """Requests per hour allowed for ``key`` (0: unlimited)."""
         return DEFAULT_LIMITS[key.type] if self.limit is None else self.limit
 
     def hit(self, key: KeyContext, now: float | None = None) -> dict[str, str]:

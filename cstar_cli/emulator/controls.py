@@ -53,6 +53,7 @@ class Fault:
     method: str | None = None
 
     def error(self) -> ApiError:
+        """The error a request hit by this fault gets."""
         headers = {"Retry-After": "1"} if self.status == 429 else None
         message = _MESSAGES.get(self.status) or "Internal server error."
         return ApiError(self.status, None, message, headers=headers)
@@ -65,6 +66,7 @@ class Faults:
         self._armed: list[Fault] = []
 
     def arm(self, fault: Fault) -> None:
+        """Add ``fault`` after those already armed."""
         self._armed.append(fault)
 
     def take(self, method: str, path: str) -> ApiError | None:

@@ -17,7 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["Database", "DatabaseError", "Scope", "default_db_path", "dumps", "loads_list", "loads_obj"]
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "Scope",
+    "default_db_path",
+    "dumps",
+    "escape_like",
+    "loads_list",
+    "loads_obj",
+]
 
 SCHEMA_VERSION = 1
 
@@ -120,11 +129,18 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def escape_like(text: str) -> str:
+    """``text`` with LIKE wildcards taken literally; use the pattern with ``ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def loads_list(text: str | None) -> list[Any]:
+    """A JSON array column as a list (``[]`` for NULL)."""
     return json.loads(text) if text else []
 
 
 def loads_obj(text: str | None) -> dict[str, Any]:
+    """A JSON object column as a dict (``{}`` for NULL)."""
     return json.loads(text) if text else {}
 
 
@@ -166,18 +182,23 @@ class Database:
             raise DatabaseError(f"{self.path} is not an emulator database: {e}") from e
 
     def one(self, sql: str, *params: Any) -> sqlite3.Row | None:
+        """The first row of ``sql``, or None."""
         return self.conn.execute(sql, params).fetchone()
 
     def all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        """Every row of ``sql``."""
         return self.conn.execute(sql, params).fetchall()
 
     def run(self, sql: str, *params: Any) -> sqlite3.Cursor:
+        """Execute one statement (autocommit unless inside :meth:`transaction`)."""
         return self.conn.execute(sql, params)
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute ``sql`` once per parameter row."""
         self.conn.executemany(sql, rows)
 
     def scalar(self, sql: str, *params: Any) -> Any:
+        """The first column of the first row, or None."""
         row = self.conn.execute(sql, params).fetchone()
         return row[0] if row is not None else None
 

@@ -3,6 +3,7 @@ sessions send back (server contract: "acks are what the server records as this s
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -13,10 +14,20 @@ __all__ = ["Deliveries"]
 
 
 class Deliveries:
-    """Append and list rows of the ``deliveries`` table."""
+    """Append and list rows of the ``deliveries`` table.
+
+    Records are buffered and written in batches (at most :attr:`FLUSH_AFTER` s late, or every
+    :attr:`BATCH` records): a listen session acks thousands of events a second, and one commit per
+    ack would cost more than sending the events. :meth:`list` flushes first.
+    """
+
+    BATCH = 500
+    FLUSH_AFTER = 0.05
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._pending: list[tuple[Any, ...]] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     def record(
         self,
@@ -33,21 +44,31 @@ class Deliveries:
     ) -> None:
         """One attempt (``kind`` ``"webhook"``, target ``whk_…``) or ack (``"cli"``, target ``cls_…``)."""
         now = time.time()
-        self.db.run(
-            "INSERT INTO deliveries (kind, target, team_id, mode, event_id, event_type, attempt, status, "
-            "duration_ms, error, created_at, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            kind,
-            target,
-            *scope,
-            event_id,
-            event_type,
-            attempt,
-            status,
-            duration_ms,
-            error,
-            iso(now),
-            now,
+        self._pending.append(
+            (kind, target, *scope, event_id, event_type, attempt, status, duration_ms, error, iso(now), now)
         )
+        if len(self._pending) >= self.BATCH:
+            self.flush()
+        elif self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(self.FLUSH_AFTER, self.flush)
+            except RuntimeError:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered records now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        with self.db.transaction():
+            self.db.many(
+                "INSERT INTO deliveries (kind, target, team_id, mode, event_id, event_type, attempt, status, "
+                "duration_ms, error, created_at, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def list(
         self,
@@ -59,6 +80,7 @@ class Deliveries:
     ) -> list[dict[str, Any]]:
         """Recorded deliveries, oldest first: ``{"kind", "target", "teamId", "mode", "eventId",
         "eventType", "attempt", "status", "durationMs", "error", "createdAt"}``."""
+        self.flush()
         where, params = [], []
         for column, value in (("kind", kind), ("target", target), ("event_id", event_id)):
             if value:

@@ -71,9 +71,11 @@ class ApiError(Exception):
 
     @classmethod
     def not_found(cls, what: str, ident: str) -> ApiError:
+        """404 ``not_found`` for the ``what`` with id ``ident``."""
         return cls(404, "not_found", f"No {what} with id {ident!r}.")
 
     def response(self, request_id: str) -> Response:
+        """The error envelope as a response, with ``meta.requestId`` = ``request_id``."""
         return JSONText(error_body(self, request_id), status_code=self.status, headers=self.headers)
 
 

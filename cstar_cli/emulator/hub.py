@@ -8,12 +8,21 @@ already sent from the backlog.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["Hub", "Subscription"]
+__all__ = ["Hub", "Sequenced", "Subscription", "replay_then_live"]
+
+
+class Sequenced(Protocol):
+    """An item with its database sequence number."""
+
+    @property
+    def seq(self) -> int: ...
+
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Sequenced)
 
 
 class Subscription(Generic[T]):
@@ -33,6 +42,7 @@ class Subscription(Generic[T]):
         return await self.queue.get()
 
     def end(self) -> None:
+        """Wake the reader with None after what is already queued (the hub's side of closing)."""
         if not self.closed:
             self.closed = True
             self.queue.put_nowait(None)
@@ -50,15 +60,18 @@ class Hub(Generic[T]):
         self._subs: dict[Hashable, set[Subscription[T]]] = {}
 
     def subscribe(self, key: Hashable, tag: Any = None) -> Subscription[T]:
+        """A new subscription to items published under ``key``."""
         sub: Subscription[T] = Subscription(self, key, tag)
         self._subs.setdefault(key, set()).add(sub)
         return sub
 
     def publish(self, key: Hashable, item: T) -> None:
+        """Queue ``item`` for every subscriber of ``key``."""
         for sub in self._subs.get(key, ()):
             sub.queue.put_nowait(item)
 
     def publish_many(self, key: Hashable, items: list[T]) -> None:
+        """Queue ``items``, in order, for every subscriber of ``key``."""
         for sub in self._subs.get(key, ()):
             for item in items:
                 sub.queue.put_nowait(item)
@@ -77,3 +90,34 @@ class Hub(Generic[T]):
             subs.discard(sub)
             if not subs:
                 del self._subs[sub.key]
+
+
+async def replay_then_live(
+    sub: Subscription[S],
+    after: int | None,
+    backlog: Callable[[int], Sequence[S]],
+    *,
+    idle: float | None = None,
+) -> AsyncIterator[S | None]:
+    """Every item after sequence ``after`` (None: only new ones), each once and in order: first the
+    stored ones, read in batches by ``backlog(seq)`` (items above ``seq``, ascending, empty at the
+    end), then live ones from ``sub``, which must have been subscribed before the first backlog read.
+    Yields None after each ``idle`` seconds without an item; stops when the hub ends ``sub``."""
+    last = -1
+    if after is not None:
+        last = after
+        while batch := backlog(last):
+            for item in batch:
+                last = item.seq
+                yield item
+    while True:
+        try:
+            item = await asyncio.wait_for(sub.get(), timeout=idle)
+        except asyncio.TimeoutError:
+            yield None
+            continue
+        if item is None:
+            return
+        if item.seq > last:
+            last = item.seq
+            yield item

@@ -80,9 +80,11 @@ class IdempotencyStore:
         return True
 
     def end(self, scope: Scope, key: str) -> None:
+        """Clear the running mark set by :meth:`begin`."""
         self._running.discard((scope, key))
 
     def save(self, scope: Scope, key: str, stored: Stored) -> None:
+        """Store the first response for ``key`` (replacing an expired one)."""
         self.db.run(
             "INSERT OR REPLACE INTO idempotency (team_id, mode, key, fingerprint, status, body, content_type, "
             "request_id, error_code, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -98,4 +100,5 @@ class IdempotencyStore:
         )
 
     def prune(self, now: float | None = None) -> None:
+        """Drop records older than :data:`WINDOW`."""
         self.db.run("DELETE FROM idempotency WHERE created < ?", (time.time() if now is None else now) - WINDOW)

@@ -8,24 +8,20 @@ Server-Sent Events (``id:``, ``event: request``, ``data:``), resumable with ``La
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import KeyContext
-from cstar_cli.emulator.db import Database, Scope, dumps
+from cstar_cli.emulator.auth import request_context
+from cstar_cli.emulator.db import Database, Scope, dumps, escape_like
 from cstar_cli.emulator.envelope import ApiError, ok
-from cstar_cli.emulator.hub import Hub
-
-if TYPE_CHECKING:
-    from cstar_cli.emulator.state import Emulator
+from cstar_cli.emulator.hub import Hub, replay_then_live
 
 __all__ = ["LogFilter", "LogItem", "RequestLog", "list_logs", "stream_logs"]
 
@@ -55,10 +51,6 @@ def _entry(row: Any) -> dict[str, Any]:
         "userAgent": row["user_agent"],
         "errorCode": row["error_code"],
     }
-
-
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 @dataclass(frozen=True)
@@ -93,6 +85,7 @@ class LogFilter:
         return (self.path, "/api/v1" + self.path, f"/api/v1/teams/{team_id}" + self.path)
 
     def sql(self, team_id: str) -> tuple[list[str], list[Any]]:
+        """WHERE clauses and their parameters for this filter."""
         where: list[str] = []
         params: list[Any] = []
         if self.method:
@@ -108,10 +101,11 @@ class LogFilter:
                 params.append(int(self.status))
         if self.path:
             where.append("(" + " OR ".join(["path LIKE ? ESCAPE '\\'"] * 3) + ")")
-            params += [_like_prefix(p) for p in self._prefixes(team_id)]
+            params += [escape_like(p) + "%" for p in self._prefixes(team_id)]
         return where, params
 
     def match(self, entry: dict[str, Any], team_id: str) -> bool:
+        """Whether ``entry`` passes this filter (the stream's in-memory twin of :meth:`sql`)."""
         if self.method and entry["method"] != self.method:
             return False
         if self.status:
@@ -154,6 +148,7 @@ class RequestLog:
             self.hub.publish(scope, LogItem(cur.lastrowid, entry))
 
     def seq_of(self, scope: Scope, request_id: str) -> int | None:
+        """The sequence number of a logged request of ``scope``, or None."""
         return self.db.scalar(
             "SELECT seq FROM request_logs WHERE id = ? AND team_id = ? AND mode = ?", request_id, *scope
         )
@@ -174,6 +169,7 @@ class RequestLog:
         return [_entry(r) for r in rows[:limit]], len(rows) > limit
 
     def after(self, scope: Scope, seq: int, limit: int = 500) -> list[LogItem]:
+        """Up to ``limit`` entries with a sequence number above ``seq``, oldest first."""
         rows = self.db.all(
             "SELECT * FROM request_logs WHERE team_id = ? AND mode = ? AND seq > ? ORDER BY seq LIMIT ?",
             *scope,
@@ -183,6 +179,7 @@ class RequestLog:
         return [LogItem(r["seq"], _entry(r)) for r in rows]
 
     def prune(self, now: float | None = None) -> None:
+        """Drop entries older than 7 days."""
         self.db.run(
             "DELETE FROM request_logs WHERE created < ?", (time.time() if now is None else now) - RETAIN_SECONDS
         )
@@ -191,8 +188,7 @@ class RequestLog:
 async def list_logs(request: Request) -> Response:
     """``GET /logs?method&status&path&limit&before`` → entries newest first, ``meta.pagination``
     ``{"limit", "hasMore", "nextCursor"}``. ``limit`` 1–100 (default 50); an unknown ``before`` is 400."""
-    emulator: Emulator = request.app.state.emulator
-    key: KeyContext = request.state.key
+    emulator, key = request_context(request)
     filt = LogFilter.from_request(request)
     limit = v.integer(request.query_params.get("limit", "50"), "limit", minimum=1, maximum=100)
     before_id = request.query_params.get("before")
@@ -214,39 +210,24 @@ async def stream_logs(request: Request) -> Response:
     """``GET /logs/stream`` (filters as :func:`list_logs`) → ``text/event-stream``. ``Last-Event-ID``
     (a ``req_…`` id) first replays the matching entries after it. Ends when the key is revoked or the
     emulator stops."""
-    emulator: Emulator = request.app.state.emulator
-    key: KeyContext = request.state.key
+    emulator, key = request_context(request)
     filt = LogFilter.from_request(request)
     resume = request.headers.get("last-event-id")
     interval = emulator.settings.log_ping_interval
 
     async def events() -> AsyncIterator[str]:
-        # Subscribe before reading the backlog (see cstar_cli.emulator.hub).
+        # Subscribed before anything is read, so nothing logged meanwhile is missed.
         sub = emulator.log_hub.subscribe(key.scope, tag=key.id)
         try:
             # A comment first, so the client sees the stream open before any entry arrives.
             yield ": connected\n\n"
-            last = -1
             after = emulator.logs.seq_of(key.scope, resume) if resume else None
-            if after is not None:
-                last = after
-                while batch := emulator.logs.after(key.scope, last):
-                    for item in batch:
-                        last = item.seq
-                        if filt.match(item.entry, key.team_id):
-                            yield _sse(item)
-            while True:
-                try:
-                    item = await asyncio.wait_for(sub.get(), timeout=interval)
-                except asyncio.TimeoutError:
-                    yield ": ping\n\n"
-                    continue
+            items = replay_then_live(sub, after, lambda seq: emulator.logs.after(key.scope, seq), idle=interval)
+            async for item in items:
                 if item is None:
-                    return
-                if item.seq > last:
-                    last = item.seq
-                    if filt.match(item.entry, key.team_id):
-                        yield _sse(item)
+                    yield ": ping\n\n"
+                elif filt.match(item.entry, key.team_id):
+                    yield _sse(item)
         finally:
             sub.close()
 

@@ -11,7 +11,7 @@ import math
 import sqlite3
 from typing import Any
 
-from cstar_cli.emulator.db import Database, Scope, dumps, loads_list, loads_obj
+from cstar_cli.emulator.db import Database, Scope, dumps, escape_like, loads_list, loads_obj
 from cstar_cli.emulator.ids import iso_now, new_id
 
 __all__ = [
@@ -27,9 +27,7 @@ __all__ = [
     "create_message",
     "create_ticket",
     "customer",
-    "get_article",
-    "get_customer",
-    "get_ticket",
+    "get",
     "like",
     "list_messages",
     "message",
@@ -52,6 +50,7 @@ _CUSTOMERS = "SELECT c.*, (SELECT COUNT(*) FROM tickets t WHERE t.customer_id = 
 
 
 def ticket(row: sqlite3.Row) -> dict[str, Any]:
+    """A ticket row (with ``message_count``) as the reference's Tickets object."""
     return {
         "id": row["id"],
         "title": row["title"],
@@ -70,6 +69,7 @@ def ticket(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def customer(row: sqlite3.Row) -> dict[str, Any]:
+    """A customer row (with ``ticket_count``) as the reference's Customers object."""
     return {
         "id": row["id"],
         "name": row["name"],
@@ -86,6 +86,7 @@ def customer(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def message(row: sqlite3.Row) -> dict[str, Any]:
+    """A message row as the reference's Messages object."""
     return {
         "id": row["id"],
         "ticketId": row["ticket_id"],
@@ -98,6 +99,7 @@ def message(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def article(row: sqlite3.Row) -> dict[str, Any]:
+    """An article row as the reference's Articles object."""
     return {
         "id": row["id"],
         "title": row["title"],
@@ -130,22 +132,16 @@ def webhook(row: sqlite3.Row, *, with_secret: bool = False) -> dict[str, Any]:
     return obj
 
 
-def get_ticket(db: Database, scope: Scope, ticket_id: str) -> dict[str, Any] | None:
-    row = db.one(f"{_TICKETS} WHERE t.id = ? AND t.team_id = ? AND t.mode = ?", ticket_id, *scope)
-    return ticket(row) if row else None
-
-
-def get_customer(db: Database, scope: Scope, customer_id: str) -> dict[str, Any] | None:
-    row = db.one(f"{_CUSTOMERS} WHERE c.id = ? AND c.team_id = ? AND c.mode = ?", customer_id, *scope)
-    return customer(row) if row else None
-
-
-def get_article(db: Database, scope: Scope, article_id: str) -> dict[str, Any] | None:
-    row = db.one("SELECT * FROM articles WHERE id = ? AND team_id = ? AND mode = ?", article_id, *scope)
-    return article(row) if row else None
+def get(db: Database, kind: str, scope: Scope, row_id: str) -> dict[str, Any] | None:
+    """One ``kind`` (``tickets``, ``customers``, ``articles``, ``webhooks``) object of ``scope`` by id,
+    or None. Tickets come without their messages; webhooks without their secret."""
+    select, alias, serialise = _LISTS[kind]
+    row = db.one(f"{select} WHERE {alias}.id = ? AND {alias}.team_id = ? AND {alias}.mode = ?", row_id, *scope)
+    return serialise(row) if row else None
 
 
 def list_messages(db: Database, scope: Scope, ticket_id: str) -> list[dict[str, Any]]:
+    """A ticket's messages, oldest first."""
     rows = db.all(
         "SELECT * FROM messages WHERE ticket_id = ? AND team_id = ? AND mode = ? ORDER BY rowid",
         ticket_id,
@@ -155,9 +151,8 @@ def list_messages(db: Database, scope: Scope, ticket_id: str) -> list[dict[str, 
 
 
 def like(term: str) -> str:
-    """A LIKE pattern matching ``term`` anywhere (``%`` and ``_`` taken literally; use ``ESCAPE '\\'``)."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    """A LIKE pattern matching ``term`` anywhere (use with ``ESCAPE '\\'``)."""
+    return f"%{escape_like(term)}%"
 
 
 def paginate(

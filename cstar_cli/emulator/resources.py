@@ -17,7 +17,7 @@ from cstar_cli import events as catalog
 from cstar_cli.config import is_loopback
 from cstar_cli.emulator import models
 from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import KeyContext
+from cstar_cli.emulator.auth import request_context
 from cstar_cli.emulator.db import Scope, dumps
 from cstar_cli.emulator.envelope import ApiError, ok
 from cstar_cli.emulator.ids import iso_now, new_id
@@ -29,17 +29,21 @@ if TYPE_CHECKING:
 __all__ = ["ROUTES"]
 
 
-def _context(request: Request) -> tuple[Emulator, KeyContext]:
-    return request.app.state.emulator, request.state.key
-
-
 def _emit(request: Request, event_type: str, data: dict[str, Any]) -> None:
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     emulator.bus.emit(key.scope, event_type, data, request.state.request_id)
 
 
+def _found(emulator: Emulator, kind: str, scope: Scope, row_id: str) -> dict[str, Any]:
+    """The ``kind`` object (see :func:`models.get`), or 404."""
+    obj = models.get(emulator.db, kind, scope, row_id)
+    if obj is None:
+        raise ApiError.not_found(kind[:-1], row_id)
+    return obj
+
+
 def _customer_or_none(emulator: Emulator, scope: Scope, customer_id: str | None) -> dict[str, Any] | None:
-    return models.get_customer(emulator.db, scope, customer_id) if customer_id else None
+    return models.get(emulator.db, "customers", scope, customer_id) if customer_id else None
 
 
 def _ticket_event_data(emulator: Emulator, scope: Scope, ticket: dict[str, Any]) -> dict[str, Any]:
@@ -50,45 +54,73 @@ def _ticket_event_data(emulator: Emulator, scope: Scope, ticket: dict[str, Any])
     return data
 
 
-def _ticket_or_404(emulator: Emulator, scope: Scope, ticket_id: str) -> dict[str, Any]:
-    ticket = models.get_ticket(emulator.db, scope, ticket_id)
-    if ticket is None:
-        raise ApiError.not_found("ticket", ticket_id)
-    return ticket
+def _shared_fields(body: dict[str, Any], before: dict[str, Any] | None, *, notes: bool = True) -> dict[str, Any]:
+    """``tags``, ``notes`` (unless ``notes`` is False) and ``metadata`` (merged into ``before``'s) when
+    present in ``body``, keyed by column; the same rules on create and update."""
+    fields: dict[str, Any] = {}
+    if "tags" in body:
+        fields["tags"] = v.tag_list(body["tags"]) if body["tags"] is not None else []
+    if notes and "notes" in body:
+        fields["notes"] = v.text(body["notes"], "notes", nullable=True)
+    if body.get("metadata") is not None:
+        fields["metadata"] = v.metadata(body["metadata"], before["metadata"] if before else None)
+    return fields
+
+
+def _changed(before: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """The ``fields`` (by column) whose value differs from the ``before`` object (camelCase keys)."""
+
+    def api_name(column: str) -> str:
+        head, *rest = column.split("_")
+        return head + "".join(part.title() for part in rest)
+
+    return {col: val for col, val in fields.items() if before[api_name(col)] != val}
+
+
+def _filters(
+    request: Request, enums: dict[str, tuple[str, ...]], searched: tuple[str, ...]
+) -> tuple[list[str], list[Any]]:
+    """WHERE clauses and parameters for a list: each enum query parameter (``enums`` maps
+    ``alias.column`` to its allowed values; the parameter is the column name) and ``search``: any of
+    the ``searched`` conditions holds, ``{like}`` in each standing for "contains the term"."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, allowed in enums.items():
+        if value := v.query_choice(request, column.split(".", 1)[1], allowed):
+            where.append(f"{column} = ?")
+            params.append(value)
+    if term := request.query_params.get("search", "").strip():
+        like = "LIKE ? ESCAPE '\\'"
+        where.append("(" + " OR ".join(cond.format(like=like) for cond in searched) + ")")
+        params += [models.like(term)] * len(searched)
+    return where, params
 
 
 async def list_tickets(request: Request) -> Response:
-    """``GET /tickets?status&priority&search&customerId&page&pageSize``, newest first."""
-    emulator, key = _context(request)
+    """``GET /tickets?status&priority&search&customerId&page&pageSize``, newest first. ``search``
+    looks in titles, notes and message text."""
+    emulator, key = request_context(request)
     page, size = v.page_params(request)
-    where: list[str] = []
-    params: list[Any] = []
-    status = v.query_choice(request, "status", models.TICKET_STATUSES)
-    priority = v.query_choice(request, "priority", models.PRIORITIES)
-    if status:
-        where.append("t.status = ?")
-        params.append(status)
-    if priority:
-        where.append("t.priority = ?")
-        params.append(priority)
+    where, params = _filters(
+        request,
+        {"t.status": models.TICKET_STATUSES, "t.priority": models.PRIORITIES},
+        (
+            "t.title {like}",
+            "t.notes {like}",
+            "EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.content {like})",
+        ),
+    )
     if customer_id := request.query_params.get("customerId"):
         where.append("t.customer_id = ?")
         params.append(customer_id)
-    if search := request.query_params.get("search", "").strip():
-        pattern = models.like(search)
-        where.append(
-            "(t.title LIKE ? ESCAPE '\\' OR t.notes LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m "
-            "WHERE m.ticket_id = t.id AND m.content LIKE ? ESCAPE '\\'))"
-        )
-        params += [pattern, pattern, pattern]
     data, pagination = models.paginate(emulator.db, "tickets", key.scope, where, params, page, size)
     return ok(request, data, pagination=pagination)
 
 
 async def get_ticket(request: Request) -> Response:
     """``GET /tickets/{id}``: the ticket with its ``messages``."""
-    emulator, key = _context(request)
-    ticket = _ticket_or_404(emulator, key.scope, request.path_params["ticket_id"])
+    emulator, key = request_context(request)
+    ticket = _found(emulator, "tickets", key.scope, request.path_params["ticket_id"])
     ticket["messages"] = models.list_messages(emulator.db, key.scope, ticket["id"])
     return ok(request, ticket)
 
@@ -97,14 +129,12 @@ async def create_ticket(request: Request) -> Response:
     """``POST /tickets``: ``title`` required; ``customerId``, or ``customerName`` (+ optional
     ``customerEmail``) to create the customer inline. Fires ``customer.created`` (inline customer)
     and ``ticket.created``."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     db = emulator.db
     body = await v.body(request)
     title = v.text(v.require(body, "title"), "title", max_len=500)
     priority = v.choice(body.get("priority") or "normal", "priority", models.PRIORITIES)
-    tags = v.tag_list(body["tags"]) if body.get("tags") is not None else []
-    notes = v.text(body.get("notes"), "notes", nullable=True)
-    metadata = v.metadata(body["metadata"]) if body.get("metadata") is not None else {}
+    shared = _shared_fields(body, None)
     new_customer: dict[str, Any] | None = None
     customer_id = body.get("customerId")
     if customer_id is not None:
@@ -123,18 +153,16 @@ async def create_ticket(request: Request) -> Response:
             customer_id = existing["id"]
         else:
             customer_id = models.create_customer(db, key.scope, name=name or "Unknown", email=email)
-            new_customer = models.get_customer(db, key.scope, customer_id)
+            new_customer = models.get(db, "customers", key.scope, customer_id)
     tid = models.create_ticket(
         db,
         key.scope,
         title=title or "",
         priority=priority,
         customer_id=customer_id,
-        tags=tags,
-        notes=notes,
-        metadata=metadata,
+        **shared,
     )
-    ticket = _ticket_or_404(emulator, key.scope, tid)
+    ticket = _found(emulator, "tickets", key.scope, tid)
     if new_customer is not None:
         _emit(request, "customer.created", {"customer": new_customer})
     _emit(request, "ticket.created", _ticket_event_data(emulator, key.scope, ticket))
@@ -145,8 +173,8 @@ async def update_ticket(request: Request) -> Response:
     """``PATCH /tickets/{id}``: any of title, status, priority, assignedTo, tags, notes, metadata
     (merged). Fires ``ticket.updated`` when something changed, then ``ticket.closed`` when the status
     became resolved/closed and ``ticket.assigned`` when the assignee changed to someone."""
-    emulator, key = _context(request)
-    before = _ticket_or_404(emulator, key.scope, request.path_params["ticket_id"])
+    emulator, key = request_context(request)
+    before = _found(emulator, "tickets", key.scope, request.path_params["ticket_id"])
     body = await v.body(request)
     changes: dict[str, Any] = {}
     if "title" in body:
@@ -157,21 +185,15 @@ async def update_ticket(request: Request) -> Response:
         changes["priority"] = v.choice(body["priority"], "priority", models.PRIORITIES)
     if "assignedTo" in body:
         changes["assigned_to"] = v.text(body["assignedTo"], "assignedTo", max_len=100, nullable=True) or None
-    if "tags" in body:
-        changes["tags"] = v.tag_list(body["tags"]) if body["tags"] is not None else []
-    if "notes" in body:
-        changes["notes"] = v.text(body["notes"], "notes", nullable=True)
-    if "metadata" in body and body["metadata"] is not None:
-        changes["metadata"] = v.metadata(body["metadata"], before["metadata"])
-    api_names = {"assigned_to": "assignedTo"}
-    changed = {col: val for col, val in changes.items() if before[api_names.get(col, col)] != val}
+    changed = _changed(before, changes | _shared_fields(body, before))
     if not changed:
         return ok(request, before)
-    closing = changed.get("status") in ("resolved", "closed") and before["status"] not in ("resolved", "closed")
+    done = ("resolved", "closed")
+    closing = changed.get("status") in done and before["status"] not in done
     if "status" in changed:
-        changed["resolved_at"] = _now_if(changed["status"] in ("resolved", "closed"), before["resolvedAt"])
+        changed["resolved_at"] = (before["resolvedAt"] or iso_now()) if changed["status"] in done else None
     models.update(emulator.db, "tickets", key.scope, before["id"], changed)
-    ticket = _ticket_or_404(emulator, key.scope, before["id"])
+    ticket = _found(emulator, "tickets", key.scope, before["id"])
     data = _ticket_event_data(emulator, key.scope, ticket)
     _emit(request, "ticket.updated", data)
     if closing:
@@ -181,16 +203,10 @@ async def update_ticket(request: Request) -> Response:
     return ok(request, ticket)
 
 
-def _now_if(resolved: bool, current: str | None) -> str | None:
-    if not resolved:
-        return None
-    return current or iso_now()
-
-
 async def delete_ticket(request: Request) -> Response:
     """``DELETE /tickets/{id}``: the ticket and its messages. Fires ``ticket.deleted``."""
-    emulator, key = _context(request)
-    ticket = _ticket_or_404(emulator, key.scope, request.path_params["ticket_id"])
+    emulator, key = request_context(request)
+    ticket = _found(emulator, "tickets", key.scope, request.path_params["ticket_id"])
     data = _ticket_event_data(emulator, key.scope, ticket)
     with emulator.db.transaction():
         emulator.db.run("DELETE FROM messages WHERE ticket_id = ?", ticket["id"])
@@ -201,16 +217,16 @@ async def delete_ticket(request: Request) -> Response:
 
 async def list_messages(request: Request) -> Response:
     """``GET /tickets/{id}/messages``: oldest first."""
-    emulator, key = _context(request)
-    ticket = _ticket_or_404(emulator, key.scope, request.path_params["ticket_id"])
+    emulator, key = request_context(request)
+    ticket = _found(emulator, "tickets", key.scope, request.path_params["ticket_id"])
     return ok(request, models.list_messages(emulator.db, key.scope, ticket["id"]))
 
 
 async def create_message(request: Request) -> Response:
     """``POST /tickets/{id}/messages``: ``content`` required; ``sender`` (default agent),
     ``senderName``, ``isInternal``. Fires ``ticket.message_added``."""
-    emulator, key = _context(request)
-    ticket = _ticket_or_404(emulator, key.scope, request.path_params["ticket_id"])
+    emulator, key = request_context(request)
+    ticket = _found(emulator, "tickets", key.scope, request.path_params["ticket_id"])
     body = await v.body(request)
     content = v.text(v.require(body, "content"), "content", max_len=100_000)
     sender = v.choice(body.get("sender") or "agent", "sender", models.SENDERS)
@@ -231,7 +247,7 @@ async def create_message(request: Request) -> Response:
         is_internal=is_internal,
     )
     message = next(m for m in models.list_messages(emulator.db, key.scope, ticket["id"]) if m["id"] == mid)
-    data = _ticket_event_data(emulator, key.scope, _ticket_or_404(emulator, key.scope, ticket["id"]))
+    data = _ticket_event_data(emulator, key.scope, _found(emulator, "tickets", key.scope, ticket["id"]))
     data["message"] = message
     _emit(request, "ticket.message_added", data)
     return ok(request, message, status=201)
@@ -248,54 +264,38 @@ def _email_taken(email: str) -> ApiError:
     return ApiError(409, "email_already_exists", f"A customer with email {email!r} already exists.", field="email")
 
 
-def _customer_or_404(emulator: Emulator, scope: Scope, customer_id: str) -> dict[str, Any]:
-    customer = models.get_customer(emulator.db, scope, customer_id)
-    if customer is None:
-        raise ApiError.not_found("customer", customer_id)
-    return customer
-
-
 async def list_customers(request: Request) -> Response:
     """``GET /customers?status&sentiment&search&page&pageSize`` (search: name or email)."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     page, size = v.page_params(request)
-    where: list[str] = []
-    params: list[Any] = []
-    for name, allowed in (("status", models.CUSTOMER_STATUSES), ("sentiment", models.SENTIMENTS)):
-        value = v.query_choice(request, name, allowed)
-        if value:
-            where.append(f"c.{name} = ?")
-            params.append(value)
-    if search := request.query_params.get("search", "").strip():
-        pattern = models.like(search)
-        where.append("(c.name LIKE ? ESCAPE '\\' OR c.email LIKE ? ESCAPE '\\')")
-        params += [pattern, pattern]
+    where, params = _filters(
+        request,
+        {"c.status": models.CUSTOMER_STATUSES, "c.sentiment": models.SENTIMENTS},
+        ("c.name {like}", "c.email {like}"),
+    )
     data, pagination = models.paginate(emulator.db, "customers", key.scope, where, params, page, size)
     return ok(request, data, pagination=pagination)
 
 
 async def get_customer(request: Request) -> Response:
-    emulator, key = _context(request)
-    return ok(request, _customer_or_404(emulator, key.scope, request.path_params["customer_id"]))
+    """``GET /customers/{id}``."""
+    emulator, key = request_context(request)
+    return ok(request, _found(emulator, "customers", key.scope, request.path_params["customer_id"]))
 
 
 async def create_customer(request: Request) -> Response:
     """``POST /customers``: ``name`` and ``email`` required, email unique per team and mode (409).
     Fires ``customer.created``."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     body = await v.body(request)
     name = v.text(v.require(body, "name"), "name", max_len=200)
     email = _email(v.require(body, "email"))
-    tags = v.tag_list(body["tags"]) if body.get("tags") is not None else []
-    notes = v.text(body.get("notes"), "notes", nullable=True)
-    metadata = v.metadata(body["metadata"]) if body.get("metadata") is not None else {}
+    shared = _shared_fields(body, None)
     try:
-        cid = models.create_customer(
-            emulator.db, key.scope, name=name or "", email=email, tags=tags, notes=notes, metadata=metadata
-        )
+        cid = models.create_customer(emulator.db, key.scope, name=name or "", email=email, **shared)
     except sqlite3.IntegrityError:
         raise _email_taken(email) from None
-    customer = _customer_or_404(emulator, key.scope, cid)
+    customer = _found(emulator, "customers", key.scope, cid)
     _emit(request, "customer.created", {"customer": customer})
     return ok(request, customer, status=201)
 
@@ -303,8 +303,8 @@ async def create_customer(request: Request) -> Response:
 async def update_customer(request: Request) -> Response:
     """``PATCH /customers/{id}``: name, email, status, sentiment, tags, notes, metadata (merged).
     Fires ``customer.updated`` when something changed."""
-    emulator, key = _context(request)
-    before = _customer_or_404(emulator, key.scope, request.path_params["customer_id"])
+    emulator, key = request_context(request)
+    before = _found(emulator, "customers", key.scope, request.path_params["customer_id"])
     body = await v.body(request)
     changes: dict[str, Any] = {}
     if "name" in body:
@@ -315,28 +315,22 @@ async def update_customer(request: Request) -> Response:
         changes["status"] = v.choice(body["status"], "status", models.CUSTOMER_STATUSES)
     if "sentiment" in body:
         changes["sentiment"] = v.choice(body["sentiment"], "sentiment", models.SENTIMENTS)
-    if "tags" in body:
-        changes["tags"] = v.tag_list(body["tags"]) if body["tags"] is not None else []
-    if "notes" in body:
-        changes["notes"] = v.text(body["notes"], "notes", nullable=True)
-    if "metadata" in body and body["metadata"] is not None:
-        changes["metadata"] = v.metadata(body["metadata"], before["metadata"])
-    changed = {col: val for col, val in changes.items() if before[col] != val}
+    changed = _changed(before, changes | _shared_fields(body, before))
     if not changed:
         return ok(request, before)
     try:
         models.update(emulator.db, "customers", key.scope, before["id"], changed)
     except sqlite3.IntegrityError:
         raise _email_taken(changed.get("email", "")) from None
-    customer = _customer_or_404(emulator, key.scope, before["id"])
+    customer = _found(emulator, "customers", key.scope, before["id"])
     _emit(request, "customer.updated", {"customer": customer})
     return ok(request, customer)
 
 
 async def delete_customer(request: Request) -> Response:
     """``DELETE /customers/{id}``: tickets are kept but unlinked. Fires ``customer.deleted``."""
-    emulator, key = _context(request)
-    customer = _customer_or_404(emulator, key.scope, request.path_params["customer_id"])
+    emulator, key = request_context(request)
+    customer = _found(emulator, "customers", key.scope, request.path_params["customer_id"])
     with emulator.db.transaction():
         emulator.db.run("UPDATE tickets SET customer_id = NULL WHERE customer_id = ?", customer["id"])
         emulator.db.run("DELETE FROM customers WHERE id = ?", customer["id"])
@@ -344,40 +338,26 @@ async def delete_customer(request: Request) -> Response:
     return ok(request, {"id": customer["id"], "deleted": True})
 
 
-def _article_or_404(emulator: Emulator, scope: Scope, article_id: str) -> dict[str, Any]:
-    article = models.get_article(emulator.db, scope, article_id)
-    if article is None:
-        raise ApiError.not_found("article", article_id)
-    return article
-
-
 async def list_articles(request: Request) -> Response:
     """``GET /articles?category&status&isPublic&search&page&pageSize``."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     page, size = v.page_params(request)
+    where, params = _filters(request, {"a.status": models.ARTICLE_STATUSES}, ("a.title {like}", "a.content {like}"))
     q = request.query_params
-    where: list[str] = []
-    params: list[Any] = []
     if category := q.get("category"):
         where.append("a.category = ? COLLATE NOCASE")
         params.append(category)
-    if status := v.query_choice(request, "status", models.ARTICLE_STATUSES):
-        where.append("a.status = ?")
-        params.append(status)
     if q.get("isPublic"):
         where.append("a.is_public = ?")
         params.append(int(v.flag(q["isPublic"], "isPublic")))
-    if search := q.get("search", "").strip():
-        pattern = models.like(search)
-        where.append("(a.title LIKE ? ESCAPE '\\' OR a.content LIKE ? ESCAPE '\\')")
-        params += [pattern, pattern]
     data, pagination = models.paginate(emulator.db, "articles", key.scope, where, params, page, size)
     return ok(request, data, pagination=pagination)
 
 
 async def get_article(request: Request) -> Response:
-    emulator, key = _context(request)
-    return ok(request, _article_or_404(emulator, key.scope, request.path_params["article_id"]))
+    """``GET /articles/{id}`` with full content."""
+    emulator, key = request_context(request)
+    return ok(request, _found(emulator, "articles", key.scope, request.path_params["article_id"]))
 
 
 def _article_fields(body: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
@@ -392,20 +372,16 @@ def _article_fields(body: dict[str, Any], before: dict[str, Any] | None) -> dict
         fields["status"] = v.choice(body["status"], "status", models.ARTICLE_STATUSES)
     if "isPublic" in body:
         fields["is_public"] = v.flag(body["isPublic"], "isPublic")
-    if "tags" in body:
-        fields["tags"] = v.tag_list(body["tags"]) if body["tags"] is not None else []
-    if "metadata" in body and body["metadata"] is not None:
-        fields["metadata"] = v.metadata(body["metadata"], before["metadata"] if before else None)
-    return fields
+    return fields | _shared_fields(body, before, notes=False)
 
 
 async def create_article(request: Request) -> Response:
     """``POST /articles``: ``title`` required; starts as a draft. Fires ``article.created`` (and
     ``article.published`` when created published)."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     fields = _article_fields(await v.body(request), None)
     aid = models.create_article(emulator.db, key.scope, **fields)
-    article = _article_or_404(emulator, key.scope, aid)
+    article = _found(emulator, "articles", key.scope, aid)
     _emit(request, "article.created", {"article": article})
     if article["status"] == "published":
         _emit(request, "article.published", {"article": article})
@@ -415,15 +391,14 @@ async def create_article(request: Request) -> Response:
 async def update_article(request: Request) -> Response:
     """``PATCH /articles/{id}``. Fires ``article.updated``, and ``article.published`` when the status
     became published."""
-    emulator, key = _context(request)
-    before = _article_or_404(emulator, key.scope, request.path_params["article_id"])
+    emulator, key = request_context(request)
+    before = _found(emulator, "articles", key.scope, request.path_params["article_id"])
     fields = _article_fields(await v.body(request), before)
-    api_names = {"is_public": "isPublic"}
-    changed = {col: val for col, val in fields.items() if before[api_names.get(col, col)] != val}
+    changed = _changed(before, fields)
     if not changed:
         return ok(request, before)
     models.update(emulator.db, "articles", key.scope, before["id"], changed)
-    article = _article_or_404(emulator, key.scope, before["id"])
+    article = _found(emulator, "articles", key.scope, before["id"])
     _emit(request, "article.updated", {"article": article})
     if changed.get("status") == "published":
         _emit(request, "article.published", {"article": article})
@@ -432,8 +407,8 @@ async def update_article(request: Request) -> Response:
 
 async def delete_article(request: Request) -> Response:
     """``DELETE /articles/{id}``. Fires ``article.deleted``."""
-    emulator, key = _context(request)
-    article = _article_or_404(emulator, key.scope, request.path_params["article_id"])
+    emulator, key = request_context(request)
+    article = _found(emulator, "articles", key.scope, request.path_params["article_id"])
     emulator.db.run("DELETE FROM articles WHERE id = ?", article["id"])
     _emit(request, "article.deleted", {"article": article})
     return ok(request, {"id": article["id"], "deleted": True})
@@ -458,21 +433,22 @@ def _webhook_row(emulator: Emulator, scope: Scope, webhook_id: str) -> sqlite3.R
 
 async def list_webhooks(request: Request) -> Response:
     """``GET /webhooks`` (page/pageSize accepted), newest first; secrets are never listed."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     page, size = v.page_params(request)
     data, pagination = models.paginate(emulator.db, "webhooks", key.scope, [], [], page, size)
     return ok(request, data, pagination=pagination)
 
 
 async def get_webhook(request: Request) -> Response:
-    emulator, key = _context(request)
+    """``GET /webhooks/{id}`` (no secret)."""
+    emulator, key = request_context(request)
     return ok(request, models.webhook(_webhook_row(emulator, key.scope, request.path_params["webhook_id"])))
 
 
 async def create_webhook(request: Request) -> Response:
     """``POST /webhooks {"name", "url", "events"}`` → 201 with the ``whsec_`` secret (shown only here).
     ``events``: list or comma-separated; exact types, ``resource.*`` or ``*``."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     body = await v.body(request)
     name = v.text(v.require(body, "name"), "name", max_len=200)
     url = _webhook_url(v.require(body, "url"))
@@ -499,7 +475,7 @@ async def create_webhook(request: Request) -> Response:
 
 async def update_webhook(request: Request) -> Response:
     """``PATCH /webhooks/{id}``: name, url, events, isActive."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     row = _webhook_row(emulator, key.scope, request.path_params["webhook_id"])
     body = await v.body(request)
     changes: dict[str, Any] = {}
@@ -518,7 +494,8 @@ async def update_webhook(request: Request) -> Response:
 
 
 async def delete_webhook(request: Request) -> Response:
-    emulator, key = _context(request)
+    """``DELETE /webhooks/{id}``; queued deliveries to it are dropped."""
+    emulator, key = request_context(request)
     row = _webhook_row(emulator, key.scope, request.path_params["webhook_id"])
     emulator.db.run("DELETE FROM webhooks WHERE id = ?", row["id"])
     emulator.dispatcher.invalidate(key.scope)
@@ -529,7 +506,7 @@ async def trigger_test(request: Request) -> Response:
     """``POST /webhooks/trigger-test {"event"}`` (a triggerable type, else 400 field ``event``): a
     synthetic event to every matching active webhook and connected listen session. Returns
     ``{"event", "eventId", "test": true, "deliveries": [{"target", "queued": true}]}``."""
-    emulator, key = _context(request)
+    emulator, key = request_context(request)
     body = await v.body(request)
     event_type = v.require(body, "event")
     if event_type not in catalog.TRIGGERABLE:

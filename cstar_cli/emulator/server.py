@@ -44,7 +44,6 @@ def bind(host: str, port: int) -> socket.socket:
         if e.errno == errno.EADDRINUSE:
             raise AddressInUseError(e.errno, f"port {port} on {host} is already in use") from e
         raise AddressInUseError(e.errno or 0, f"cannot listen on {host}:{port}: {e.strerror or e}") from e
-    sock.set_inheritable(True)
     return sock
 
 

@@ -3,8 +3,7 @@
 ``POST /api/v1/teams/{teamId}/cli/sessions`` creates a session; its ``websocketUrl`` streams the
 team's events to the CLI. On connect the server checks the bearer key (close 4401) and the session
 (close 4404), sends ``welcome``, replays everything after ``Last-Event-ID`` and then streams live
-events. The stream subscribes to live events *before* reading the replay from the database and drops
-anything at or below the last sequence number it sent, so the hand-over neither skips nor repeats.
+events, without a gap or a repeat in between (:func:`cstar_cli.emulator.hub.replay_then_live`).
 """
 
 from __future__ import annotations
@@ -22,11 +21,11 @@ from starlette.websockets import WebSocket
 
 from cstar_cli import events as catalog
 from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import KeyContext
+from cstar_cli.emulator.auth import KeyContext, request_context
 from cstar_cli.emulator.db import Database, Scope, dumps, loads_list
 from cstar_cli.emulator.envelope import ok
 from cstar_cli.emulator.events import Event
-from cstar_cli.emulator.hub import Subscription
+from cstar_cli.emulator.hub import Subscription, replay_then_live
 from cstar_cli.emulator.ids import iso, new_id
 
 if TYPE_CHECKING:
@@ -92,6 +91,7 @@ class Sessions:
         return self.db.run("UPDATE cli_sessions SET expired = 1 WHERE expired = 0").rowcount
 
     def prune(self, now: float | None = None) -> None:
+        """Drop sessions that expired more than 7 days ago."""
         cutoff = (time.time() if now is None else now) - 7 * 24 * 3600
         self.db.run("DELETE FROM cli_sessions WHERE expires < ?", cutoff)
 
@@ -122,8 +122,10 @@ class Listener:
         self.close_code: int | None = None
         self._close_requested = asyncio.Event()
         self._matches: dict[str, bool] = {}
+        self._sent = 0
 
     def wants(self, event_type: str) -> bool:
+        """Whether this listener's filter matches ``event_type`` (cached per type)."""
         hit = self._matches.get(event_type)
         if hit is None:
             hit = self._matches[event_type] = catalog.matches(event_type, self.patterns)
@@ -136,6 +138,7 @@ class Listener:
         self._close_requested.set()
 
     def frame(self, event: Event) -> str:
+        """The contract's ``event`` frame for ``event``, as text."""
         return dumps(
             {
                 "type": "event",
@@ -173,22 +176,21 @@ class Listener:
                 await self.websocket.close(self.close_code)
 
     async def _send(self, emulator: Emulator, sub: Subscription[Event], after: int | None) -> None:
-        ws = self.websocket
-        last = -1
-        if after is not None:
-            last = after
-            while batch := emulator.bus.after(self.key.scope, last):
-                for event in batch:
-                    last = event.seq
-                    if self.wants(event.type):
-                        await ws.send_text(self.frame(event))
-        while (event := await sub.get()) is not None:
-            if event.seq <= last:
-                continue
-            last = event.seq
-            if self.wants(event.type):
-                await ws.send_text(self.frame(event))
+        scope = self.key.scope
+        async for event in replay_then_live(sub, after, lambda seq: emulator.bus.after(scope, seq)):
+            if event is not None:
+                await self._deliver(event)
         self.request_close(1001)
+
+    async def _deliver(self, event: Event) -> None:
+        if not self.wants(event.type):
+            return
+        await self.websocket.send_text(self.frame(event))
+        self._sent += 1
+        if self._sent % 64 == 0:
+            # Neither a ready queue nor a writable socket suspends, so a long burst would otherwise
+            # hold the event loop (acks, API calls) until it is fully sent.
+            await asyncio.sleep(0)
 
     async def _receive(self, emulator: Emulator) -> None:
         while True:
@@ -204,6 +206,7 @@ class Listener:
                 self._record_ack(emulator, frame)
 
     def _record_ack(self, emulator: Emulator, frame: dict[str, Any]) -> None:
+        event_id = frame.get("eventId")
         status = frame.get("status")
         attempts = frame.get("attempts")
         duration = frame.get("durationMs")
@@ -212,7 +215,7 @@ class Listener:
             "cli",
             self.session_id,
             self.key.scope,
-            event_id=str(frame.get("eventId") or "") or None,
+            event_id=event_id if isinstance(event_id, str) else None,
             attempt=attempts if isinstance(attempts, int) else None,
             status=status if isinstance(status, int) else None,
             duration_ms=duration if isinstance(duration, (int, float)) else None,
@@ -258,8 +261,7 @@ def websocket_url(request: Request, team_id: str, session_id: str) -> str:
 async def create_session(request: Request) -> Response:
     """``POST /cli/sessions {"events"?, "deviceName"?}`` → 201 ``{"id", "object": "cli_session",
     "websocketUrl", "secret", "events", "expiresAt"}``; the secret is stable per team, mode and device."""
-    emulator: Emulator = request.app.state.emulator
-    key: KeyContext = request.state.key
+    emulator, key = request_context(request)
     body = await v.body(request)
     events = v.event_patterns(body["events"], "events") if body.get("events") is not None else ["*"]
     device = body.get("deviceName")

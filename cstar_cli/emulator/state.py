@@ -92,6 +92,7 @@ class Emulator:
             self.sessions.prune()
 
     async def start(self) -> None:
+        """Prune once and start the periodic pruning (inside the server's event loop)."""
         self.prune()
         self._pruner = asyncio.get_running_loop().create_task(self._prune_periodically())
 
@@ -102,12 +103,14 @@ class Emulator:
         self.log_hub.close()
 
     async def aclose(self) -> None:
+        """End streams, stop webhook workers and pruning, close the database."""
         self.begin_shutdown()
         if self._pruner is not None:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pruner
         await self.dispatcher.aclose()
+        self.deliveries.flush()
         self.db.close()
 
     async def _prune_periodically(self) -> None:

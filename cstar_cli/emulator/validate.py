@@ -41,7 +41,9 @@ async def body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    # curl -d sends JSON labelled as a form unless told otherwise; a leading "{" settles it.
+    is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    if is_form and not raw.lstrip().startswith(b"{"):
         return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     try:
         value = json.loads(raw)

@@ -72,7 +72,7 @@ class Forwarder:
         sake; cancellation propagates.
         """
         opts = self.options
-        body = event.payload.encode("utf-8")
+        body = event.payload.encode("utf-8", "surrogatepass")
         total = max(1, opts.attempts)
         status: int | None = None
         error: str | None = None
