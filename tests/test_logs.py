@@ -260,6 +260,36 @@ def test_tail_streams_new_requests_and_ctrl_c_exits_130(emulator: Any, tails: li
     assert "Traceback" not in tail.stderr and "KeyboardInterrupt" not in tail.stderr
 
 
+@pytest.mark.parametrize("seen_before_drop", [True, False], ids=["after-entries", "before-any-entry"])
+def test_tail_survives_a_server_restart_without_gap_or_duplicate(
+    emulator: Any, tails: list[TailProcess], seen_before_drop: bool
+) -> None:
+    env = env_for(emulator)
+    tail = TailProcess("--json", env=env)
+    tails.append(tail)
+    tail.wait_stderr("Tailing")
+    first: list[dict[str, Any]] = []
+    if seen_before_drop:
+        cstar("keys", "revoke", "key_first", "--yes", env=env)
+        first = [json.loads(line) for line in tail.lines(2)]
+    emulator.restart()  # same port and database: the stream drops, reconnecting fails until it is back
+    tail.wait_stderr("Log stream interrupted")
+    # Made while the tail is still waiting to reconnect: they must be replayed, not lost.
+    cstar("keys", "revoke", "key_second", "--yes", env=env)
+    cstar("trigger", "ticket.created", env=env)
+    rest = [json.loads(line) for line in tail.lines(4, timeout=30)]
+    tail.wait_stderr("Reconnected; resuming after req_")
+    tail.no_more_lines(0.3)
+    streamed = first + rest
+    assert len({e["id"] for e in streamed}) == len(streamed)
+    assert [(e["method"], short_path(e["path"])) for e in _not_me(streamed)] == [
+        *([("DELETE", "/api-keys/key_first")] if seen_before_drop else []),
+        ("DELETE", "/api-keys/key_second"),
+        ("POST", "/webhooks/trigger-test"),
+    ]
+    assert tail.interrupt() == 130
+
+
 def test_tail_applies_filters_and_prints_tsv_when_piped(emulator: Any, tails: list[TailProcess]) -> None:
     env = env_for(emulator)
     tail = TailProcess("--status", "4xx", env=env)

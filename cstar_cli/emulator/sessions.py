@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from cstar_cli.emulator.state import Emulator
 
 __all__ = [
+    "CLOSE_ABRUPT",
     "CLOSE_KEY_INVALID",
     "CLOSE_SESSION_UNKNOWN",
     "Listener",

@@ -1,14 +1,20 @@
 """A small HTTP/1.1 client for the forwarder: one kept-alive connection, one request at a time.
 
-Why not ``httpx``: forwarding is strictly one request in flight, so its cost per request *is* the
-relay's throughput. ``httpx.AsyncClient`` spent about 1 ms of CPU per POST here (request and response
-models, anyio cancel scopes, separate writes for head and body), three times the rest of the relay
-together, which kept ``cstar listen`` under 600 events/s. This client writes each request in one
-``send``, reads the status line, headers and body (Content-Length, chunked or until close), and
-keeps the connection for the next event. http and https (with or without certificate checks).
+The protocol itself (request framing, status line, headers, Content-Length / chunked / close-delimited
+bodies, interim 1xx answers, keep-alive rules) is ``h11``, the sans-IO HTTP/1.1 library that httpx is
+built on. This module only adds the I/O around it: an asyncio stream, connection reuse, a timeout
+per attempt, TLS, and short user-facing reasons for failures.
+
+Why not ``httpx`` itself: forwarding is strictly one request in flight, so its cost per request *is*
+the relay's throughput. ``httpx.AsyncClient`` spent about 1 ms of CPU per POST here (request and
+response models, anyio cancel scopes, separate writes for head and body), three times the rest of the
+relay together, which kept ``cstar listen`` under 600 events/s. Driving ``h11`` directly over asyncio
+streams keeps its parsing and drops the rest: each request goes out in one write, and the response
+is read in as few reads as the receiver allows.
 
 Not supported, because a webhook receiver has no use for them: redirects (a 3xx is reported as the
-receiver's answer), proxies, HTTP/2, request streaming, cookies.
+receiver's answer), proxies, HTTP/2, request streaming, cookies. HTTP/1.0 answers close the
+connection after each response (``h11`` does not keep HTTP/1.0 connections alive).
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ import sys
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+import h11
+
 __all__ = ["HttpClient", "HttpError"]
 
 _MAX_HEAD = 64 * 1024
-_DISCARD_CHUNK = 64 * 1024
+_READ_SIZE = 64 * 1024
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
 
 
@@ -36,6 +44,10 @@ class HttpError(Exception):
         self.reason = reason
 
 
+class _ClosedEarly(Exception):
+    """The receiver closed the connection before a complete response."""
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS: {exc.verify_message or 'certificate verify failed'} (--skip-verify accepts it)"
@@ -45,10 +57,12 @@ def _reason(exc: BaseException) -> str:
         return "connection refused"
     if isinstance(exc, socket.gaierror):
         return "host not found"
-    if isinstance(exc, asyncio.IncompleteReadError | ConnectionResetError | BrokenPipeError):
+    if isinstance(exc, _ClosedEarly | ConnectionResetError | BrokenPipeError):
         return "connection closed without a response"
-    if isinstance(exc, asyncio.LimitOverrunError | ValueError):
+    if isinstance(exc, h11.RemoteProtocolError):
         return "invalid HTTP response"
+    if isinstance(exc, h11.LocalProtocolError):
+        return f"invalid request: {exc}"
     if isinstance(exc, OSError):
         # A host with several addresses (localhost → ::1, 127.0.0.1) that all refuse raises one
         # OSError("Multiple exceptions: [Errno 111] …") without an errno of its own.
@@ -72,7 +86,7 @@ class HttpClient:
         self.timeout = timeout
         self._host = parts.hostname or "localhost"
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._target = ((parts.path or "/") + (f"?{parts.query}" if parts.query else "")).encode("utf-8")
         default_port = self._port == (443 if parts.scheme == "https" else 80)
         host = f"[{self._host}]" if ":" in self._host else self._host
         self._defaults = {"Host": host if default_port else f"{host}:{self._port}", "User-Agent": user_agent}
@@ -84,22 +98,22 @@ class HttpClient:
                 self._ssl.verify_mode = ssl.CERT_NONE
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._conn: h11.Connection | None = None
 
     async def aclose(self) -> None:
         self._drop()
 
     def _drop(self) -> None:
-        writer, self._reader, self._writer = self._writer, None, None
+        writer, self._reader, self._writer, self._conn = self._writer, None, None, None
         if writer is not None:
             writer.transport.abort()
 
-    def _head(self, headers: Mapping[str, str], length: int) -> bytes:
+    def _headers(self, headers: Mapping[str, str], length: int) -> list[tuple[bytes, bytes]]:
         given = {k.lower() for k in headers}
-        lines = [f"POST {self._target} HTTP/1.1"]
-        lines += [f"{k}: {v}" for k, v in self._defaults.items() if k.lower() not in given and v]
-        lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in _HOP_BY_HOP]
-        lines.append(f"Content-Length: {length}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+        fields = [(k.encode(), v.encode()) for k, v in self._defaults.items() if k.lower() not in given and v]
+        fields += [(k.encode(), v.encode()) for k, v in headers.items() if k.lower() not in _HOP_BY_HOP]
+        fields.append((b"Content-Length", str(length).encode()))
+        return fields
 
     async def post(self, headers: Mapping[str, str], body: bytes) -> int:
         """Send one POST with exactly ``body``; return the response status. The response body is
@@ -107,18 +121,25 @@ class HttpClient:
         try:
             if sys.version_info >= (3, 11):
                 async with asyncio.timeout(self.timeout):
-                    return await self._exchange(self._head(headers, len(body)) + body)
-            return await asyncio.wait_for(self._exchange(self._head(headers, len(body)) + body), self.timeout)
+                    return await self._exchange(headers, body)
+            return await asyncio.wait_for(self._exchange(headers, body), self.timeout)
         except asyncio.TimeoutError:
             self._drop()
             raise HttpError(f"timed out after {self.timeout:g} s") from None
-        except (OSError, EOFError, ValueError, asyncio.LimitOverrunError) as e:
+        except (OSError, _ClosedEarly, h11.ProtocolError) as e:
             self._drop()
             raise HttpError(_reason(e)) from None
 
-    async def _exchange(self, request: bytes) -> int:
-        reader, writer = self._reader, self._writer
-        if reader is None or writer is None or reader.at_eof() or writer.is_closing():
+    async def _exchange(self, headers: Mapping[str, str], body: bytes) -> int:
+        reader, writer, conn = self._reader, self._writer, self._conn
+        if (
+            reader is None
+            or writer is None
+            or conn is None
+            or conn.our_state is not h11.IDLE
+            or reader.at_eof()
+            or writer.is_closing()
+        ):
             # A kept-alive connection the receiver has since closed shows up as EOF: open a new one.
             self._drop()
             reader, writer = await asyncio.open_connection(
@@ -126,53 +147,37 @@ class HttpClient:
                 self._port,
                 ssl=self._ssl,
                 server_hostname=self._host if self._ssl else None,
-                limit=_MAX_HEAD,
             )
-            self._reader, self._writer = reader, writer
-        writer.write(request)
-        status, keep_alive = await self._read_response(reader)
-        if not keep_alive:
-            self._drop()
+            conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
+            self._reader, self._writer, self._conn = reader, writer, conn
+        request = h11.Request(method=b"POST", target=self._target, headers=self._headers(headers, len(body)))
+        writer.write(conn.send(request) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
+        status = await self._read_response(reader, conn)
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+        else:
+            self._drop()  # the receiver asked to close, or the body ran until close
         return status
 
-    async def _read_response(self, reader: asyncio.StreamReader) -> tuple[int, bool]:
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head[:-4].split(b"\r\n")
-            version, _, rest = lines[0].partition(b" ")
-            if not version.startswith(b"HTTP/1."):
-                raise ValueError("not an HTTP/1.x response")
-            status = int(rest[:3])
-            fields: dict[bytes, bytes] = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(b":")
-                fields[name.strip().lower()] = value.strip()
-            if 100 <= status < 200 and status != 101:
-                continue  # an interim answer (100 Continue, 103 Early Hints): the real one follows
-            break
-        connection = fields.get(b"connection", b"").lower()
-        keep_alive = b"close" not in connection if version == b"HTTP/1.1" else b"keep-alive" in connection
-        if status in (204, 304):
-            return status, keep_alive
-        if b"chunked" in fields.get(b"transfer-encoding", b"").lower():
-            while True:
-                size_line = await reader.readuntil(b"\r\n")
-                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                        pass  # trailers
-                    return status, keep_alive
-                await self._discard(reader, size + 2)
-        length = fields.get(b"content-length")
-        if length is not None:
-            await self._discard(reader, int(length))
-            return status, keep_alive
-        while await reader.read(_DISCARD_CHUNK):
-            pass  # no length: the body ends when the receiver closes the connection
-        return status, False
-
     @staticmethod
-    async def _discard(reader: asyncio.StreamReader, n: int) -> None:
-        while n > 0:
-            chunk = await reader.readexactly(min(n, _DISCARD_CHUNK))
-            n -= len(chunk)
+    async def _read_response(reader: asyncio.StreamReader, conn: h11.Connection) -> int:
+        status = 0
+        eof = False
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError:
+                if eof:
+                    raise _ClosedEarly from None
+                raise
+            if event is h11.NEED_DATA:
+                data = await reader.read(_READ_SIZE)
+                eof = not data
+                conn.receive_data(data)
+            elif type(event) is h11.Response:
+                status = event.status_code
+            elif type(event) is h11.EndOfMessage:
+                return status
+            elif type(event) is h11.ConnectionClosed or event is h11.PAUSED:
+                raise _ClosedEarly
+            # InformationalResponse (100 Continue, 103 Early Hints) and Data: nothing to keep.
