@@ -13,7 +13,11 @@ from tests.support.cli import cstar, cstar_subprocess
 def test_hoists_global_options() -> None:
     assert hoist_global_options(["events", "--json", "-c", "tickets"]) == ["--json", "events", "-c", "tickets"]
     assert hoist_global_options(["status", "--api-key", "k", "--base-url=http://x"]) == [
-        "--api-key", "k", "--base-url=http://x", "status"]
+        "--api-key",
+        "k",
+        "--base-url=http://x",
+        "status",
+    ]
     assert hoist_global_options(["listen", "--", "--json"]) == ["listen", "--", "--json"]
     assert hoist_global_options(["status", "--profile"]) == ["status", "--profile"]
 
@@ -62,8 +66,11 @@ def test_piped_events_are_tab_separated_without_colour() -> None:
 
 @pytest.mark.parametrize(
     ("event", "expected"),
-    [("ticket.craeted", "Did you mean ticket.created"), ("ticket.deleted", "cannot be triggered"),
-     ("nope", "Unknown event type")],
+    [
+        ("ticket.craeted", "Did you mean ticket.created"),
+        ("ticket.deleted", "cannot be triggered"),
+        ("nope", "Unknown event type"),
+    ],
 )
 def test_trigger_refuses_bad_types_offline(event: str, expected: str) -> None:
     r = cstar("trigger", event)

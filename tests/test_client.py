@@ -26,7 +26,11 @@ TEAM = "11111111-2222-3333-4444-555555555555"
 
 
 def envelope(data: object, request_id: str = "req_1", **meta: object) -> dict[str, object]:
-    return {"success": True, "data": data, "meta": {"requestId": request_id, "timestamp": "2026-01-01T00:00:00Z", **meta}}
+    return {
+        "success": True,
+        "data": data,
+        "meta": {"requestId": request_id, "timestamp": "2026-01-01T00:00:00Z", **meta},
+    }
 
 
 def error(status: int, type_: str, code: str, message: str, field: str | None = None) -> httpx.Response:
@@ -38,8 +42,9 @@ def error(status: int, type_: str, code: str, message: str, field: str | None = 
 
 def client(handler: Callable[[httpx.Request], httpx.Response], **kw: object) -> tuple[CStarClient, list[float]]:
     sleeps: list[float] = []
-    c = CStarClient(KEY, "https://api.example", team_id=TEAM, transport=httpx.MockTransport(handler),
-                    sleep=sleeps.append, **kw)
+    c = CStarClient(
+        KEY, "https://api.example", team_id=TEAM, transport=httpx.MockTransport(handler), sleep=sleeps.append, **kw
+    )
     return c, sleeps
 
 
@@ -48,11 +53,17 @@ def test_unwraps_envelope_and_keeps_metadata() -> None:
 
     def handler(req: httpx.Request) -> httpx.Response:
         seen.append(req)
-        return httpx.Response(200, json=envelope([{"id": "tkt_1"}], pagination={"page": 1, "pageSize": 20,
-                              "total": 41, "totalPages": 3}),
-                              headers={"x-cstar-request-id": "req_abc", "X-RateLimit-Limit": "1000",
-                                       "X-RateLimit-Remaining": "998", "X-RateLimit-Reset": "1700000000",
-                                       "X-RateLimit-Window": "3600"})
+        return httpx.Response(
+            200,
+            json=envelope([{"id": "tkt_1"}], pagination={"page": 1, "pageSize": 20, "total": 41, "totalPages": 3}),
+            headers={
+                "x-cstar-request-id": "req_abc",
+                "X-RateLimit-Limit": "1000",
+                "X-RateLimit-Remaining": "998",
+                "X-RateLimit-Reset": "1700000000",
+                "X-RateLimit-Window": "3600",
+            },
+        )
 
     c, _ = client(handler)
     page = c.list(c.team_path("tickets"), status="open", search=None)
@@ -79,14 +90,23 @@ def test_errors_become_reference_classes(status: int, type_: str, cls: type) -> 
     with pytest.raises(cls) as e:
         c.post(c.team_path("tickets"), {})
     err = e.value
-    assert (err.status_code, err.request_id, err.doc_url, err.message) == (status, f"req_{status}", "https://d",
-                                                                          "Title is required")
+    assert (err.status_code, err.request_id, err.doc_url, err.message) == (
+        status,
+        f"req_{status}",
+        "https://d",
+        "Title is required",
+    )
     assert err.field == "title" and err.param == "title"
 
 
 def test_get_retries_5xx_then_succeeds() -> None:
-    calls = iter([error(503, "server_error", "unavailable", "busy"), error(500, "server_error", "x", "boom"),
-                  httpx.Response(200, json=envelope({"ok": True}))])
+    calls = iter(
+        [
+            error(503, "server_error", "unavailable", "busy"),
+            error(500, "server_error", "x", "boom"),
+            httpx.Response(200, json=envelope({"ok": True})),
+        ]
+    )
     c, sleeps = client(lambda req: next(calls))
     assert c.get("/me") == {"ok": True}
     assert len(sleeps) == 2 and c.last_meta.attempts == 3
@@ -118,9 +138,19 @@ def test_mutation_retries_reuse_one_idempotency_key() -> None:
 
 
 def test_rate_limit_honours_retry_after_or_raises() -> None:
-    responses = iter([httpx.Response(429, json={"success": False, "error": {"type": "rate_limit_error",
-                      "code": "rate_limit_exceeded", "message": "Slow down"}}, headers={"Retry-After": "2"}),
-                      httpx.Response(200, json=envelope({"ok": 1}))])
+    responses = iter(
+        [
+            httpx.Response(
+                429,
+                json={
+                    "success": False,
+                    "error": {"type": "rate_limit_error", "code": "rate_limit_exceeded", "message": "Slow down"},
+                },
+                headers={"Retry-After": "2"},
+            ),
+            httpx.Response(200, json=envelope({"ok": 1})),
+        ]
+    )
     c, sleeps = client(lambda req: next(responses))
     assert c.get("/me") == {"ok": 1} and sleeps == [2.0]
 

@@ -329,6 +329,27 @@ def test_dropped_websocket_mid_stream_loses_and_repeats_nothing(emu: Any, code: 
     assert "Stopped: 1600 forwarded, 0 failed" in listen.err[-1]
 
 
+def test_events_during_a_drop_before_any_ack_are_replayed(tmp_path: Path) -> None:
+    # Nothing acked yet, so there is no last acked id: the welcome frame's lastEventId is the resume point.
+    emu = start_emulator(tmp_path / "emulator.db")
+    try:
+        with Receiver(secret_for(emu)) as rx:
+            listen = Listen(emu, "--forward-to", rx.url)
+            listen.ready()
+            time.sleep(0.3)  # the socket is open and welcomed
+            emu.kill()
+            listen.wait(listen.err, lambda s: s.startswith("Connection lost: "))
+            emu.restart()
+            burst(emu, 50)  # while the listener is still backing off
+            listen.wait(listen.err, lambda s: s.startswith("Reconnected, "), timeout=30)
+            assert rx.wait_for(50, timeout=30)
+            time.sleep(0.3)
+            assert listen.finish() == 130
+        assert_exactly_once(rx, 50)
+    finally:
+        emu.stop()
+
+
 def test_emulator_killed_and_restarted_loses_and_repeats_nothing(tmp_path: Path) -> None:
     emu = start_emulator(tmp_path / "emulator.db")
     try:

@@ -99,6 +99,14 @@ class EventBus:
         """The sequence number of a stored event of this partition, or None (unknown or pruned)."""
         return self.db.scalar("SELECT seq FROM events WHERE id = ? AND team_id = ? AND mode = ?", event_id, *scope)
 
+    def last_seq(self, scope: Scope) -> int:
+        """The sequence number of the newest event of this partition (0 when there is none)."""
+        return self._last_seq(scope)
+
+    def latest_id(self, scope: Scope) -> str | None:
+        """The id of the newest stored event of this partition, or None when there is none."""
+        return self.db.scalar("SELECT id FROM events WHERE team_id = ? AND mode = ? ORDER BY seq DESC LIMIT 1", *scope)
+
     def after(self, scope: Scope, seq: int, limit: int = 500) -> list[Event]:
         """Up to ``limit`` stored events with a sequence number above ``seq``, in order."""
         rows = self.db.all(

@@ -58,15 +58,18 @@ class Sessions:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, key: KeyContext, events: list[str], device_name: str) -> dict[str, Any]:
-        """A new session row; returns ``{"id", "secret", "events", "expiresAt"}``."""
+    def create(self, key: KeyContext, events: list[str], device_name: str, start_seq: int) -> dict[str, Any]:
+        """A new session row; returns ``{"id", "secret", "events", "expiresAt"}``. ``start_seq`` is the
+        partition's newest event sequence number now: a socket of this session that names no
+        ``Last-Event-ID`` is sent everything after it, so nothing between creating the session,
+        connecting and reconnecting before a first ack is missed."""
         secret = self._secret(key.scope, device_name)
         sid = new_id("cls_")
         now = time.time()
         expires = now + SESSION_TTL
         self.db.run(
-            "INSERT INTO cli_sessions (id, team_id, mode, key_id, device_name, events, created_at, expires) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO cli_sessions (id, team_id, mode, key_id, device_name, events, created_at, expires, "
+            "start_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             sid,
             *key.scope,
             key.id,
@@ -74,18 +77,21 @@ class Sessions:
             dumps(events),
             iso(now),
             expires,
+            start_seq,
         )
         return {"id": sid, "secret": secret, "events": events, "expiresAt": iso(expires)}
 
-    def active(self, scope: Scope, session_id: str) -> list[str] | None:
-        """The event filter of a live (known, unexpired) session of ``scope``, else None."""
+    def active(self, scope: Scope, session_id: str) -> tuple[list[str], int] | None:
+        """The event filter and start sequence number of a live (known, unexpired) session of
+        ``scope``, else None."""
         row = self.db.one(
-            "SELECT events FROM cli_sessions WHERE id = ? AND team_id = ? AND mode = ? AND expired = 0 AND expires > ?",
+            "SELECT events, start_seq FROM cli_sessions "
+            "WHERE id = ? AND team_id = ? AND mode = ? AND expired = 0 AND expires > ?",
             session_id,
             *scope,
             time.time(),
         )
-        return loads_list(row["events"]) if row else None
+        return (loads_list(row["events"]), int(row["start_seq"])) if row else None
 
     def expire_all(self) -> int:
         """Make every session unknown to new connections. Returns how many were live."""
@@ -267,7 +273,7 @@ async def create_session(request: Request) -> Response:
     events = v.event_patterns(body["events"], "events") if body.get("events") is not None else ["*"]
     device = body.get("deviceName")
     device_name = v.text(device, "deviceName", max_len=100) if device is not None else ""
-    session = emulator.sessions.create(key, events, device_name or DEFAULT_DEVICE)
+    session = emulator.sessions.create(key, events, device_name or DEFAULT_DEVICE, emulator.bus.last_seq(key.scope))
     data = {
         "id": session["id"],
         "object": "cli_session",
@@ -291,17 +297,26 @@ async def listen(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_KEY_INVALID, "invalid or revoked API key")
         return
     session_id = websocket.path_params["session_id"]
-    patterns = emulator.sessions.active(key.scope, session_id)
-    if patterns is None:
+    found = emulator.sessions.active(key.scope, session_id)
+    if found is None:
         await websocket.close(CLOSE_SESSION_UNKNOWN, "unknown or expired session")
         return
+    patterns, start_seq = found
     listener = Listener(websocket, session_id, key, patterns)
     sub = emulator.event_hub.subscribe(key.scope)
     emulator.listeners.add(listener)
     try:
         resume = websocket.headers.get("last-event-id")
-        after = emulator.bus.seq_of(key.scope, resume) if resume else None
-        welcome = {"type": "welcome", "sessionId": session_id, "resumedAfter": resume if after is not None else None}
+        # No Last-Event-ID: everything since the session was created (the client acked nothing yet).
+        after = emulator.bus.seq_of(key.scope, resume) if resume else start_seq
+        # The newest event at subscribe time (no await since subscribe, so nothing slipped in between):
+        # a client that loses the socket before its first ack resumes after it and misses nothing.
+        welcome = {
+            "type": "welcome",
+            "sessionId": session_id,
+            "resumedAfter": resume if resume and after is not None else None,
+            "lastEventId": emulator.bus.latest_id(key.scope),
+        }
         try:
             await websocket.send_text(dumps(welcome))
         except Exception:  # the client left during the handshake

@@ -367,9 +367,15 @@ class Relay:
             if not isinstance(frame, dict):
                 continue
             if frame.get("type") != "event":
-                if frame.get("type") == "welcome" and resumed_after and frame.get("resumedAfter") is None:
-                    # The server no longer holds our last acked event, so it cannot replay after it.
-                    gap = True
+                if frame.get("type") == "welcome":
+                    if resumed_after and frame.get("resumedAfter") is None:
+                        # The server no longer holds our last acked event, so it cannot replay after it.
+                        gap = True
+                    cursor = frame.get("lastEventId")
+                    if self._last_acked is None and isinstance(cursor, str) and cursor:
+                        # Nothing acked yet: resume from where this run started, so a drop before the
+                        # first ack still replays every event since.
+                        self._last_acked = cursor
                 continue
             event_id = frame.get("eventId")
             if not isinstance(event_id, str) or not event_id:
