@@ -47,7 +47,7 @@ _GLOBAL_VALUED = {"--api-key", "--base-url", "--profile"}
 def hoist_global_options(args: Sequence[str]) -> list[str]:
     """Move global options (and their values) in front of everything else, keeping their order.
 
-    Stops at ``--``. A valued option missing its value is left where it is, for Click to report.
+    Stops at ``--``. Raises Click's ``UsageError`` for a valued option with nothing after it.
     """
     front: list[str] = []
     rest: list[str] = []
@@ -61,7 +61,10 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
         name = tok.split("=", 1)[0]
         if tok in _GLOBAL_FLAGS or name in _GLOBAL_VALUED and "=" in tok:
             front.append(tok)
-        elif tok in _GLOBAL_VALUED and i + 1 < len(args):
+        elif tok in _GLOBAL_VALUED:
+            if i + 1 >= len(args):
+                # Left in place, Click would call it "no such option" after the subcommand.
+                raise _click.exceptions.UsageError(f"Option '{tok}' requires an argument.")
             front.extend(args[i : i + 2])
             i += 1
         else:
@@ -72,6 +75,10 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
 
 class RootGroup(TyperGroup):
     """Typer group with lazily imported subcommands, hoisted global options and one error handler."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _hide_flag_types(self)
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
         return list(COMMANDS)
@@ -125,8 +132,9 @@ class RootGroup(TyperGroup):
         except (_click.exceptions.ClickException, Exit, Abort):
             raise
         except BrokenPipeError:
+            # The reader had enough (`cstar logs | head -1`): not an error.
             _silence_stdout()
-            ctx.exit(1)
+            ctx.exit(0)
         except Exception as e:
             if os.environ.get("CSTAR_DEBUG"):
                 raise
@@ -164,7 +172,7 @@ class RootGroup(TyperGroup):
             code = EXIT_INTERRUPTED
         except BrokenPipeError:
             _silence_stdout()
-            code = 1
+            code = 0
         else:
             code = rv if isinstance(rv, int) else 0
         if standalone_mode:
@@ -176,8 +184,16 @@ def _drop_completion_options(cmd: _click.Command) -> None:
     # Each command module is its own Typer app, which would add --install-completion to every
     # command; completion scripts ship in completions/ instead.
     cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]
+    _hide_flag_types(cmd)
     for sub in getattr(cmd, "commands", {}).values():
         _drop_completion_options(sub)
+
+
+def _hide_flag_types(cmd: _click.Command) -> None:
+    # Help shows a type after each option (`--yes <bool>`), which reads as if a flag took a value.
+    for p in cmd.params:
+        if getattr(p, "is_flag", False):
+            p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
 
 
 def _silence_stdout() -> None:
@@ -229,7 +245,9 @@ def root(
         "--base-url",
         help="API base URL (default: CSTAR_BASE_URL, the profile's, or https://www.cstar.help).",
     ),
-    profile: str | None = typer.Option(None, "--profile", help="Profile to use (default: CSTAR_PROFILE or 'default')."),
+    profile: str | None = typer.Option(
+        None, "--profile", help="Profile to use (default: CSTAR_PROFILE, else the first profile logged in)."
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     app_ctx = AppContext(json=json_, no_color=no_color, api_key=api_key, base_url=base_url, profile=profile)

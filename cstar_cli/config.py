@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cstar_cli.errors import CStarUsageError
+from cstar_cli.errors import CStarError, CStarUsageError
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -50,7 +50,6 @@ DEFAULT_BASE_URL = "https://www.cstar.help"
 DEFAULT_PROFILE = "default"
 _KEY_RE = re.compile(r"^(sk|pk)_(test|live)_[A-Za-z0-9]{24,}$")
 _PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def config_dir() -> Path:
@@ -100,7 +99,17 @@ def validate_key(key: str) -> str:
 
 
 def is_loopback(host: str | None) -> bool:
-    return (host or "").lower() in _LOOPBACK or (host or "").startswith("127.")
+    """True for ``localhost`` and literal loopback addresses (127.0.0.0/8, ::1) only: a DNS name that
+    merely starts with ``127.`` (``127.0.0.1.example.com``) can resolve anywhere."""
+    name = (host or "").lower().strip("[]")
+    if name == "localhost":
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def check_base_url(url: str) -> str:
@@ -112,7 +121,11 @@ def check_base_url(url: str) -> str:
     if raw.endswith("/api/v1"):
         raw = raw[: -len("/api/v1")]
     parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or any(c.isspace() for c in raw):
         raise CStarUsageError(
             f"Invalid base URL: {url!r}.",
             code="invalid_base_url",
@@ -143,6 +156,15 @@ def _load_toml(path: Path) -> dict[str, Any]:
             code="bad_config",
             hint="Fix or delete the file, then `cstar login` again.",
         ) from None
+
+
+def config_write_error(path: Path, e: OSError) -> CStarError:
+    """The one-line error for a config or credentials file that cannot be written."""
+    return CStarError(
+        f"Cannot write {path}: {e.strerror or e}.",
+        code="config_write_failed",
+        hint="Check that CSTAR_CONFIG_DIR (or the user config folder) exists and is writable.",
+    )
 
 
 class Config:
@@ -183,10 +205,13 @@ class Config:
     def save(self) -> None:
         import tomli_w
 
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".toml.tmp")
-        tmp.write_text(tomli_w.dumps(self._data), encoding="utf-8")
-        os.replace(tmp, self.path)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".toml.tmp")
+            tmp.write_text(tomli_w.dumps(self._data), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as e:
+            raise config_write_error(self.path, e) from None
 
 
 @dataclass
@@ -249,7 +274,7 @@ def resolve(
     else:
         key, source = None, None
 
-    if base_url:
+    if base_url is not None:
         url, url_source = base_url, "flag"
     elif os.environ.get("CSTAR_BASE_URL"):
         url, url_source = os.environ["CSTAR_BASE_URL"], "env"

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cstar_cli.config import _load_toml, config_dir
+from cstar_cli.config import _load_toml, config_dir, config_write_error
 
 __all__ = ["KEYRING_TIMEOUT", "SERVICE", "delete_key", "load_key", "store_key"]
 
@@ -87,8 +87,8 @@ def _write_file(data: dict[str, Any]) -> Path:
 
 def store_key(profile: str, key: str) -> tuple[str, str]:
     """Store ``key`` for ``profile``. Returns ``(storage, where)``: ``("keychain", "OS keychain
-    (service cstar-cli)")`` or ``("file", "<path> (mode 0600)")``. A fallback's reason is printed to
-    stderr by the caller through ``where``'s wording; raises ``OSError`` only if the file also fails."""
+    (service cstar-cli)")`` or ``("file", "<path> (mode 0600)")``; a fallback and its reason are said
+    on stderr. Raises :class:`~cstar_cli.errors.CStarError` when the file cannot be written either."""
     try:
         kr = _keyring()
         _with_timeout(lambda: kr.set_password(SERVICE, profile, key))
@@ -97,7 +97,10 @@ def store_key(profile: str, key: str) -> tuple[str, str]:
     except _Unavailable as why:
         data = _load_toml(_file_path())
         data.setdefault("profiles", {})[profile] = {"api_key": key}
-        path = _write_file(data)
+        try:
+            path = _write_file(data)
+        except OSError as e:
+            raise config_write_error(_file_path(), e) from None
         print(f"Note: {why}; the key is stored in {path} (mode 0600) instead.", file=sys.stderr)
         return "file", f"{path} (mode 0600)"
 
@@ -115,7 +118,8 @@ def load_key(profile: str, storage: str | None) -> tuple[str | None, str | None]
             print(f"Note: {why}; cannot read the stored key.", file=sys.stderr)
     try:
         entry = (_load_toml(_file_path()).get("profiles") or {}).get(profile) or {}
-    except Exception:
+    except Exception as e:
+        print(f"Note: {getattr(e, 'message', e)}", file=sys.stderr)
         entry = {}
     key = entry.get("api_key")
     return (key, "file") if key else (None, None)

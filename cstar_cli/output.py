@@ -26,6 +26,29 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+# C0/C1 controls (ESC starts terminal escape sequences), DEL, and the bidi/zero-width format
+# characters that can disguise text: API data is written by others and must not drive the terminal.
+_UNSAFE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_UNSAFE.update(
+    {
+        c: f"\\u{c:04x}"
+        for c in [0x200B, 0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF]
+    }
+)
+_MAX_MESSAGE = 300
+
+
+def printable(value: Any) -> str:
+    """``value`` as text safe for a terminal and a TSV cell: control and invisible characters are shown
+    escaped (``\\x1b``, ``\\n``, ``\\t``, ``\\u202e``) instead of being interpreted."""
+    return str(value).translate(_UNSAFE)
+
+
+def shorten(text: str, limit: int = _MAX_MESSAGE) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis, so an echoed input stays one short line."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def use_color(stream: IO[str], no_color_flag: bool = False) -> bool:
     """Whether ``stream`` may get colour and animation (see the module docstring for the rules)."""
     env = os.environ
@@ -99,7 +122,9 @@ class Output:
             self.stdout.flush()
 
     def line(self, text: str = "", *, style: str | None = None) -> None:
-        """A line of human data on stdout (``style`` is a Rich style, used on a colour terminal)."""
+        """A line of human data on stdout (``style`` is a Rich style, used on a colour terminal).
+        Control characters in ``text`` are shown escaped (:func:`printable`)."""
+        text = printable(text)
         if style and self.color_out:
             self._console(self.stdout, True).print(text, style=style, markup=False)
             return
@@ -129,7 +154,7 @@ class Output:
         or to a function cell → style."""
 
         def text(v: Any) -> str:
-            return "-" if v is None or v == "" else str(v)
+            return "-" if v is None or v == "" else printable(v)
 
         if not _isatty(self.stdout):
             with self._lock:
@@ -163,6 +188,7 @@ class Output:
     # stderr -----------------------------------------------------------------------------------
 
     def _err(self, text: str, style: str | None) -> None:
+        text = printable(text)
         if style and self.color_err:
             self._console(self.stderr, True).print(text, style=style, markup=False)
             return
@@ -183,10 +209,10 @@ class Output:
         """The error as one line plus a hint (human) or ``{"error": {...}}`` (``--json``), on stderr."""
         if self.json:
             with self._lock:
-                self.stderr.write(dumps({"error": err.to_dict()}) + "\n")
+                self.stderr.write(dumps({"error": {**err.to_dict(), "message": shorten(err.message)}}) + "\n")
                 self.stderr.flush()
             return
-        msg = f"Error: {err.message}"
+        msg = f"Error: {shorten(err.message)}"
         if err.request_id:
             msg += f" (request {err.request_id})"
         self._err(msg, "bold red")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from typer._click.exceptions import UsageError
 
 from cstar_cli.cli import hoist_global_options
 from tests.support.cli import cstar, cstar_subprocess
@@ -19,7 +20,13 @@ def test_hoists_global_options() -> None:
         "status",
     ]
     assert hoist_global_options(["listen", "--", "--json"]) == ["listen", "--", "--json"]
-    assert hoist_global_options(["status", "--profile"]) == ["status", "--profile"]
+    with pytest.raises(UsageError):
+        hoist_global_options(["status", "--profile"])
+
+
+def test_missing_value_of_a_global_option_after_the_subcommand() -> None:
+    r = cstar("status", "--base-url")
+    assert r.code == 2 and "requires an argument" in r.stderr
 
 
 @pytest.mark.parametrize("args", [["--json", "events"], ["events", "--json"]])

@@ -177,11 +177,37 @@ def test_non_json_error_body() -> None:
     assert "502" in e.value.message
 
 
-def test_success_without_envelope_is_reported() -> None:
-    c, _ = client(lambda req: httpx.Response(200, text="hello"))
-    with pytest.raises(CStarServerError) as e:
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(200, text="hello"),
+        httpx.Response(405, text="no"),
+        httpx.Response(404, json={"detail": "Not Found"}),
+    ],
+)
+def test_a_server_that_is_not_the_cstar_api_is_a_base_url_problem(response: httpx.Response) -> None:
+    c, sleeps = client(lambda req: response)
+    with pytest.raises(CStarConnectionError) as e:
         c.get("/me")
-    assert "envelope" in e.value.message
+    assert e.value.code == "not_cstar_api" and "--base-url" in (e.value.hint or "") and sleeps == []
+
+
+def test_timeouts_are_retried_once() -> None:
+    calls: list[int] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        raise httpx.ReadTimeout("slow")
+
+    c, _ = client(handler)
+    with pytest.raises(CStarConnectionError) as e:
+        c.get("/me")
+    assert len(calls) == 2 and e.value.code == "timeout"
+
+
+def test_malformed_key_is_a_usage_error() -> None:
+    with pytest.raises(CStarUsageError):
+        CStarClient("sk_test_abc\r\nX-Evil: 1", "https://api.example")
 
 
 def test_plain_http_to_remote_host_is_refused() -> None:

@@ -192,6 +192,21 @@ def test_trigger_human_output(emu: Any) -> None:
     assert r.stdout.startswith("Triggered customer.created evt_") and "Request ID: req_" in r.stdout
 
 
+def test_trigger_says_deliveries_are_queued_not_delivered(emulator: Any) -> None:
+    # A fresh emulator: the webhook (to a port nothing listens on) must not reach other tests.
+    with emulator.client() as api:
+        hook = api.post(
+            "/webhooks", json={"name": "nowhere", "url": CLOSED_PORT_URL + "/hook", "events": ["ticket.closed"]}
+        ).json()["data"]
+    env = {"CSTAR_BASE_URL": emulator.base_url, "CSTAR_API_KEY": emulator.keys["sk_test"]}
+    r = cstar("trigger", "ticket.closed", env=env)
+    assert r.code == 0, r.stderr
+    assert "Queued for 1 target(s):" in r.stdout and "Delivered" not in r.stdout
+    assert f"  {hook['id']}\n" in r.stdout
+    data = json.loads(cstar("trigger", "ticket.closed", "--json", env=env).stdout)
+    assert [d["queued"] for d in data["deliveries"]] == [True]
+
+
 def test_trigger_normalises_the_type(emu: Any) -> None:
     r = cstar("trigger", " Ticket.Created ", "--json", env=env_for(emu))
     assert r.code == 0 and json.loads(r.stdout)["event"] == "ticket.created"

@@ -1,12 +1,19 @@
-"""``cstar listen`` input handling, offline: --forward-to shorthands, -H headers, --events filters."""
+"""``cstar listen`` input handling, offline: --forward-to shorthands, -H headers, --events filters,
+--timeout (plus one loopback POST to an encoded --forward-to URL)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import unquote
+
 import pytest
 
-from cstar_cli.commands.listen import parse_events
+from cstar_cli.commands.listen import check_timeout, parse_events
 from cstar_cli.errors import CStarUsageError
 from cstar_cli.relay import merge_headers, parse_forward_url, parse_header
+from cstar_cli.relay._http import HttpClient
 from tests.support.cli import cstar
 
 
@@ -27,10 +34,52 @@ from tests.support.cli import cstar
         ("http://[::1]:3000", "http://[::1]:3000/"),
         ("http://nonsense/", "http://nonsense/"),
         ("  3000  ", "http://localhost:3000/"),
+        ("127.0.0.1:3109/pâth", "http://127.0.0.1:3109/p%C3%A2th"),
+        ("localhost:3000/hooks?x=ü", "http://localhost:3000/hooks?x=%C3%BC"),
+        ("http://localhost:3000/a%20b/%C3%A2?q=%C3%BC&r=é", "http://localhost:3000/a%20b/%C3%A2?q=%C3%BC&r=%C3%A9"),
+        (
+            "http://localhost:3000/a;v=1/b:c@d!$'()*+,?k=[1]&s=/?",
+            "http://localhost:3000/a;v=1/b:c@d!$'()*+,?k=[1]&s=/?",
+        ),
+        ("3000/~user/a-b_c.d", "http://localhost:3000/~user/a-b_c.d"),
     ],
 )
 def test_forward_to_shorthands(value: str, url: str) -> None:
     assert parse_forward_url(value) == url
+
+
+def test_non_ascii_forward_to_is_delivered_percent_encoded() -> None:
+    """The encoded URL is one the forwarder can send: the receiver sees the UTF-8 escapes."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            seen.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = parse_forward_url(f"127.0.0.1:{server.server_address[1]}/pâth?x=ü")
+
+        async def post() -> int:
+            client = HttpClient(url, timeout=5)
+            try:
+                return await client.post({"Content-Type": "application/json"}, b"{}")
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(post()) == 204
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["/p%C3%A2th?x=%C3%BC"]
+    assert unquote(seen[0]) == "/pâth?x=ü"
 
 
 @pytest.mark.parametrize(
@@ -44,6 +93,8 @@ def test_forward_to_shorthands(value: str, url: str) -> None:
         "local host:3000",
         "http:///hooks",
         "-_-:3000",
+        "localhost:3000/a b",
+        "localhost:3000/hooks?x=a\u00a0b",
     ],
 )
 def test_forward_to_rejects_nonsense(value: str) -> None:
@@ -93,6 +144,28 @@ def test_parse_events() -> None:
     with pytest.raises(CStarUsageError) as e:
         parse_events(["tickets.*"])
     assert "ticket.*" in (e.value.hint or "")
+    assert parse_events([",ticket.created,,"]) == ["ticket.created"]
+
+
+@pytest.mark.parametrize("values", [[""], [",,,"], [" , "], ["", ","]])
+def test_parse_events_refuses_no_type_at_all(values: list[str]) -> None:
+    with pytest.raises(CStarUsageError) as e:
+        parse_events(values)
+    assert e.value.exit_code == 2 and e.value.field == "events"
+    assert "at least one event type" in e.value.message
+    assert "`cstar events`" in (e.value.hint or "") and "*" in (e.value.hint or "")
+
+
+@pytest.mark.parametrize("value", [0.5, 1, 30, 3600])
+def test_check_timeout_accepts(value: float) -> None:
+    assert check_timeout(value) == value
+
+
+@pytest.mark.parametrize("value", [0, -1, 3600.5, 1e300, float("inf"), float("-inf"), float("nan")])
+def test_check_timeout_refuses(value: float) -> None:
+    with pytest.raises(CStarUsageError) as e:
+        check_timeout(value)
+    assert e.value.exit_code == 2 and e.value.field == "timeout" and "3600" in (e.value.hint or "")
 
 
 @pytest.mark.parametrize(
@@ -102,6 +175,13 @@ def test_parse_events() -> None:
         (["--forward-to", "3000", "-H", "novalue"], "Invalid header"),
         (["--events", "tickets.created"], "Did you mean ticket.created"),
         (["--format", "yaml"], "--format"),
+        (["--events", ""], "at least one event type"),
+        (["--events", ",,,"], "at least one event type"),
+        (["-f", "3000", "--timeout", "inf"], "--timeout"),
+        (["--timeout", "nan"], "--timeout"),
+        (["--timeout", "1e300"], "3600"),
+        (["--timeout", "0"], "greater than 0"),
+        (["--timeout=-1"], "--timeout"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], needle: str) -> None:

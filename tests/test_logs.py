@@ -230,7 +230,46 @@ def test_more_entries_hint(emulator_session: Any) -> None:
         cstar("keys", "list", env=env)
     r = cstar("logs", "--limit", "2", env=env)
     assert r.code == 0 and len(r.stdout.splitlines()) == 2
-    assert "cstar logs --before req_" in r.stderr
+    assert "More entries: cstar logs --limit 2 --before req_" in r.stderr
+
+
+def test_more_entries_hint_keeps_every_filter(emulator: Any) -> None:
+    env = env_for(emulator)
+    for _ in range(3):
+        cstar("keys", "list", env=env)
+    cstar("keys", "revoke", "key_doesnotexist", "--yes", env=env)
+    r = cstar("logs", "--method", "get", "--status", "2XX", "--path", "/api-keys", "-n", "1", env=env)
+    assert r.code == 0 and len(r.stdout.splitlines()) == 1
+    (hint,) = [line for line in r.stderr.splitlines() if line.startswith("More entries: ")]
+    command = hint.removeprefix("More entries: ")
+    assert re.fullmatch(r"cstar logs --method GET --status 2xx --path /api-keys --limit 1 --before req_\w+", command)
+    # Running the hint continues the same listing: the next GET /api-keys, not the DELETE or a GET /me.
+    first = r.stdout.split("\t")[5]
+    nxt = cstar(*command.split()[1:], env=env)
+    assert nxt.code == 0 and len(nxt.stdout.splitlines()) == 1
+    cols = nxt.stdout.split("\t")
+    assert cols[1:4] == ["200", "GET", "/api-keys"] and cols[5] != first
+    assert "More entries: cstar logs --method GET --status 2xx --path /api-keys --limit 1 --before" in nxt.stderr
+
+
+def test_more_entries_hint_quotes_for_the_shell() -> None:
+    from cstar_cli.commands.logs import next_page_command
+
+    assert next_page_command("req_1", None, None, None, None) == "cstar logs --before req_1"
+    assert (
+        next_page_command("req_1", None, "404", "/a b", 5)
+        == "cstar logs --status 404 --path '/a b' --limit 5 --before req_1"
+    )
+
+
+def test_unknown_before_has_a_hint(emulator_session: Any) -> None:
+    r = cstar("logs", "--before", "req_doesnotexist", env=env_for(emulator_session))
+    assert r.code == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert lines[0].startswith("Error: ") and "req_doesnotexist" in lines[0]
+    assert len(lines) == 2 and lines[1].startswith("Hint: ") and "`cstar logs`" in lines[1]
+    r = cstar("logs", "--before", "req_doesnotexist", "--json", env=env_for(emulator_session))
+    assert r.code == 2 and "`cstar logs`" in json.loads(r.stderr)["error"]["hint"]
 
 
 # tail, end to end ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ prompts or exits.
 Retries (at most ``max_retries`` more attempts, exponential backoff with jitter, capped at 8 s):
 
 - 429: after ``Retry-After`` seconds when that is at most ``max_retry_wait``, else raised at once;
-- 5xx, connection errors and timeouts: for GET always; for POST/PATCH/DELETE only with an
+- 5xx and connection errors (timeouts: one retry only): for GET always; for POST/PATCH/DELETE only with an
   ``Idempotency-Key``, which the client generates once per logical call (unless the caller gives
   one) and sends unchanged on every retry, so the server applies the mutation once.
 """
@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from cstar_cli import __version__
-from cstar_cli.config import check_base_url
+from cstar_cli.config import check_base_url, validate_key
 from cstar_cli.errors import (
     CStarConnectionError,
     CStarError,
@@ -114,7 +114,7 @@ class CStarClient:
         base_url: str,
         *,
         team_id: str | None = None,
-        timeout: float = 30.0,
+        timeout: float = 15.0,
         max_retries: int = 2,
         max_retry_wait: float = 10.0,
         transport: httpx.BaseTransport | None = None,
@@ -122,6 +122,8 @@ class CStarClient:
     ) -> None:
         if not api_key:
             raise CStarUsageError("No API key given.")
+        # A malformed key (pasted with a newline, say) is a usage error, not a network failure later.
+        api_key = validate_key(api_key)
         self.base_url = check_base_url(base_url)
         self._key = api_key
         self._team_id = team_id
@@ -202,7 +204,10 @@ class CStarClient:
             try:
                 resp = self._http.request(method, path, params=clean or None, json=json, headers=headers)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
-                if attempt <= retry_budget:
+                # A server that accepts but never answers gets one more try, not the full budget:
+                # the user would otherwise wait minutes before hearing anything.
+                budget = min(retry_budget, 1) if isinstance(e, httpx.TimeoutException) else retry_budget
+                if attempt <= budget:
                     self._sleep(self._backoff(attempt))
                     continue
                 raise self._connection_error(e) from None
@@ -251,12 +256,20 @@ class CStarClient:
         )
         if resp.is_success and isinstance(body, dict) and body.get("success", True) is not False:
             return body.get("data")
-        if resp.is_success:
-            raise CStarServerError(
-                f"Unexpected response from {self.base_url} (HTTP {resp.status_code}, not the cStar API envelope).",
-                request_id=self.last_meta.request_id,
+        if not (isinstance(body, dict) and isinstance(body.get("error"), dict)) and resp.status_code != 429:
+            # Not the cStar envelope: a proxy's 5xx page is worth retrying; anything else means the base
+            # URL points at some other server.
+            if resp.status_code >= 500:
+                raise CStarServerError(
+                    f"HTTP {resp.status_code} from {self.base_url} (not a cStar API response).",
+                    status_code=resp.status_code,
+                    hint="Try again; check --base-url / CSTAR_BASE_URL if it persists.",
+                )
+            raise CStarConnectionError(
+                f"{self.base_url} did not answer like the cStar API (HTTP {resp.status_code}).",
+                code="not_cstar_api",
                 status_code=resp.status_code,
-                hint="Check --base-url / CSTAR_BASE_URL points at a cStar API.",
+                hint="Check --base-url / CSTAR_BASE_URL: https://www.cstar.help, or a running `cstar emulator start`.",
             )
         retry_after: float | None = None
         if "retry-after" in resp.headers:
@@ -264,10 +277,7 @@ class CStarClient:
                 retry_after = max(0.0, float(resp.headers["retry-after"]))
             except ValueError:
                 retry_after = None
-        err = error_from_response(resp.status_code, body, request_id=self.last_meta.request_id, retry_after=retry_after)
-        if body is None and not isinstance(err, CStarRateLimitError):
-            err.message = f"HTTP {resp.status_code} from {self.base_url} (not a cStar API response)."
-        raise err
+        raise error_from_response(resp.status_code, body, request_id=self.last_meta.request_id, retry_after=retry_after)
 
     # conveniences -----------------------------------------------------------------------------
 

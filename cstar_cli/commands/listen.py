@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import signal
 import socket
 from datetime import datetime, timezone
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 app = typer.Typer()
 
 _GREEN, _RED, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[1m", "\x1b[0m"
+MAX_TIMEOUT = 3600.0
 
 
 def _resource_patterns() -> list[str]:
@@ -54,8 +56,12 @@ def _resource_patterns() -> list[str]:
 
 def parse_events(values: list[str]) -> list[str]:
     """``--events`` values (comma-separated, repeatable) → the session filter, deduplicated, in order;
-    ``["*"]`` when none. Raises :class:`CStarUsageError` naming the closest valid types for an unknown
-    one (server contract, Listening §5: exact type, ``resource.*`` or ``*``)."""
+    ``["*"]`` when the flag was not given. Raises :class:`CStarUsageError` naming the closest valid
+    types for an unknown one (server contract, Listening §5: exact type, ``resource.*`` or ``*``), and
+    for values that name no type at all (``--events ""``, ``--events ,,``), which would otherwise
+    silently mean every event."""
+    if not values:
+        return ["*"]
     patterns: list[str] = []
     for value in values:
         for part in value.split(","):
@@ -73,7 +79,27 @@ def parse_events(values: list[str]) -> list[str]:
                     hint=f"{did_you_mean}`cstar events` lists every type; ticket.* or * match several.",
                 )
             patterns.append(name)
-    return patterns or ["*"]
+    if not patterns:
+        raise CStarUsageError(
+            "--events needs at least one event type.",
+            code="invalid_event",
+            field="events",
+            hint="`cstar events` lists them; use * for all events (or leave --events out).",
+        )
+    return patterns
+
+
+def check_timeout(value: float) -> float:
+    """``--timeout`` in seconds: a finite number with 0 < value ≤ :data:`MAX_TIMEOUT`, else
+    :class:`CStarUsageError` (``inf``, ``nan``, ``0``, ``-1``, ``1e300`` are all refused)."""
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise CStarUsageError(
+            f"Invalid --timeout {value:g}.",
+            code="invalid_timeout",
+            field="timeout",
+            hint=f"Use a number of seconds greater than 0 and at most {MAX_TIMEOUT:g}, e.g. --timeout 10.",
+        )
+    return value
 
 
 def _complete_events(incomplete: str) -> list[str]:
@@ -307,8 +333,7 @@ def listen_command(
     timeout: float = typer.Option(
         30.0,
         "--timeout",
-        help="Seconds to wait for the receiver's answer on each attempt (4 attempts, 0.5/1/2 s apart).",
-        min=0.1,
+        help="Seconds to wait for the receiver's answer on each attempt, up to 3600 (4 attempts, 0.5/1/2 s apart).",
         metavar="SECONDS",
     ),
 ) -> None:
@@ -323,6 +348,7 @@ def listen_command(
     # --format json is --json for this command: errors become JSON on stderr too (docs/json.md).
     out.json = json_mode
     patterns = parse_events(events)
+    timeout = check_timeout(timeout)
 
     from cstar_cli.relay import ForwardOptions, Relay, parse_forward_url, parse_header
 

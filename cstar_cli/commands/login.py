@@ -35,7 +35,12 @@ def _read_key(flag: str | None) -> str:
     if sys.stdin.isatty():
         import getpass
 
-        return getpass.getpass("cStar API key (input hidden): ", stream=sys.stderr)
+        try:
+            return getpass.getpass("cStar API key (input hidden): ", stream=sys.stderr)
+        except EOFError:  # Ctrl-D at the prompt
+            raise CStarUsageError(
+                "No API key entered.", code="missing_api_key", hint="Paste a key from Settings → API Keys."
+            ) from None
     env = os.environ.get("CSTAR_API_KEY")
     if env:
         return env
@@ -50,8 +55,7 @@ def _read_key(flag: str | None) -> str:
 def login_command(ctx: typer.Context) -> None:
     """Check an API key against the API and store it for this profile.
 
-    Pass the key with the global --api-key (use --api-key - to read it from stdin); on a terminal
-    you are asked for it without echo.
+    Give the key with --api-key KEY, or --api-key - to read it from stdin; on a terminal you are asked for it without echo.
     """
     app_ctx = get_app(ctx)
     out = app_ctx.out

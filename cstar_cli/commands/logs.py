@@ -12,13 +12,14 @@ flushed per line. Reconnection notices go to stderr. Ctrl-C ends a tail with exi
 from __future__ import annotations
 
 import re
+import shlex
 from datetime import datetime
 from typing import Any
 
 import typer
 
 from cstar_cli.context import get_app
-from cstar_cli.errors import CStarUsageError
+from cstar_cli.errors import CStarUsageError, CStarValidationError
 
 app = typer.Typer()
 
@@ -76,6 +77,16 @@ def check_filters(
             hint="Give a request ID (req_…) from an earlier `cstar logs`.",
         )
     return method, status
+
+
+def next_page_command(cursor: str, method: str | None, status: str | None, path: str | None, limit: int | None) -> str:
+    """The ``cstar logs`` command line that continues a listing after ``cursor``, with the same
+    filters and limit as the one just shown (values shell-quoted where needed)."""
+    words = ["cstar", "logs"]
+    for flag, value in (("--method", method), ("--status", status), ("--path", path), ("--limit", limit)):
+        if value is not None:
+            words += [flag, shlex.quote(str(value))]
+    return " ".join([*words, "--before", shlex.quote(cursor)])
 
 
 def status_style(status: Any) -> str:
@@ -158,9 +169,17 @@ def logs_command(
         return
     out = app_ctx.out
     params = {"method": method, "status": status, "path": path, "limit": limit or DEFAULT_LIMIT, "before": before}
-    with out.spinner("Fetching request logs…"):
-        # request(), not list(): the contract's `path` filter would collide with list()'s own argument.
-        entries = list(client.request("GET", client.team_path("logs"), params=params) or [])
+    try:
+        with out.spinner("Fetching request logs…"):
+            # request(), not list(): the contract's `path` filter would collide with list()'s own argument.
+            entries = list(client.request("GET", client.team_path("logs"), params=params) or [])
+    except CStarValidationError as e:
+        # A well-formed --before the server does not know (another team or mode, or expired).
+        if before is not None and e.hint is None and e.field in (None, "before"):
+            e.hint = (
+                "Use a request ID listed by `cstar logs` with this key, or leave --before out to start from the newest."
+            )
+        raise
     pagination = client.last_meta.pagination or {}
 
     def human() -> None:
@@ -176,7 +195,7 @@ def logs_command(
         )
         if pagination.get("hasMore"):
             cursor = pagination.get("nextCursor") or entries[-1].get("id")
-            out.info(f"More entries: cstar logs --before {cursor}")
+            out.info(f"More entries: {next_page_command(str(cursor), method, status, path, limit)}")
 
     out.data(entries, human)
 

@@ -58,7 +58,8 @@ def trigger_command(
         out.line(f"Triggered {data.get('event', name)} {data.get('eventId')}", style="green")
         out.line(f"Request ID: {request_id}")
         if deliveries:
-            out.line(f"Delivered to {len(deliveries)} target(s):")
+            # The API only queues the deliveries; whether each one arrives is up to its target.
+            out.line(f"Queued for {len(deliveries)} target(s):")
             for d in deliveries:
                 out.line(f"  {d.get('target')}{'' if d.get('queued', True) else ' (not queued)'}")
         else:

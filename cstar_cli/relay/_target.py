@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from cstar_cli.errors import CStarUsageError
 
@@ -21,6 +21,9 @@ _URL_HINT = (
 _HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 # RFC 9110 token characters: what an HTTP field name may contain.
 _TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Kept as typed when encoding a path or query: RFC 3986 reserved characters and "%", so existing %XX
+# escapes survive (letters, digits and "-._~" are always kept by quote()).
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%"
 
 
 def _bad_url(value: str, why: str) -> CStarUsageError:
@@ -44,6 +47,10 @@ def parse_forward_url(value: str) -> str:
     - ``localhost:3000/hooks``, ``127.0.0.1:8000``, ``app.test/hooks`` → ``http://`` prepended
     - ``http://…`` / ``https://…`` kept; an empty path becomes ``/``; the query string is kept, a
       ``#fragment`` dropped (it is never sent over HTTP anyway).
+    - non-ASCII characters in the path and query are percent-encoded as UTF-8 (``/pâth`` →
+      ``/p%C3%A2th``), since an HTTP request line can only carry ASCII, and so are the few ASCII
+      characters a URL may not contain (``"<>`` …); existing ``%XX`` escapes and reserved characters
+      (``/?&=`` …) are kept as typed.
 
     Without a scheme, a bare word must be ``localhost``, an IP address, a dotted name or carry a port,
     so ``--forward-to nonsense`` is refused rather than sent to ``http://nonsense/``. Raises
@@ -79,7 +86,9 @@ def parse_forward_url(value: str) -> str:
         raise _bad_url(value, f"{host!r} is not a host name")
     if not explicit_scheme and port is None and host != "localhost" and not _is_ip(host) and "." not in host:
         raise _bad_url(value, "it is neither a port, a host:port nor a URL")
-    return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path or "/", parts.query, ""))
+    path = quote(parts.path, safe=_URL_SAFE) or "/"
+    query = quote(parts.query, safe=_URL_SAFE)
+    return urlunsplit((parts.scheme.lower(), parts.netloc, path, query, ""))
 
 
 def parse_header(value: str) -> tuple[str, str]:
