@@ -1,3 +1,4 @@
+
 _cstar_completion() {
     local IFS=$'
 '
@@ -8,3 +9,4 @@ _cstar_completion() {
 }
 
 complete -o default -F _cstar_completion cstar
+

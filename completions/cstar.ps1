@@ -1,3 +1,4 @@
+
 Import-Module PSReadLine
 Set-PSReadLineKeyHandler -Chord Tab -Function MenuComplete
 $scriptblock = {
@@ -17,3 +18,4 @@ $scriptblock = {
     $Env:_TYPER_COMPLETE_WORD_TO_COMPLETE = ""
 }
 Register-ArgumentCompleter -Native -CommandName cstar -ScriptBlock $scriptblock
+

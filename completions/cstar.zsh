@@ -9,3 +9,4 @@ if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
 else
     compdef _cstar_completion cstar
 fi
+

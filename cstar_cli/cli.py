@@ -115,9 +115,9 @@ class RootGroup(TyperGroup):
         # add_completion=False keeps --install-completion out of --help, but it also skips registering
         # Typer's shell classes, so `_CSTAR_COMPLETE=source_bash cstar` would answer "not supported".
         if os.environ.get(complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()):
-            from typer.completion import completion_init
+            from cstar_cli.completion import init
 
-            completion_init()
+            init()
         super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def invoke(self, ctx: _click.Context) -> Any:

@@ -1,7 +1,7 @@
 """Write the shell completion scripts in ``completions/`` from the app itself.
 
 Each script is what ``_CSTAR_COMPLETE=source_<shell> cstar`` prints (Typer's completion protocol); the
-zsh one also works when autoloaded from ``$fpath``. The committed files cannot drift from the installed
+zsh one also works when autoloaded from ``$fpath`` (cstar_cli/completion.py). The committed files cannot drift from the installed
 Typer or the app without tests/test_completions.py failing. The scripts only name the program; the
 candidates themselves come from the running ``cstar`` at each TAB, so new commands and options need no
 regeneration.
@@ -53,19 +53,8 @@ def generate(shell: str) -> str:
     )
     if proc.returncode != 0 or not proc.stdout.strip():
         raise RuntimeError(f"cstar could not print its {shell} completion (exit {proc.returncode}): {proc.stderr}")
-    text = proc.stdout.strip() + "\n"
-    return _autoloadable(text) if shell == "zsh" else text
-
-
-def _autoloadable(script: str) -> str:
-    # Typer's zsh script only registers its function with `compdef`, which is right for `source` but
-    # leaves the first TAB empty when zsh autoloads the file from $fpath. Click's own template answers
-    # both ways; do the same so docs/completions.md can offer either install.
-    line = "compdef _cstar_completion cstar"
-    if script.count(line) != 1:
-        return script
-    both = f'if [[ $zsh_eval_context[-1] == loadautofunc ]]; then\n    _cstar_completion "$@"\nelse\n    {line}\nfi'
-    return script.replace(line, both)
+    # Exactly what the app prints, so `_CSTAR_COMPLETE=source_bash cstar > completions/cstar.bash` agrees.
+    return proc.stdout
 
 
 def main(argv: list[str] | None = None) -> int:
