@@ -26,22 +26,27 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-# C0/C1 controls (ESC starts terminal escape sequences), DEL, and the bidi/zero-width format
-# characters that can disguise text: API data is written by others and must not drive the terminal.
-_UNSAFE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
-_UNSAFE.update(
-    {
-        c: f"\\u{c:04x}"
-        for c in [0x200B, 0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF]
-    }
-)
+# Characters that are not text: controls (ESC starts terminal escape sequences), format characters
+# (bidi overrides, zero-width), surrogates and line/paragraph separators. API data is written by
+# others and must not drive the terminal or split a TSV row.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _MAX_MESSAGE = 300
 
 
 def printable(value: Any) -> str:
     """``value`` as text safe for a terminal and a TSV cell: control and invisible characters are shown
-    escaped (``\\x1b``, ``\\n``, ``\\t``, ``\\u202e``) instead of being interpreted."""
-    return str(value).translate(_UNSAFE)
+    escaped (``\\x1b``, ``\\x0a``, ``\\u202e``) instead of being interpreted."""
+    text = str(value)
+    if text.isascii() and text.isprintable():
+        return text
+    import unicodedata
+
+    return "".join(
+        (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        if unicodedata.category(ch) in _UNSAFE_CATEGORIES
+        else ch
+        for ch in text
+    )
 
 
 def shorten(text: str, limit: int = _MAX_MESSAGE) -> str:

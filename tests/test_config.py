@@ -32,14 +32,28 @@ def test_profile_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
         resolve(profile="../etc")
 
 
-@pytest.mark.parametrize("url", ["http://example.com", "http://10.0.0.5:8787", "ftp://x", "localhost:8787", ""])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com",
+        "http://10.0.0.5:8787",
+        "http://127.0.0.1.evil.example",
+        "http://127.evil.example:8080",
+        "http://127.0.0.1:99999",
+        "ftp://x",
+        "localhost:8787",
+        "",
+    ],
+)
 def test_refuses_unsafe_or_malformed_base_urls(url: str) -> None:
     with pytest.raises(CStarUsageError) as e:
         check_base_url(url)
     assert e.value.hint
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8787", "http://localhost", "http://[::1]:9", "https://x.io"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8787", "http://127.0.0.2:8787", "http://localhost", "http://[::1]:9", "https://x.io"]
+)
 def test_accepts_https_and_loopback_http(url: str) -> None:
     assert check_base_url(url) == url
 
@@ -57,3 +71,16 @@ def test_redaction_and_key_parsing() -> None:
     with pytest.raises(CStarUsageError) as e:
         validate_key("sk_test_" + "x" * 10)
     assert ("x" * 10) not in e.value.message
+
+
+def test_unwritable_config_dir_is_a_clear_error(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cstar_cli.errors import CStarError
+
+    blocker = tmp_path / "file"  # type: ignore[operator]
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CSTAR_CONFIG_DIR", str(blocker / "cstar"))
+    with pytest.raises(CStarError) as e:
+        Config().set_profile("default", {"team_id": "t"})
+    assert e.value.code == "config_write_failed" and "CSTAR_CONFIG_DIR" in (e.value.hint or "")
