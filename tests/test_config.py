@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from cstar_cli.config import Config, check_base_url, key_mode, key_type, redact, resolve, validate_key
@@ -73,14 +75,11 @@ def test_redaction_and_key_parsing() -> None:
     assert ("x" * 10) not in e.value.message
 
 
-def test_unwritable_config_dir_is_a_clear_error(
-    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc, where nothing can be created")
+def test_unwritable_config_dir_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from cstar_cli.errors import CStarError
 
-    blocker = tmp_path / "file"  # type: ignore[operator]
-    blocker.write_text("not a folder")
-    monkeypatch.setenv("CSTAR_CONFIG_DIR", str(blocker / "cstar"))
+    monkeypatch.setenv("CSTAR_CONFIG_DIR", "/proc/cstar-nope")
     with pytest.raises(CStarError) as e:
         Config().set_profile("default", {"team_id": "t"})
     assert e.value.code == "config_write_failed" and "CSTAR_CONFIG_DIR" in (e.value.hint or "")
