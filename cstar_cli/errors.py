@@ -177,14 +177,14 @@ class CStarFeatureNotConfiguredError(CStarError):
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success",
     1: "unexpected error",
-    2: "usage or validation error (bad flag, argument or field)",
-    3: "authentication: no key, invalid or revoked key",
+    2: "usage or validation error (bad flag, argument or field, malformed key or URL)",
+    3: "authentication: no key, unknown or revoked key",
     4: "permission: the key may not do this (e.g. publishable key on a write)",
     5: "not found",
     6: "conflict (e.g. idempotency key reused with a different body)",
     7: "rate limited",
     8: "server error (5xx)",
-    9: "network: the API could not be reached or timed out",
+    9: "network: the API could not be reached, timed out, or is not a cStar API",
     10: "feature not configured for this team",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }

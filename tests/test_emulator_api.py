@@ -309,3 +309,10 @@ def test_api_keys_create_list_revoke(emulator_session: EmulatorProcess, api: htt
 
     with emulator_session.client("pk_test") as pk:
         assert pk.get("/api-keys").status_code == 403
+
+
+def test_lone_surrogate_in_a_body_is_a_400_not_a_crash(emulator_session: EmulatorProcess) -> None:
+    with emulator_session.client() as api:
+        r = api.post("/tickets", content=b'{"title": "SURR \\ud800 end"}', headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    assert "Traceback" not in emulator_session.stderr_text()

@@ -137,3 +137,11 @@ def test_revoking_a_key_ends_its_log_stream(emulator_session: EmulatorProcess) -
             assert next(lines) == ": connected"
             api.delete(f"/api-keys/{made['id']}")
             assert [line for line in lines if line] == [], "the stream ends instead of waiting for pings"
+
+
+def test_logs_need_a_secret_key(emulator_session: EmulatorProcess) -> None:
+    # Entries carry every caller's IP and user agent: a publishable (browser) key may not read them.
+    with emulator_session.client("pk_test") as pk:
+        for path in ("/logs", "/logs/stream"):
+            r = pk.get(path)
+            assert r.status_code == 403 and r.json()["error"]["code"] == "secret_key_required"

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import KeyContext, request_context
+from cstar_cli.emulator.auth import KeyContext, request_context, require_secret
 from cstar_cli.emulator.envelope import ApiError, ok
 from cstar_cli.emulator.models import page_meta
 from cstar_cli.emulator.sessions import CLOSE_KEY_INVALID
@@ -16,8 +16,7 @@ __all__ = ["ROUTES"]
 
 
 def _secret_only(key: KeyContext) -> None:
-    if not key.is_secret:
-        raise ApiError(403, "secret_key_required", "Managing API keys needs a secret key (sk_test_… or sk_live_…).")
+    require_secret(key, "Managing API keys")
 
 
 async def me(request: Request) -> Response:

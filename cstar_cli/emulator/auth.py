@@ -53,6 +53,13 @@ def request_context(request: Request) -> tuple[Emulator, KeyContext]:
     return request.app.state.emulator, request.state.key
 
 
+def require_secret(key: KeyContext, what: str) -> None:
+    """403 ``secret_key_required`` unless ``key`` is a secret key. ``what`` completes "… needs a
+    secret key" (e.g. "Managing API keys")."""
+    if not key.is_secret:
+        raise ApiError(403, "secret_key_required", f"{what} needs a secret key (sk_test_… or sk_live_…).")
+
+
 @dataclass(frozen=True)
 class Lookup:
     """What an ``Authorization`` header resolved to: a usable ``key``, or an ``error`` (401). A revoked

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import request_context
+from cstar_cli.emulator.auth import request_context, require_secret
 from cstar_cli.emulator.db import Database, Scope, dumps, escape_like
 from cstar_cli.emulator.envelope import ApiError, ok
 from cstar_cli.emulator.hub import Hub, replay_then_live
@@ -186,9 +186,11 @@ class RequestLog:
 
 
 async def list_logs(request: Request) -> Response:
-    """``GET /logs?method&status&path&limit&before`` → entries newest first, ``meta.pagination``
+    """``GET /logs?method&status&path&limit&before`` (secret key) → entries newest first, ``meta.pagination``
     ``{"limit", "hasMore", "nextCursor"}``. ``limit`` 1–100 (default 50); an unknown ``before`` is 400."""
     emulator, key = request_context(request)
+    # Logs show every caller's IP, user agent and key ID: not for keys that ship in browsers.
+    require_secret(key, "Reading request logs")
     filt = LogFilter.from_request(request)
     limit = v.integer(request.query_params.get("limit", "50"), "limit", minimum=1, maximum=100)
     before_id = request.query_params.get("before")
@@ -211,6 +213,7 @@ async def stream_logs(request: Request) -> Response:
     (a ``req_…`` id) first replays the matching entries after it. Ends when the key is revoked or the
     emulator stops."""
     emulator, key = request_context(request)
+    require_secret(key, "Reading request logs")
     filt = LogFilter.from_request(request)
     resume = request.headers.get("last-event-id")
     interval = emulator.settings.log_ping_interval

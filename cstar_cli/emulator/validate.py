@@ -51,6 +51,13 @@ async def body(request: Request) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", f"The request body is not valid JSON: {e}.") from e
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    try:
+        # JSON may spell a lone surrogate (\\ud800) that no UTF-8 text, and so no database, can hold.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, "invalid_json", "The request body contains an unpaired surrogate (\\ud800–\\udfff)."
+        ) from None
     return value
 
 
