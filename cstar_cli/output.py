@@ -173,7 +173,7 @@ class Output:
         color = self.color_out
         tbl = Table(title=title, box=None, header_style="bold" if color else "", pad_edge=False)
         for c in columns:
-            tbl.add_column(c, overflow="fold")
+            tbl.add_column(c, no_wrap=True)
         for row in rows:
             cells = []
             for i, v in enumerate(row):
@@ -182,7 +182,12 @@ class Output:
                     style = style(v)
                 cells.append(Text(text(v), style=(style or "") if color else ""))
             tbl.add_row(*cells)
-        self._console(self.stdout, color).print(tbl)
+        console = self._console(self.stdout, color)
+        # Rows are never squeezed into a narrow terminal: IDs and paths are copied into the next
+        # command, so a cell stays whole on one line and a long row soft-wraps instead.
+        natural = console.measure(tbl, options=console.options.update(max_width=100_000)).maximum
+        console.width = max(console.width, natural)
+        console.print(tbl)
 
     def fields(self, pairs: Sequence[tuple[str, Any]]) -> None:
         """``Label  value`` lines on stdout, labels aligned."""
