@@ -11,8 +11,9 @@ Implements the reference's "CLI" section (``cstar mcp-server``, the MCP config a
 - :func:`configure_logging` sends every log line to stderr through the secret scrubber; stdout
   carries only the protocol (the SDK's stdio transport also points fd 1 at stderr while serving,
   and flushes after each message).
-- :func:`serve_stdio` runs until stdin closes (then returns 0); SIGTERM or SIGINT end the process
-  with 0 at once.
+- :func:`serve_stdio` runs until stdin closes: requests still running then get a short grace period
+  (:data:`STDIN_CLOSED_GRACE`) to be answered, and the process ends with 0 (at once, unanswered,
+  for any still running after it). SIGTERM or SIGINT end the process with 0 at once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp_types import CallToolResult
+from mcp.shared.message import SessionMessage
+from mcp_types import CallToolResult, JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
@@ -49,6 +51,7 @@ from cstar_cli.mcp.toolset import TOOL_NAMES
 
 __all__ = [
     "INSTRUCTIONS",
+    "STDIN_CLOSED_GRACE",
     "CStarMCPServer",
     "build_server",
     "configure_logging",
@@ -209,10 +212,86 @@ def _only_broken_pipes(exc: BaseException) -> bool:
     return isinstance(exc, (BrokenPipeError, ConnectionResetError))
 
 
-def serve_stdio(server: MCPServer) -> int:
-    """Serve MCP over stdin/stdout until stdin closes (returns 0) or SIGTERM/SIGINT arrives (the
-    process exits 0 at once). Returns 0 too for a client that went away mid-write, and 1 for anything
-    else (logged, without a traceback unless ``CSTAR_DEBUG``)."""
+#: How long in-flight requests may still run once stdin has closed, in seconds.
+STDIN_CLOSED_GRACE = 2.0
+
+
+class _InFlight:
+    """The IDs of the client's requests not yet answered, and a wait for them all to be."""
+
+    def __init__(self) -> None:
+        self._ids: set[Any] = set()
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    def incoming(self, item: SessionMessage | Exception) -> None:
+        message = item.message if isinstance(item, SessionMessage) else None
+        if isinstance(message, JSONRPCRequest):
+            self._ids.add(message.id)
+            self._idle = anyio.Event()
+        elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
+            # A cancelled request gets no answer.
+            self._settle((message.params or {}).get("requestId"))
+
+    def outgoing(self, item: SessionMessage) -> None:
+        if isinstance(item.message, (JSONRPCResponse, JSONRPCError)):
+            self._settle(item.message.id)
+
+    def _settle(self, request_id: Any) -> None:
+        self._ids.discard(request_id)
+        if not self._ids:
+            self._idle.set()
+
+    async def all_answered(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for every request to be answered; True when they were."""
+        with anyio.move_on_after(timeout):
+            await self._idle.wait()
+        return not self._ids
+
+
+async def _run_on_stdio(server: MCPServer, grace: float) -> None:
+    """``MCPServer.run_stdio_async`` with one difference: when stdin closes, the requests still running
+    get up to ``grace`` seconds to be answered before the server sees the end of its input; after
+    that the process exits 0 at once, writing nothing more. (The SDK alone would cancel them, wait
+    for each to finish, however long its API call takes, and then answer "Connection closed".)"""
+    from mcp.server.stdio import stdio_server
+
+    lowlevel = server._lowlevel_server  # what run_stdio_async runs; no public accessor exists
+    in_flight = _InFlight()
+    to_server, server_reads = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    server_writes, from_server = anyio.create_memory_object_stream[SessionMessage](0)
+
+    async with stdio_server() as (stdin_messages, stdout_messages), anyio.create_task_group() as tg:
+
+        async def relay_stdin() -> None:
+            async with stdin_messages, to_server:
+                async for item in stdin_messages:
+                    in_flight.incoming(item)
+                    await to_server.send(item)
+                if not await in_flight.all_answered(grace):
+                    logger.info("stdin closed; exiting without waiting for the requests still running")
+                    exit_now(0)
+                logger.info("stdin closed; exiting")
+
+        async def relay_stdout() -> None:
+            async with from_server, stdout_messages:
+                async for item in from_server:
+                    await stdout_messages.send(item)
+                    in_flight.outgoing(item)
+
+        tg.start_soon(relay_stdin)
+        tg.start_soon(relay_stdout)
+        await lowlevel.run(server_reads, server_writes, lowlevel.create_initialization_options())
+
+
+def serve_stdio(server: MCPServer, *, grace: float = STDIN_CLOSED_GRACE) -> int:
+    """Serve MCP over stdin/stdout until stdin closes or SIGTERM/SIGINT arrives.
+
+    When stdin closes, requests still running get up to ``grace`` seconds to be answered; then this
+    returns 0, or, if one is still running (e.g. an API call waiting for its timeout), the process
+    exits 0 at once without answering it. SIGTERM and SIGINT exit 0 at once. Returns 0 too for a
+    client that went away mid-write, and 1 for anything else (logged, without a traceback unless
+    ``CSTAR_DEBUG``)."""
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
@@ -230,7 +309,7 @@ def serve_stdio(server: MCPServer) -> int:
                         exit_now(0)
 
             tg.start_soon(exit_on_signal)
-            await server.run_stdio_async()
+            await _run_on_stdio(server, grace)
             tg.cancel_scope.cancel()
 
     try:
