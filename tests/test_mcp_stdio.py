@@ -2,7 +2,8 @@
 
 Driven by the SDK's stdio client (the initialize handshake, as Claude Code, Cursor and Continue do)
 and, for the protocol-level checks, by hand: stdout must carry only JSON-RPC lines, and the process
-must exit 0 without a traceback when stdin closes or on SIGTERM/SIGINT. The full API key must never
+must exit 0 without a traceback when stdin closes or on SIGTERM/SIGINT. When stdin closes, quick
+requests still in flight are answered first; one stuck on an API that never answers is not waited for. The full API key must never
 reach stderr, even with ``CSTAR_DEBUG=1`` logging.
 """
 
@@ -10,8 +11,12 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +172,102 @@ def test_stdout_is_protocol_only_and_exit_is_clean(emulator_session: EmulatorPro
     assert all(json.loads(line)["jsonrpc"] == "2.0" for line in rest.splitlines() if line.strip())
     assert "Traceback" not in stderr
     assert emulator_session.keys["sk_test"] not in stderr
+
+
+def _message(id_: int | None, method: str, params: dict[str, Any] | None = None) -> bytes:
+    msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if id_ is not None:
+        msg["id"] = id_
+    if params is not None:
+        msg["params"] = params
+    return (json.dumps(msg) + "\n").encode()
+
+
+@pytest.fixture
+def hung_api() -> Iterator[str]:
+    """The base URL of a local server that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+def _start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cstar_cli", "mcp-server"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def test_stdin_closed_with_a_call_stuck_on_the_api_exits_after_the_grace_period(hung_api: str) -> None:
+    env = server_env(None, CSTAR_API_KEY="sk_test_" + "abcdefgh" * 4, CSTAR_BASE_URL=hung_api)
+    proc = _start_server(env)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(_initialize())
+        proc.stdin.write(_message(None, "notifications/initialized"))
+        proc.stdin.write(_message(2, "tools/call", {"name": "cstar_list_tickets", "arguments": {}}))
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline())["id"] == 1
+        time.sleep(1.0)  # the call is now waiting on the API
+        proc.stdin.close()
+        closed = time.monotonic()
+        code = proc.wait(timeout=8)
+        waited = time.monotonic() - closed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    rest = proc.stdout.read().decode()
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert code == 0, stderr
+    # The grace period was given (the call could not finish in it), then nothing more was written:
+    # no late "Connection closed" error for the abandoned call.
+    assert waited >= 1.5
+    assert rest == ""
+    assert "Traceback" not in stderr
+
+
+def test_one_shot_input_gets_every_quick_answer_before_exit() -> None:
+    proc = _start_server(server_env(None))
+    requests = [
+        _initialize(),
+        _message(None, "notifications/initialized"),
+        _message(2, "tools/call", {"name": "cstar_list_events", "arguments": {"category": "tickets"}}),
+        _message(3, "tools/list"),
+        _message(4, "tools/call", {"name": "cstar_list_tickets", "arguments": {}}),
+    ]
+    try:
+        out, err = proc.communicate(b"".join(requests), timeout=8)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()
+    replies = {r["id"]: r for r in map(json.loads, out.decode().splitlines())}
+    assert sorted(replies) == [1, 2, 3, 4]
+    assert replies[2]["result"]["isError"] is False
+    assert len(replies[3]["result"]["tools"]) == 9
+    # No key here: the API tool answers with the log-in error rather than being dropped.
+    assert replies[4]["result"]["isError"] is True and "not_logged_in" in replies[4]["result"]["content"][0]["text"]
+    assert b"Traceback" not in err

@@ -225,7 +225,10 @@ async def test_unknown_ticket_is_not_found_with_request_id(server: CStarMCPServe
         ("cstar_list_customers", {"sentiment": "angry"}, "'positive', 'neutral' or 'negative'"),
         ("cstar_get_ticket", {"ticketId": "cus_123"}, "ticketId must be an ID starting with tkt_"),
         ("cstar_get_ticket", {}, "ticketId is required"),
-        ("cstar_create_ticket", {"title": ""}, "title: String should have at least 1 character"),
+        ("cstar_create_ticket", {"title": ""}, "title must not be empty"),
+        ("cstar_create_ticket", {"title": "x" * 501}, "title must be at most 500 characters (got 501)"),
+        ("cstar_list_tickets", {"search": "x" * 100_000}, "search must be at most 500 characters (got 100,000)"),
+        ("cstar_create_ticket", {"title": "x", "tags": ["a"] * 51}, "tags must have at most 50 items (got 51)"),
     ],
 )
 async def test_bad_arguments_are_readable_errors(
@@ -235,6 +238,61 @@ async def test_bad_arguments_are_readable_errors(
     assert result.is_error
     assert text(result).startswith("Error (INVALID_FIELD): Invalid arguments for " + tool)
     assert expected in text(result)
+
+
+async def test_string_limits_match_the_api_and_arrays_use_max_items(server: CStarMCPServer) -> None:
+    async with Client(server) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    create = tools["cstar_create_ticket"].input_schema["properties"]
+    # The API's limits (cstar_cli/emulator/resources.py): title 500, customerName 200, customerId 100.
+    assert (create["title"]["maxLength"], create["customerName"]["maxLength"]) == (500, 200)
+    assert create["customerId"]["maxLength"] == 100 and create["notes"]["maxLength"] == 10_000
+    assert create["tags"]["type"] == "array" and create["tags"]["maxItems"] == 50
+    assert "maxLength" not in create["tags"]
+    for tool in tools.values():
+        for prop in tool.input_schema["properties"].values():
+            if prop.get("type") == "array":
+                assert "maxLength" not in prop and "minLength" not in prop
+            elif prop.get("type") != "string":
+                assert not {"maxLength", "minLength", "pattern"} & set(prop)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "hint"),
+    [
+        ({"title": "   "}, "INVALID_FIELD", "Hint: Check the argument named in the message"),
+        ({"title": "x", "customerId": "cus_nope"}, "INVALID_FIELD", "cstar_list_customers"),
+    ],
+)
+async def test_api_errors_without_a_hint_get_one(
+    server: CStarMCPServer, args: dict[str, Any], code: str, hint: str
+) -> None:
+    result = await call(server, "cstar_create_ticket", args)
+    assert result.is_error and text(result).startswith(f"Error ({code}):"), text(result)
+    assert "Request ID: req_" in text(result)
+    assert hint in text(result)
+
+
+async def test_reused_idempotency_key_says_to_use_a_new_one(server: CStarMCPServer) -> None:
+    first = await call(server, "cstar_create_ticket", {"title": "First", "idempotencyKey": "mcp-reuse-1"})
+    assert not first.is_error, text(first)
+    other = await call(server, "cstar_create_ticket", {"title": "Another", "idempotencyKey": "mcp-reuse-1"})
+    assert other.is_error and text(other).startswith("Error (idempotency_key_reused):")
+    assert "Hint: Use a new idempotencyKey for a different ticket" in text(other)
+
+
+async def test_not_found_on_create_points_to_the_customer_list() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {"success": False, "error": {"type": "not_found_error", "code": "not_found", "message": "No customer."}}
+        return httpx.Response(404, json=body, headers={"x-cstar-request-id": "req_404"})
+
+    server = make_server(
+        "sk_test_" + "N" * 32, "https://api.example.com", transport=httpx.MockTransport(handler), team_id="t1"
+    )
+    created = await call(server, "cstar_create_ticket", {"title": "x", "customerId": "cus_nope"})
+    assert created.is_error and "Hint: cstar_list_customers finds customer IDs" in text(created)
+    listed = await call(server, "cstar_list_tickets", {"customerId": "cus_nope"})
+    assert listed.is_error and "Hint: List first with cstar_list_" in text(listed)
 
 
 async def test_no_key_still_serves_and_says_to_log_in(emu: EmulatorProcess) -> None:

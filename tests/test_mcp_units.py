@@ -8,7 +8,14 @@ import sys
 import pytest
 
 from cstar_cli.api import Page
-from cstar_cli.errors import CStarNotFoundError, CStarUsageError
+from cstar_cli.errors import (
+    CStarConflictError,
+    CStarError,
+    CStarNotFoundError,
+    CStarPermissionError,
+    CStarUsageError,
+    CStarValidationError,
+)
 from cstar_cli.mcp import sanitize, views
 from cstar_cli.mcp.access import Secrets
 from cstar_cli.mcp.toolset import TOOL_NAMES, WRITE_TOOLS, select_tools
@@ -145,6 +152,29 @@ def test_error_text_carries_code_request_id_and_hint() -> None:
         "Request ID: req_9",
         "Hint: Look elsewhere.",
     ]
+
+
+def test_errors_without_a_hint_get_one_by_class() -> None:
+    from cstar_cli.mcp.results import add_hint
+
+    def hint(err: CStarError, not_found_hint: str | None = None) -> str:
+        return add_hint(err, "cstar_create_ticket", not_found_hint).hint or ""
+
+    assert hint(CStarValidationError("title is required.", field="title")).startswith(
+        "Check the argument named in the message and call cstar_create_ticket again"
+    )
+    assert hint(CStarValidationError("No customer with id 'cus_x'.", field="customerId")) == (
+        "List first with cstar_list_customers to get a valid customerId."
+    )
+    assert hint(CStarNotFoundError("No such thing.")).startswith("List first with cstar_list_tickets")
+    assert hint(CStarNotFoundError("No such customer."), "Try cstar_list_customers.") == "Try cstar_list_customers."
+    assert hint(CStarConflictError("Reused.", code="idempotency_key_reused")).startswith(
+        "Use a new idempotencyKey for a different ticket"
+    )
+    assert "still running" in hint(CStarConflictError("Busy.", code="idempotency_key_in_use"))
+    # A hint the error already has (the API's, or the class default) is kept.
+    assert hint(CStarValidationError("Bad.", hint="Do this.")) == "Do this."
+    assert hint(CStarPermissionError("No.")).startswith("Publishable keys are read-only")
 
 
 def test_log_lines_and_tracebacks_are_scrubbed() -> None:

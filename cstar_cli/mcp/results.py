@@ -25,14 +25,28 @@ from typing import Any
 from mcp_types import CallToolResult, TextContent
 from pydantic import ValidationError
 
-from cstar_cli.errors import CStarError, CStarValidationError
+from cstar_cli.errors import CStarConflictError, CStarError, CStarNotFoundError, CStarValidationError
 from cstar_cli.mcp.sanitize import clean, clean_text
 
-__all__ = ["error_text", "failure", "invalid_arguments", "success"]
+__all__ = ["add_hint", "error_text", "failure", "invalid_arguments", "success"]
 
 Scrub = Callable[[str], str]
 
 _PREFIX_PATTERN = re.compile(r"^\^([a-z]+_)")
+
+# The tool that lists valid values for an ID argument.
+_ID_LISTS = {"customerId": "cstar_list_customers", "ticketId": "cstar_list_tickets"}
+
+_CONFLICT_HINTS = {
+    "idempotency_key_reused": (
+        "Use a new idempotencyKey for a different ticket; repeat a key only to retry the same call with the "
+        "same arguments."
+    ),
+    "idempotency_key_in_use": (
+        "The first call with this idempotencyKey is still running: wait a few seconds, then call again with the "
+        "same key."
+    ),
+}
 
 
 def success(data: Mapping[str, Any], scrub: Scrub | None = None) -> CallToolResult:
@@ -64,6 +78,53 @@ def failure(err: CStarError, scrub: Scrub | None = None, extra: Iterable[str] = 
     return CallToolResult(content=[TextContent(type="text", text=scrub(text) if scrub else text)], is_error=True)
 
 
+def add_hint(err: CStarError, tool: str, not_found_hint: str | None = None) -> CStarError:
+    """Give ``err`` a next step by its class when it has none (the API's errors seldom carry one):
+    for an unknown ID (a "not found", or a rejected ID argument) ``not_found_hint`` or "list first
+    with cstar_list_…"; for another rejected argument, "check the argument named in the message"; for
+    a conflict, what to do about its idempotency key. Returns ``err``."""
+    if err.hint:
+        return err
+    lister = _ID_LISTS.get(err.field or "")
+    if isinstance(err, CStarNotFoundError) or (isinstance(err, CStarValidationError) and lister):
+        err.hint = not_found_hint or (
+            f"List first with {lister} to get a valid {err.field}."
+            if lister
+            else "List first with cstar_list_tickets, cstar_list_customers or cstar_list_articles to get a valid ID."
+        )
+    elif isinstance(err, CStarValidationError):
+        err.hint = (
+            f"Check the argument named in the message and call {tool} again; its input schema lists what is allowed."
+        )
+    elif isinstance(err, CStarConflictError):
+        err.hint = _CONFLICT_HINTS.get(err.code, "Something changed at the same time: read it again, then retry.")
+    return err
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n:,} {unit}" if n != 1 else f"1 {unit.removesuffix('s')}"
+
+
+def _length_problem(field: str, e: Mapping[str, Any]) -> str | None:
+    """A too-long or too-short value in plain words: characters for a string, items for a list (pydantic
+    speaks of "items" for a string in an optional argument)."""
+    if e["type"] not in ("too_long", "too_short", "string_too_long", "string_too_short"):
+        return None
+    given, ctx = e.get("input"), e.get("ctx") or {}
+    unit, verb = ("characters", "be") if isinstance(given, str) else ("items", "have")
+    try:
+        size = len(given)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    if "long" in e["type"] and "max_length" in ctx:
+        return f"{field} must {verb} at most {_plural(ctx['max_length'], unit)} (got {size:,})"
+    if "short" in e["type"] and "min_length" in ctx:
+        if size == 0:
+            return f"{field} must not be empty"
+        return f"{field} must {verb} at least {_plural(ctx['min_length'], unit)} (got {size:,})"
+    return None
+
+
 def _show(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:59] + "…"
@@ -90,6 +151,9 @@ def invalid_arguments(tool: str, exc: ValidationError, input_schema: Mapping[str
             continue
         if e["type"] == "string_pattern_mismatch" and (m := _PREFIX_PATTERN.match(str(prop.get("pattern", "")))):
             problems.append(f"{field} must be an ID starting with {m.group(1)} (got {_show(given)})")
+            continue
+        if length := _length_problem(field, e):
+            problems.append(length)
             continue
         problems.append(f"{field}: {e['msg']} (got {_show(given)})")
         if enum := prop.get("enum"):

@@ -31,6 +31,7 @@ import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp_types import CallToolResult, JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 from mcp_types import Tool as MCPTool
@@ -41,7 +42,6 @@ from cstar_cli.errors import (
     CStarAuthenticationError,
     CStarConnectionError,
     CStarError,
-    CStarNotFoundError,
     CStarValidationError,
 )
 from cstar_cli.mcp import results
@@ -147,9 +147,7 @@ class CStarMCPServer(MCPServer):
         spec = self.specs.get(name)
         err: CStarError
         if isinstance(cause, CStarError):
-            err = cause
-            if isinstance(err, CStarNotFoundError) and spec and spec.not_found_hint and not err.hint:
-                err.hint = spec.not_found_hint
+            err = results.add_hint(cause, name, spec.not_found_hint if spec else None)
         elif isinstance(cause, ValidationError) and not isinstance(exc, UnexpectedToolError):
             err = results.invalid_arguments(name, cause, await self._input_schema(name))
         elif spec is None and not isinstance(exc, UnexpectedToolError):
@@ -227,8 +225,9 @@ class _InFlight:
     def incoming(self, item: SessionMessage | Exception) -> None:
         message = item.message if isinstance(item, SessionMessage) else None
         if isinstance(message, JSONRPCRequest):
+            if not self._ids:
+                self._idle = anyio.Event()
             self._ids.add(message.id)
-            self._idle = anyio.Event()
         elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
             # A cancelled request gets no answer.
             self._settle((message.params or {}).get("requestId"))
@@ -254,8 +253,6 @@ async def _run_on_stdio(server: MCPServer, grace: float) -> None:
     get up to ``grace`` seconds to be answered before the server sees the end of its input; after
     that the process exits 0 at once, writing nothing more. (The SDK alone would cancel them, wait
     for each to finish, however long its API call takes, and then answer "Connection closed".)"""
-    from mcp.server.stdio import stdio_server
-
     lowlevel = server._lowlevel_server  # what run_stdio_async runs; no public accessor exists
     in_flight = _InFlight()
     to_server, server_reads = anyio.create_memory_object_stream[SessionMessage | Exception](0)

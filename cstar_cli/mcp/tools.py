@@ -46,7 +46,11 @@ EventCategory = Literal[tuple(catalog.CATEGORIES)]  # type: ignore[valid-type]
 TriggerableEvent = Literal[catalog.TRIGGERABLE]  # type: ignore[valid-type]
 
 # A constraint on `str | None` is enforced but left out of the schema; on the `str` arm it shows.
-CustomerIdText = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9_-]+$")]
+CustomerIdText = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9_-]+$", max_length=100)]
+
+# On the list arm, the limit is published as maxItems (on the union it would read maxLength). The API
+# sets no length for one tag.
+TagList = Annotated[list[str], Field(max_length=50)]
 
 # `X | SkipJsonSchema[None]` keeps "null" out of the published schema: the argument is simply optional.
 PageArg = Annotated[int, _arg("Page number, 1-indexed (default 1). A list result's nextPage is the next one.", ge=1)]
@@ -243,7 +247,7 @@ class Tools:
 
     def create_ticket(
         self,
-        title: Annotated[str, _arg("Subject line of the ticket.", min_length=1, max_length=10_000)],
+        title: Annotated[str, _arg("Subject line of the ticket, up to 500 characters.", min_length=1, max_length=500)],
         priority: Annotated[Priority | SkipJsonSchema[None], _arg("Priority (the API's default: normal).")] = None,
         customerId: Annotated[
             CustomerIdText | SkipJsonSchema[None],
@@ -251,11 +255,9 @@ class Tools:
         ] = None,
         customerName: Annotated[
             str | SkipJsonSchema[None],
-            _arg("Name of a new customer, used when customerId is not given.", min_length=1, max_length=500),
+            _arg("Name of a new customer, used when customerId is not given.", min_length=1, max_length=200),
         ] = None,
-        tags: Annotated[
-            list[str] | SkipJsonSchema[None], _arg('Tags, e.g. ["login", "billing"].', max_length=50)
-        ] = None,
+        tags: Annotated[TagList | SkipJsonSchema[None], _arg('Tags, e.g. ["login", "billing"]; at most 50.')] = None,
         notes: Annotated[
             str | SkipJsonSchema[None], _arg("Internal notes (never shown to the customer).", max_length=10_000)
         ] = None,
