@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import time
 
 import pytest
 from typer._click.exceptions import UsageError
 
 from cstar_cli.cli import hoist_global_options
-from tests.support.cli import cstar, cstar_subprocess
+from tests.support.cli import cstar, cstar_env, cstar_subprocess
 
 
 def test_hoists_global_options() -> None:
@@ -92,3 +95,29 @@ def test_not_logged_in() -> None:
 def test_no_args_shows_help() -> None:
     r = cstar()
     assert r.code == 0 and "Usage" in r.output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_ctrl_d_at_the_login_prompt_is_a_usage_error() -> None:
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: `cstar login` on a terminal, as a person would run it
+        os.execvpe(sys.executable, [sys.executable, "-m", "cstar_cli", "login"], cstar_env())
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"input hidden" not in seen and time.monotonic() < deadline:
+        seen += os.read(fd, 1024)
+    os.write(fd, b"\x04")  # Ctrl-D
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    text = seen.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 2, text
+    assert "No API key entered" in text and "Traceback" not in text
