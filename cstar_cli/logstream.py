@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 
 from cstar_cli.api import USER_AGENT, CStarClient
+from cstar_cli.backoff import backoff_delay as _backoff_delay
 from cstar_cli.errors import (
     CStarConnectionError,
     CStarError,
@@ -158,9 +158,8 @@ class SSEParser:
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = MAX_BACKOFF) -> float:
     """Seconds to wait before reconnection ``attempt`` (1-based): exponential from ``base``, capped at
-    ``cap``, with up to 25 % jitter taken off so many clients do not reconnect in step."""
-    delay = min(cap, base * 2 ** max(0, attempt - 1))
-    return delay * (0.75 + random.random() / 4)
+    ``cap``, with up to 25 % jitter taken off."""
+    return _backoff_delay(attempt, base=base, cap=cap, low=0.75, high=1.0)
 
 
 class _Retryable(Exception):

@@ -18,7 +18,6 @@ Retries (at most ``max_retries`` more attempts, exponential backoff with jitter,
 from __future__ import annotations
 
 import platform
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any
 import httpx
 
 from cstar_cli import __version__
+from cstar_cli.backoff import backoff_delay
 from cstar_cli.config import check_base_url, validate_key
 from cstar_cli.errors import (
     CStarConnectionError,
@@ -227,7 +227,7 @@ class CStarClient:
                 raise
 
     def _backoff(self, attempt: int) -> float:
-        return min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        return backoff_delay(attempt, base=0.25, cap=8.0, low=0.5, high=1.0)
 
     def _connection_error(self, e: Exception) -> CStarConnectionError:
         kind = "timed out" if isinstance(e, httpx.TimeoutException) else "could not be reached"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import re
 import threading
 import time
@@ -38,6 +37,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from cstar_cli.api import USER_AGENT
+from cstar_cli.backoff import backoff_delay
 from cstar_cli.config import is_loopback
 from cstar_cli.errors import (
     CStarAuthenticationError,
@@ -99,8 +99,7 @@ def _revoked(detail: str | None = None) -> CStarAuthenticationError:
 
 
 def _backoff(attempt: int) -> float:
-    base = min(RECONNECT_CAP, RECONNECT_FIRST * 2 ** (attempt - 1))
-    return base * (0.5 + random.random())
+    return backoff_delay(attempt, base=RECONNECT_FIRST, cap=RECONNECT_CAP, low=0.5, high=1.5)
 
 
 def _created_ts(payload: str) -> float | None:
