@@ -47,6 +47,7 @@ class AppContext:
         "CSTAR_API_KEY overrides the stored key" are printed to stderr once."""
         from cstar_cli.config import resolve
 
+        # Resolved again when an earlier call skipped the stored key (login/logout do) and this one needs it.
         if self._settings is None or (
             load_stored_key and self._settings.key_source is None and self._settings.profile_data.get("key_storage")
         ):
