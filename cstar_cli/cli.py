@@ -9,6 +9,7 @@ and ``cstar events --json`` never import httpx, rich, keyring, websockets or mcp
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -20,8 +21,9 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit
 
 from cstar_cli import __version__
+from cstar_cli._entry import silence_stdout, write_failed
 from cstar_cli.context import AppContext, get_app
-from cstar_cli.errors import EXIT_CODES, EXIT_INTERRUPTED, CStarError, CStarUsageError
+from cstar_cli.errors import EXIT_CODES, EXIT_INTERRUPTED, CStarError, CStarOutputError, CStarUsageError
 from cstar_cli.output import Output
 
 __all__ = ["COMMANDS", "app", "main"]
@@ -41,6 +43,8 @@ COMMANDS: dict[str, str] = {
 }
 
 _GLOBAL_FLAGS = {"--json", "--no-color"}
+# A failed write with no file name is a write to an already open stream: stdout, for our output.
+_STDOUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EBADF, errno.EIO, errno.EFBIG})
 _GLOBAL_VALUED = {"--api-key", "--base-url", "--profile"}
 
 
@@ -125,6 +129,8 @@ class RootGroup(TyperGroup):
             return super().invoke(ctx)
         except CStarError as e:
             get_app(ctx).out.error(e)
+            if isinstance(e, CStarOutputError):
+                silence_stdout()
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             get_app(ctx).out.info("Interrupted.")
@@ -133,19 +139,15 @@ class RootGroup(TyperGroup):
             raise
         except BrokenPipeError:
             # The reader had enough (`cstar logs | head -1`): not an error.
-            _silence_stdout()
+            silence_stdout()
             ctx.exit(0)
+        except OSError as e:
+            if e.filename is not None or e.errno not in _STDOUT_ERRNOS:
+                raise _unexpected(ctx, e) from None
+            # Help text or other output written without Output (which raises CStarOutputError itself).
+            ctx.exit(write_failed(e))
         except Exception as e:
-            if os.environ.get("CSTAR_DEBUG"):
-                raise
-            get_app(ctx).out.error(
-                CStarError(
-                    f"Unexpected {type(e).__name__}: {e}",
-                    code="unexpected",
-                    hint="Run again with CSTAR_DEBUG=1 for details, and report it with that output.",
-                )
-            )
-            ctx.exit(1)
+            raise _unexpected(ctx, e) from None
 
     def main(
         self,
@@ -159,7 +161,10 @@ class RootGroup(TyperGroup):
         try:
             rv = super().main(argv, prog_name or "cstar", complete_var, standalone_mode=False, **extra)
         except _click.exceptions.NoArgsIsHelpError as e:
-            _click.echo(e.ctx.get_help() if e.ctx else "")
+            # Typer's rich help prints itself while the error is built and leaves the message empty;
+            # plain Click's puts the help in the message.
+            if e.format_message():
+                _click.echo(e.format_message())
             code = 0
         except _click.exceptions.ClickException as e:
             out = Output(json="--json" in argv, no_color="--no-color" in argv)
@@ -170,11 +175,16 @@ class RootGroup(TyperGroup):
         except Abort:
             Output(json="--json" in argv).info("Aborted.")
             code = EXIT_INTERRUPTED
-        except BrokenPipeError:
-            _silence_stdout()
-            code = 0
+        except OSError as e:
+            # Help or --version written to a full disk or a closed stdout (data writes are turned
+            # into CStarOutputError by Output already); EPIPE ends quietly.
+            code = write_failed(e)
         else:
             code = rv if isinstance(rv, int) else 0
+        try:
+            sys.stdout.flush()
+        except OSError as e:
+            code = code or write_failed(e)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -189,21 +199,25 @@ def _drop_completion_options(cmd: _click.Command) -> None:
         _drop_completion_options(sub)
 
 
+def _unexpected(ctx: _click.Context, e: Exception) -> BaseException:
+    """Report a bug (an exception no layer turned into a CStarError) and give what ends the process."""
+    if os.environ.get("CSTAR_DEBUG"):
+        return e
+    get_app(ctx).out.error(
+        CStarError(
+            f"Unexpected {type(e).__name__}: {e}",
+            code="unexpected",
+            hint="Run again with CSTAR_DEBUG=1 for details, and report it with that output.",
+        )
+    )
+    return Exit(1)
+
+
 def _hide_flag_types(cmd: _click.Command) -> None:
     # Help shows a type after each option (`--yes <bool>`), which reads as if a flag took a value.
     for p in cmd.params:
         if getattr(p, "is_flag", False):
             p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
-
-
-def _silence_stdout() -> None:
-    # The reader went away (`cstar … | head`): point stdout at devnull so the interpreter's final
-    # flush does not print a second error.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 def _exit_code_epilog() -> str:

@@ -12,7 +12,8 @@ Implements the reference's "Errors carry their own docs" (Code of cStar 06) and 
     ├── CStarRateLimitError             exit 7   429 (``retry_after`` seconds)
     ├── CStarServerError                exit 8   5xx
     ├── CStarConnectionError            exit 9   server unreachable, timeout, TLS failure
-    └── CStarFeatureNotConfiguredError  exit 10  501, or a feature the team has not set up
+    ├── CStarFeatureNotConfiguredError  exit 10  501, or a feature the team has not set up
+    └── CStarOutputError                exit 11  stdout could not be written (full disk, closed stdout)
 
 Ctrl-C exits 130. The table is :data:`EXIT_CODES`; the README repeats it.
 
@@ -34,6 +35,7 @@ __all__ = [
     "CStarError",
     "CStarFeatureNotConfiguredError",
     "CStarNotFoundError",
+    "CStarOutputError",
     "CStarPermissionError",
     "CStarRateLimitError",
     "CStarServerError",
@@ -173,6 +175,16 @@ class CStarFeatureNotConfiguredError(CStarError):
     default_code = "feature_not_configured"
 
 
+class CStarOutputError(CStarError):
+    """Standard output could not be written: a full disk, a closed stdout, an I/O error. (A reader
+    that went away, EPIPE, is not an error: ``cstar … | head`` ends quietly with exit 0.)"""
+
+    type = "output_error"
+    exit_code = 11
+    default_code = "output_failed"
+    default_hint = "Check the disk or file that standard output goes to."
+
+
 #: Exit code → what it means; printed in the README and `cstar --help`.
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success",
@@ -186,6 +198,7 @@ EXIT_CODES: dict[int, str] = {
     8: "server error (5xx)",
     9: "network: the API could not be reached, timed out, or is not a cStar API",
     10: "feature not configured for this team",
+    11: "output could not be written (full disk, closed or failing stdout)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

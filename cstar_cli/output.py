@@ -16,9 +16,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
-from cstar_cli.errors import CStarError
+from cstar_cli.errors import CStarError, CStarOutputError
 
-__all__ = ["Output", "dumps", "use_color"]
+__all__ = ["Output", "dumps", "output_error", "use_color"]
 
 
 def dumps(obj: Any) -> str:
@@ -52,6 +52,23 @@ def printable(value: Any) -> str:
 def shorten(text: str, limit: int = _MAX_MESSAGE) -> str:
     """``text`` cut to ``limit`` characters with an ellipsis, so an echoed input stays one short line."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def output_error(e: OSError) -> CStarOutputError:
+    """The one-line error for standard output that cannot be written (ENOSPC, EBADF, EIO, …)."""
+    return CStarOutputError(f"Cannot write to standard output: {e.strerror or e}.")
+
+
+@contextlib.contextmanager
+def _writing_stdout() -> Iterator[None]:
+    # A reader that went away (EPIPE) stays a BrokenPipeError: the root command ends quietly. Any other
+    # failure to write data is the user's to know about, as a documented error, not "unexpected".
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise output_error(e) from None
 
 
 def use_color(stream: IO[str], no_color_flag: bool = False) -> bool:
@@ -122,7 +139,7 @@ class Output:
 
     def json_line(self, obj: Any) -> None:
         """One JSON document on one line, flushed: the ``--json`` and stream format."""
-        with self._lock:
+        with self._lock, _writing_stdout():
             self.stdout.write(dumps(obj) + "\n")
             self.stdout.flush()
 
@@ -131,9 +148,10 @@ class Output:
         Control characters in ``text`` are shown escaped (:func:`printable`)."""
         text = printable(text)
         if style and self.color_out:
-            self._console(self.stdout, True).print(text, style=style, markup=False)
+            with _writing_stdout():
+                self._console(self.stdout, True).print(text, style=style, markup=False)
             return
-        with self._lock:
+        with self._lock, _writing_stdout():
             self.stdout.write(text + "\n")
             self.stdout.flush()
 
@@ -162,7 +180,7 @@ class Output:
             return "-" if v is None or v == "" else printable(v)
 
         if not _isatty(self.stdout):
-            with self._lock:
+            with self._lock, _writing_stdout():
                 for row in rows:
                     self.stdout.write("\t".join(text(v) for v in row) + "\n")
                 self.stdout.flush()
@@ -187,7 +205,8 @@ class Output:
         # command, so a cell stays whole on one line and a long row soft-wraps instead.
         natural = console.measure(tbl, options=console.options.update(max_width=100_000)).maximum
         console.width = max(console.width, natural)
-        console.print(tbl)
+        with _writing_stdout():
+            console.print(tbl)
 
     def fields(self, pairs: Sequence[tuple[str, Any]]) -> None:
         """``Label  value`` lines on stdout, labels aligned."""

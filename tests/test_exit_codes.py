@@ -59,6 +59,7 @@ def test_the_table_is_the_documented_one() -> None:
         8: "server",
         9: "network:",
         10: "feature",
+        11: "output",
         130: "interrupted",
     }
 
