@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cstar_cli.errors import CStarAuthenticationError
 from cstar_cli.output import Output
 
 if TYPE_CHECKING:
@@ -49,7 +48,10 @@ class AppContext:
 
         # Resolved again when an earlier call skipped the stored key (login/logout do) and this one needs it.
         if self._settings is None or (
-            load_stored_key and self._settings.key_source is None and self._settings.profile_data.get("key_storage")
+            load_stored_key
+            and self._settings.key_source is None
+            and self._settings.withheld_for is None
+            and self._settings.profile_data.get("key_storage")
         ):
             self._settings = resolve(
                 api_key=self.api_key,
@@ -64,17 +66,14 @@ class AppContext:
 
     def client(self, *, api_key: str | None = None, **kwargs: Any) -> CStarClient:
         """An API client for the resolved key and base URL. Raises
-        :class:`CStarAuthenticationError` (exit 3, hint ``cstar login``) when there is no key."""
+        :class:`CStarAuthenticationError` (exit 3, hint ``cstar login``) when there is no key, naming
+        the API the profile is logged in to when its stored key belongs to another one."""
         from cstar_cli.api import CStarClient
 
         s = self.settings()
         key = api_key or s.api_key
         if not key:
-            raise CStarAuthenticationError(
-                f"Not logged in (profile '{s.profile}').",
-                code="not_logged_in",
-                hint="Run `cstar login`, or pass --api-key / set CSTAR_API_KEY.",
-            )
+            raise s.not_logged_in()
         kwargs.setdefault("team_id", s.team_id if not api_key else None)
         c = CStarClient(key, s.base_url, **kwargs)
         self._clients.append(c)

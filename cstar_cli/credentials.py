@@ -3,8 +3,15 @@
 Keychain entries use service ``cstar-cli`` and the profile name as user. Every keychain call runs
 with a timeout (:data:`KEYRING_TIMEOUT` seconds), because a locked or absent Secret Service can
 block forever on headless Linux. When the keychain is unusable (``NoKeyringError``, the fail/null
-backends, an error or a timeout) the key goes to ``<config dir>/credentials.toml`` (mode 0600, in a
-0700 folder) and the caller is told so.
+backends, an error or a timeout) the key goes to ``<config dir>/credentials.toml`` and the caller is
+told so.
+
+The file is always mode 0600: each write is a locked read-modify-write (``credentials.toml.lock``, see
+:func:`cstar_cli.config.file_lock`) through a unique temp file made 0600 before the key is written
+(:func:`cstar_cli.config.atomic_write`). A folder cstar creates is 0700; an existing one keeps its
+mode. A credentials file found readable or writable by group or others (left by an older tool or a
+copy) is changed back to 0600 with a one-line warning on stderr, as ssh insists on private keys; if
+that is not possible, the file is not used.
 
 ``CSTAR_CREDENTIAL_STORE=file`` skips the keychain altogether (CI, containers, tests).
 """
@@ -12,13 +19,14 @@ backends, an error or a timeout) the key goes to ``<config dir>/credentials.toml
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cstar_cli.config import _load_toml, config_dir, config_write_error
+from cstar_cli.config import _load_toml, atomic_write, config_dir, config_write_error, file_lock, redact
 
 __all__ = ["KEYRING_TIMEOUT", "SERVICE", "delete_key", "load_key", "store_key"]
 
@@ -31,7 +39,19 @@ class _Unavailable(Exception):
     """The keychain cannot be used here; the reason is the message."""
 
 
-def _with_timeout(fn: Callable[[], T]) -> T:
+def _reason(e: BaseException, secret: str | None = None) -> str:
+    """What went wrong, in words (the OS error's text, or the library's message), never a class name or
+    the key itself."""
+    if isinstance(e, OSError) and e.strerror:
+        text = e.strerror
+    else:
+        text = str(e).strip() or "an unexpected error"
+    if secret:
+        text = text.replace(secret, redact(secret))
+    return text.splitlines()[0][:200] if text else "an unexpected error"
+
+
+def _with_timeout(fn: Callable[[], T], secret: str | None = None) -> T:
     result: dict[str, Any] = {}
 
     def run() -> None:
@@ -47,7 +67,7 @@ def _with_timeout(fn: Callable[[], T]) -> T:
     if t.is_alive():
         raise _Unavailable(f"the OS keychain did not answer within {KEYRING_TIMEOUT:g} s")
     if "error" in result:
-        raise _Unavailable(f"the OS keychain failed ({type(result['error']).__name__})")
+        raise _Unavailable(f"the OS keychain failed: {_reason(result['error'], secret)}")
     return result.get("value")  # type: ignore[return-value]
 
 
@@ -58,7 +78,7 @@ def _keyring() -> Any:
         import keyring
         from keyring.backends import fail
     except Exception as e:  # pragma: no cover - broken install
-        raise _Unavailable(f"keyring is not usable ({type(e).__name__})") from None
+        raise _Unavailable(f"the keyring library cannot be loaded: {_reason(e)}") from None
     backend = keyring.get_keyring()
     name = type(backend).__module__ + "." + type(backend).__name__
     if isinstance(backend, fail.Keyring) or "null" in name.lower() or getattr(backend, "priority", 1) <= 0:
@@ -70,19 +90,53 @@ def _file_path() -> Path:
     return config_dir() / "credentials.toml"
 
 
-def _write_file(data: dict[str, Any]) -> Path:
+def _is_private(path: Path, *, rewriting: bool = False) -> bool:
+    """True when only the owner can read or write ``path`` (or it does not exist), fixing a looser mode
+    to 0600 with a warning on stderr; False, with a warning, when it stays exposed. ``rewriting``: the
+    caller is about to replace the file with a private copy, and the warning says so."""
+    if os.name != "posix":
+        return True  # Windows keeps access in ACLs, not in these mode bits
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError as e:
+        print(f"Warning: cannot check the permissions of {path}: {_reason(e)}.", file=sys.stderr)
+        return False
+    if not mode & 0o077:
+        return True
+    try:
+        os.chmod(path, 0o600)
+    except OSError as e:
+        then = "replacing it with a private copy" if rewriting else f"not using it. Fix it with `chmod 600 {path}`"
+        print(
+            f"Warning: {path} is accessible to other users (mode {mode:04o}) and cannot be made private "
+            f"({_reason(e)}); {then}.",
+            file=sys.stderr,
+        )
+        return False
+    print(f"Warning: {path} was accessible to other users (mode {mode:04o}); changed it to 0600.", file=sys.stderr)
+    return True
+
+
+def _update_file(change: Callable[[dict[str, Any]], T]) -> T:
+    """Apply ``change`` to the credentials file's data under its lock, re-read inside the lock, and
+    write the result (0600) when it changed. Raises :class:`~cstar_cli.errors.CStarError`."""
     import tomli_w
 
     path = _file_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    tmp = path.with_suffix(".tmp")
-    # Created 0600 from the start: the key is never readable by others, even for an instant.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(tomli_w.dumps(data))
-    os.replace(tmp, path)
-    return path
+    with file_lock(path):
+        private = _is_private(path, rewriting=True)
+        data = _load_toml(path)
+        before = tomli_w.dumps(data)
+        result = change(data)
+        after = tomli_w.dumps(data)
+        if after != before or not private:
+            try:
+                atomic_write(path, after, 0o600)
+            except OSError as e:
+                raise config_write_error(path, e) from None
+    return result
 
 
 def store_key(profile: str, key: str) -> tuple[str, str]:
@@ -91,23 +145,24 @@ def store_key(profile: str, key: str) -> tuple[str, str]:
     on stderr. Raises :class:`~cstar_cli.errors.CStarError` when the file cannot be written either."""
     try:
         kr = _keyring()
-        _with_timeout(lambda: kr.set_password(SERVICE, profile, key))
+        _with_timeout(lambda: kr.set_password(SERVICE, profile, key), secret=key)
         _remove_from_file(profile)
         return "keychain", f"OS keychain (service {SERVICE})"
     except _Unavailable as why:
-        data = _load_toml(_file_path())
-        data.setdefault("profiles", {})[profile] = {"api_key": key}
-        try:
-            path = _write_file(data)
-        except OSError as e:
-            raise config_write_error(_file_path(), e) from None
+
+        def put(data: dict[str, Any]) -> None:
+            data.setdefault("profiles", {})[profile] = {"api_key": key}
+
+        _update_file(put)
+        path = _file_path()
         print(f"Note: {why}; the key is stored in {path} (mode 0600) instead.", file=sys.stderr)
         return "file", f"{path} (mode 0600)"
 
 
 def load_key(profile: str, storage: str | None) -> tuple[str | None, str | None]:
     """The stored key for ``profile`` and where it came from (``"keychain"``/``"file"``), or
-    ``(None, None)``. Never raises: an unreadable keychain counts as no key."""
+    ``(None, None)``. Never raises: an unreadable keychain, or a credentials file other users can read
+    and that cannot be made private, counts as no key (said on stderr)."""
     if storage == "keychain":
         try:
             kr = _keyring()
@@ -116,8 +171,11 @@ def load_key(profile: str, storage: str | None) -> tuple[str | None, str | None]
                 return key, "keychain"
         except _Unavailable as why:
             print(f"Note: {why}; cannot read the stored key.", file=sys.stderr)
+    path = _file_path()
+    if not _is_private(path):
+        return None, None
     try:
-        entry = (_load_toml(_file_path()).get("profiles") or {}).get(profile) or {}
+        entry = (_load_toml(path).get("profiles") or {}).get(profile) or {}
     except Exception as e:
         print(f"Note: {getattr(e, 'message', e)}", file=sys.stderr)
         entry = {}
@@ -126,15 +184,16 @@ def load_key(profile: str, storage: str | None) -> tuple[str | None, str | None]
 
 
 def _remove_from_file(profile: str) -> bool:
-    path = _file_path()
-    if not path.exists():
+    if not _file_path().exists():
         return False
-    data = _load_toml(path)
-    if profile not in (data.get("profiles") or {}):
-        return False
-    del data["profiles"][profile]
-    _write_file(data)
-    return True
+
+    def remove(data: dict[str, Any]) -> bool:
+        if profile not in (data.get("profiles") or {}):
+            return False
+        del data["profiles"][profile]
+        return True
+
+    return _update_file(remove)
 
 
 def delete_key(profile: str) -> bool:

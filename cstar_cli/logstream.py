@@ -15,7 +15,9 @@ skipped as well, so nothing is repeated even if the server replays one.
 Errors: an error response raises its :mod:`cstar_cli.errors` class (401 → exit 3, 403 → exit 4, …),
 except 429 and 5xx, which are retried like network failures. Before the first successful connection
 the stream gives up after ``connect_attempts`` failed tries (:class:`CStarConnectionError`, exit 9);
-once it has been open it reconnects for as long as the caller keeps iterating.
+once it has been open it reconnects for as long as the caller keeps iterating. A TLS failure
+(certificate not verifiable, handshake failed) is never retried: it raises
+:class:`CStarConnectionError` at once.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 import httpx
 
 from cstar_cli.api import USER_AGENT, CStarClient
+from cstar_cli.api._client import connection_error, is_tls_failure
 from cstar_cli.backoff import backoff_delay as _backoff_delay
 from cstar_cli.errors import (
     CStarConnectionError,
@@ -188,10 +191,12 @@ def tail(
     ``client`` supplies the key, base URL and team (``GET /me`` once if the team is not known);
     ``method``/``status``/``path`` are the contract's filters, sent as given. ``last_event_id`` resumes
     after that ``req_…``. Raises a :class:`CStarError` for a non-retryable error response, and
-    :class:`CStarConnectionError` if the stream never opened within ``connect_attempts`` tries.
+    :class:`CStarConnectionError` if the stream never opened within ``connect_attempts`` tries, or at
+    once on a TLS failure.
     """
     stream_path = client.team_path("logs/stream")
     params = {k: v for k, v in {"method": method, "status": status, "path": path}.items() if v}
+    timeout = httpx.Timeout(10.0, read=READ_TIMEOUT)
     http = httpx.Client(
         base_url=client.base_url + "/api/v1",
         headers={
@@ -200,7 +205,7 @@ def tail(
             "Accept": "text/event-stream",
             "Cache-Control": "no-cache",
         },
-        timeout=httpx.Timeout(10.0, read=READ_TIMEOUT),
+        timeout=timeout,
         transport=transport,
         follow_redirects=False,
     )
@@ -245,8 +250,11 @@ def tail(
                 parser.reset()
                 raise _Retryable("the server closed the stream")
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
+                if is_tls_failure(e):
+                    # Retrying cannot make an untrusted certificate trusted.
+                    raise connection_error(client.base_url, e, timeout) from None
                 parser.reset()
-                failure = _Retryable(_describe(e), error=_connection_error(client.base_url, e))
+                failure = _Retryable(_describe(e), error=connection_error(client.base_url, e, timeout))
             except _Retryable as e:
                 failure = e
             failures += 1
@@ -303,11 +311,3 @@ def _describe(e: Exception) -> str:
     if isinstance(e, httpx.RemoteProtocolError):
         return "the connection broke"
     return "the API could not be reached"
-
-
-def _connection_error(base_url: str, e: Exception) -> CStarConnectionError:
-    timeout = isinstance(e, httpx.TimeoutException)
-    return CStarConnectionError(
-        f"The cStar API at {base_url} {'timed out' if timeout else 'could not be reached'} ({type(e).__name__}).",
-        code="timeout" if timeout else "connection_failed",
-    )

@@ -3,6 +3,8 @@ touches the developer's real login or keychain."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.support.emulator import *  # noqa: F403 - fixtures: emulator, emulator_session, …
@@ -29,3 +31,34 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("CSTAR_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("CSTAR_CREDENTIAL_STORE", "file")
     monkeypatch.setenv("TERM", "dumb")
+
+
+# Two lanes. `pytest -m "not e2e"` is the fast lane: no emulator, no subprocess, no socket server; it
+# checks parsing, rendering, signing, the error tree and the like in seconds. Everything else is
+# marked `e2e`: tests that use an emulator fixture are marked here, tests that start processes or
+# servers themselves carry the mark in their module. The guard below keeps the fast lane honest.
+_E2E_FIXTURES = frozenset({"emulator", "emulator_session"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: starts the emulator, a subprocess or a local server (the slow lane)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _fast_lane_starts_no_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only in the fast lane itself: the full run needs no guard, and marks are checked there.
+    if "not e2e" not in (request.config.option.markexpr or "") or request.node.get_closest_marker("e2e"):
+        return
+    import subprocess
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{request.node.nodeid} starts a process: mark it `e2e` (pytest.mark.e2e)")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    monkeypatch.setattr(os, "fork", refuse)

@@ -12,12 +12,19 @@ Retries (at most ``max_retries`` more attempts, exponential backoff with jitter,
 - 429: after ``Retry-After`` seconds when that is at most ``max_retry_wait``, else raised at once;
 - 5xx and connection errors (timeouts: one retry only): for GET always; for POST/PATCH/DELETE only with an
   ``Idempotency-Key``, which the client generates once per logical call (unless the caller gives
-  one) and sends unchanged on every retry, so the server applies the mutation once.
+  one) and sends unchanged on every retry, so the server applies the mutation once;
+- never a TLS failure (a certificate that cannot be verified, a failed handshake): retrying cannot fix
+  it, so it is raised at once (:class:`CStarConnectionError`, ``tls_verify_failed`` / ``tls_failed``).
+
+Network errors are described in words (``connection refused``, ``timed out after 15 s``), never by
+exception class (:func:`connection_error`, shared with the log stream).
 """
 
 from __future__ import annotations
 
 import platform
+import socket
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -38,7 +45,7 @@ from cstar_cli.errors import (
     error_from_response,
 )
 
-__all__ = ["USER_AGENT", "CStarClient", "Page", "RateLimit", "ResponseMeta"]
+__all__ = ["USER_AGENT", "CStarClient", "Page", "RateLimit", "ResponseMeta", "connection_error", "is_tls_failure"]
 
 USER_AGENT = f"cstar-cli/{__version__} python/{platform.python_version()}"
 _MUTATIONS = {"POST", "PATCH", "PUT", "DELETE"}
@@ -76,8 +83,9 @@ class RateLimit:
 @dataclass
 class ResponseMeta:
     """Metadata of one call: ``request_id`` (``req_…``), ``timestamp`` (ISO 8601), ``pagination``
-    (list calls), ``rate_limit``, ``status_code``, ``elapsed_ms`` (all attempts, ms), ``attempts`` and
-    ``idempotent_replayed`` (the server returned a stored response)."""
+    (list calls), ``rate_limit``, ``status_code``, ``elapsed_ms`` (all attempts and the waits between
+    them, ms), ``round_trip_ms`` (the last attempt alone, request sent to response read, ms),
+    ``attempts`` and ``idempotent_replayed`` (the server returned a stored response)."""
 
     request_id: str | None = None
     timestamp: str | None = None
@@ -85,6 +93,7 @@ class ResponseMeta:
     rate_limit: RateLimit = field(default_factory=RateLimit)
     status_code: int | None = None
     elapsed_ms: float = 0.0
+    round_trip_ms: float = 0.0
     attempts: int = 1
     idempotent_replayed: bool = False
 
@@ -131,9 +140,10 @@ class CStarClient:
         self.max_retry_wait = max_retry_wait
         self._sleep = sleep
         self.last_meta = ResponseMeta()
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._http = httpx.Client(
             base_url=self.base_url + "/api/v1",
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            timeout=self._timeout,
             headers={
                 "Authorization": f"Bearer {api_key}",
                 "User-Agent": USER_AGENT,
@@ -189,7 +199,8 @@ class CStarClient:
 
         ``path`` is relative to ``/api/v1`` (``/me``, ``/teams/…``). ``params`` with None values are
         dropped. Raises a :class:`CStarError` subclass for error responses,
-        :class:`CStarConnectionError` when the server cannot be reached after the retries.
+        :class:`CStarConnectionError` when the server cannot be reached after the retries (at once for
+        a TLS failure).
         """
         method = method.upper()
         headers: dict[str, str] = {}
@@ -201,20 +212,21 @@ class CStarClient:
         attempt = 0
         while True:
             attempt += 1
+            attempt_started = time.monotonic()
             try:
                 resp = self._http.request(method, path, params=clean or None, json=json, headers=headers)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
                 # A server that accepts but never answers gets one more try, not the full budget:
                 # the user would otherwise wait minutes before hearing anything.
                 budget = min(retry_budget, 1) if isinstance(e, httpx.TimeoutException) else retry_budget
-                if attempt <= budget:
+                if attempt <= budget and not is_tls_failure(e):
                     self._sleep(self._backoff(attempt))
                     continue
-                raise self._connection_error(e) from None
+                raise connection_error(self.base_url, e, self._timeout) from None
             except httpx.HTTPError as e:
-                raise self._connection_error(e) from None
+                raise connection_error(self.base_url, e, self._timeout) from None
             try:
-                return self._handle(resp, started, attempt)
+                return self._handle(resp, started, attempt, attempt_started)
             except CStarRateLimitError as e:
                 if attempt <= retry_budget and e.retry_after <= self.max_retry_wait:
                     self._sleep(e.retry_after)
@@ -229,18 +241,12 @@ class CStarClient:
     def _backoff(self, attempt: int) -> float:
         return backoff_delay(attempt, base=0.25, cap=8.0, low=0.5, high=1.0)
 
-    def _connection_error(self, e: Exception) -> CStarConnectionError:
-        kind = "timed out" if isinstance(e, httpx.TimeoutException) else "could not be reached"
-        return CStarConnectionError(
-            f"The cStar API at {self.base_url} {kind} ({type(e).__name__}).",
-            code="timeout" if isinstance(e, httpx.TimeoutException) else "connection_failed",
-        )
-
-    def _handle(self, resp: httpx.Response, started: float, attempt: int) -> Any:
+    def _handle(self, resp: httpx.Response, started: float, attempt: int, attempt_started: float) -> Any:
         try:
             body = resp.json()
         except ValueError:
             body = None
+        now = time.monotonic()
         request_id = resp.headers.get("x-cstar-request-id")
         meta = body.get("meta") if isinstance(body, dict) else None
         meta = meta if isinstance(meta, dict) else {}
@@ -250,7 +256,8 @@ class CStarClient:
             pagination=meta.get("pagination"),
             rate_limit=RateLimit.from_headers(resp.headers),
             status_code=resp.status_code,
-            elapsed_ms=(time.monotonic() - started) * 1000,
+            elapsed_ms=(now - started) * 1000,
+            round_trip_ms=(now - attempt_started) * 1000,
             attempts=attempt,
             idempotent_replayed=resp.headers.get("idempotent-replayed", "").lower() == "true",
         )
@@ -323,3 +330,85 @@ class CStarClient:
         """``POST /teams/{teamId}/cli/sessions`` → ``{"id": "cls_…", "websocketUrl", "secret",
         "events", "expiresAt"}`` (server contract, Listening §1)."""
         return self.post(self.team_path("cli/sessions"), {"events": events, "deviceName": device_name})
+
+
+# network failures in words -----------------------------------------------------------------------
+
+_TLS_HINT = "Check --base-url; behind a TLS-inspecting (corporate) proxy, point SSL_CERT_FILE at its CA bundle."
+
+
+def _causes(e: BaseException) -> list[BaseException]:
+    """``e`` and what caused it (httpx wraps httpcore's error, which wraps the socket or ssl error)."""
+    chain: list[BaseException] = []
+    cur: BaseException | None = e
+    while cur is not None and cur not in chain and len(chain) < 10:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return chain
+
+
+def _tls_error(e: BaseException) -> ssl.SSLError | None:
+    return next((c for c in _causes(e) if isinstance(c, ssl.SSLError)), None)
+
+
+def is_tls_failure(e: BaseException) -> bool:
+    """True when ``e`` (an httpx error) comes from TLS: an unverifiable certificate or a failed handshake.
+    Not transient, so never worth a retry."""
+    return _tls_error(e) is not None or "CERTIFICATE_VERIFY_FAILED" in str(e)
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:g} s" if value is not None else "the time limit"
+
+
+def connection_error(base_url: str, e: BaseException, timeout: httpx.Timeout | None = None) -> CStarConnectionError:
+    """The exit-9 error for a request that got no HTTP response, in words a user understands.
+
+    ``code`` is ``tls_verify_failed`` (certificate not trusted, expired, or for another host),
+    ``tls_failed`` (other TLS handshake failure), ``timeout`` or ``connection_failed``; ``timeout`` gives
+    the limits to quote (s). The message names ``base_url`` and never an exception class."""
+    tls = _tls_error(e)
+    if isinstance(tls, ssl.SSLCertVerificationError) or (tls is None and "CERTIFICATE_VERIFY_FAILED" in str(e)):
+        detail = getattr(tls, "verify_message", None) or ""
+        return CStarConnectionError(
+            f"The server's certificate could not be verified for {base_url}" + (f" ({detail})." if detail else "."),
+            code="tls_verify_failed",
+            hint=_TLS_HINT,
+        )
+    if tls is not None:
+        reason = (tls.reason or "").replace("_", " ").lower() or "handshake failed"
+        return CStarConnectionError(
+            f"The secure connection to {base_url} failed ({reason}).",
+            code="tls_failed",
+            hint="Check --base-url: is the server speaking https on that port? A local emulator uses http://.",
+        )
+    if isinstance(e, httpx.TimeoutException):
+        t = timeout or httpx.Timeout(None)
+        if isinstance(e, httpx.ConnectTimeout):
+            what = f"timed out after {_seconds(t.connect)} while connecting"
+        elif isinstance(e, httpx.WriteTimeout):
+            what = f"timed out after {_seconds(t.write)} while sending the request"
+        elif isinstance(e, httpx.PoolTimeout):
+            what = f"timed out after {_seconds(t.pool)} waiting for a free connection"
+        else:
+            what = f"timed out after {_seconds(t.read)} waiting for an answer"
+        return CStarConnectionError(f"The cStar API at {base_url} {what}.", code="timeout")
+    return CStarConnectionError(
+        f"The cStar API at {base_url} could not be reached ({_network_reason(e)}).", code="connection_failed"
+    )
+
+
+def _network_reason(e: BaseException) -> str:
+    for c in _causes(e):
+        if isinstance(c, socket.gaierror):
+            return f"the host name could not be resolved: {(c.strerror or str(c)).lower()}"
+        if isinstance(c, OSError) and c.strerror:
+            return c.strerror.lower()
+    if isinstance(e, httpx.RemoteProtocolError):
+        return "the server closed the connection without a complete answer"
+    if isinstance(e, httpx.HTTPError) and not isinstance(e, httpx.TransportError):
+        return "the request could not be sent"
+    # httpx keeps the OS text (``[Errno 111] Connection refused``) even when the cause is not chained.
+    text = str(e).strip()
+    text = text.split("] ", 1)[-1] if text.startswith("[Errno") else text
+    return text.rstrip(".").lower() or "the connection failed"

@@ -1,7 +1,8 @@
 """``cstar login [--api-key KEY | --api-key -] [--profile NAME]``: validate a key and store it.
 
 The key comes from ``--api-key`` (``-`` reads one line from stdin), else a hidden prompt on a terminal,
-else ``CSTAR_API_KEY``. It is checked with ``GET /me`` (server contract, Key introspection), stored in
+else ``CSTAR_API_KEY`` (said on stderr, redacted, so an inherited variable is never stored unnoticed).
+It is checked with ``GET /me`` (server contract, Key introspection), stored in
 the OS keychain (or the 0600 file fallback, said on stderr) and the profile records the team.
 ``--json`` prints ``{"profile", "team": {"id", "name"}, "mode", "keyType", "key", "storage",
 "baseUrl"}`` (``key`` redacted).
@@ -18,10 +19,11 @@ from cstar_cli.config import redact, validate_key
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarUsageError
 
-app = typer.Typer()
+app = typer.Typer(add_completion=False)
 
 
-def _read_key(flag: str | None) -> str:
+def _read_key(flag: str | None) -> tuple[str, bool]:
+    """The raw key and whether it came from ``CSTAR_API_KEY``."""
     if flag == "-":
         line = sys.stdin.readline()
         if not line.strip():
@@ -29,21 +31,21 @@ def _read_key(flag: str | None) -> str:
                 "--api-key - read nothing from stdin.",
                 hint="Pipe the key in: `echo $KEY | cstar login --api-key -`.",
             )
-        return line
+        return line, False
     if flag:
-        return flag
+        return flag, False
     if sys.stdin.isatty():
         import getpass
 
         try:
-            return getpass.getpass("cStar API key (input hidden): ", stream=sys.stderr)
+            return getpass.getpass("cStar API key (input hidden): ", stream=sys.stderr), False
         except EOFError:  # Ctrl-D at the prompt
             raise CStarUsageError(
                 "No API key entered.", code="missing_api_key", hint="Paste a key from Settings → API Keys."
             ) from None
-    env = os.environ.get("CSTAR_API_KEY")
+    env = os.environ.get("CSTAR_API_KEY", "").strip()
     if env:
-        return env
+        return env, True
     raise CStarUsageError(
         "No API key given and no terminal to ask for one.",
         code="missing_api_key",
@@ -59,7 +61,10 @@ def login_command(ctx: typer.Context) -> None:
     """
     app_ctx = get_app(ctx)
     out = app_ctx.out
-    key = validate_key(_read_key(app_ctx.api_key))
+    raw, from_env = _read_key(app_ctx.api_key)
+    if from_env:
+        out.info(f"Using the key from CSTAR_API_KEY ({redact(raw.strip())}).")
+    key = validate_key(raw)
     app_ctx.api_key = key  # this key, not a stored one, is what gets validated
     settings = app_ctx.settings(load_stored_key=False)
     client = app_ctx.client(api_key=key)

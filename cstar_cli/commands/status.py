@@ -2,7 +2,12 @@
 
 Shows team, mode, key type, redacted key and its source (flag/env/keychain/file), base URL, API
 reachability and round-trip time, rate-limit remaining/limit and reset, CLI version. Not logged in:
-exit 3 with a hint. API unreachable: the local part is still printed, then exit 9.
+exit 3 with a hint; when the profile is logged in to another API than the active base URL, the
+message names both (the stored key is not sent elsewhere). API unreachable: the local part is still
+printed, then exit 9.
+
+``GET /me`` is retried on 5xx, 429 and network errors like every other command's calls; the round
+trip shown (``roundTripMs``) is the final, successful attempt's, from request sent to response read.
 
 ``--json`` prints ``{"profile", "team": {"id", "name", "slug", "plan"} | null, "mode", "keyType",
 "keyId", "key", "keySource", "baseUrl", "baseUrlSource", "api": {"reachable", "roundTripMs",
@@ -11,7 +16,6 @@ exit 3 with a hint. API unreachable: the local part is still printed, then exit 
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,7 +26,7 @@ from cstar_cli.config import key_mode, key_type, redact
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarConnectionError, CStarError
 
-app = typer.Typer()
+app = typer.Typer(add_completion=False)
 
 _SOURCES = {
     "flag": "--api-key",
@@ -38,23 +42,23 @@ def status_command(ctx: typer.Context) -> None:
     app_ctx = get_app(ctx)
     out = app_ctx.out
     s = app_ctx.settings()
-    client = app_ctx.client(max_retries=0, timeout=10.0)  # no key: the "not logged in" error, exit 3
+    client = app_ctx.client(timeout=10.0)  # no key: the "not logged in" error, exit 3
     me: dict[str, Any] | None = None
     failure: CStarError | None = None
-    started = time.monotonic()
     try:
         with out.spinner("Contacting the cStar API…"):
             me = client.me()
     except CStarConnectionError as e:
         failure = e
-    rtt = round((time.monotonic() - started) * 1000, 1)
     meta = client.last_meta
+    # Retries and their waits are not the API's speed: time the attempt that answered.
+    rtt = round(meta.round_trip_ms, 1)
     team = (me or {}).get("team") or {}
     result = {
         "profile": s.profile,
         "team": {k: team.get(k) for k in ("id", "name", "slug", "plan")} if team else None,
-        "mode": (me or {}).get("mode") or key_mode(s.api_key),
-        "keyType": (me or {}).get("keyType") or key_type(s.api_key),
+        "mode": (me or {}).get("mode") or key_mode(s.api_key or ""),
+        "keyType": (me or {}).get("keyType") or key_type(s.api_key or ""),
         "keyId": (me or {}).get("keyId"),
         "key": redact(s.api_key),
         "keySource": s.key_source,

@@ -87,6 +87,9 @@ class ApiAccess:
     def _client_locked(self) -> CStarClient:
         if self._client is None:
             s = self.settings()
+            if not s.api_key and s.withheld_for:
+                # The stored key belongs to another API: say which, as the CLI does.
+                raise s.not_logged_in()
             if not s.api_key:
                 raise CStarAuthenticationError(
                     f"No cStar API key (profile '{s.profile}'): not logged in, and CSTAR_API_KEY is not set.",
