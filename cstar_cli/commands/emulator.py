@@ -6,7 +6,8 @@ Once the socket is listening it prints, with ``--json``, one line on stdout::
      "pk_test": "…", "pk_live": "…"}, "db": "/path/emulator.db"}
 
 and otherwise a short summary; request lines and warnings go to stderr. It runs until SIGINT or
-SIGTERM and then exits 0. A taken port exits 9; an unusable database exits 2.
+SIGTERM and then exits 0. A taken port exits 9; an unusable database exits 2; a malformed
+``--allow-host`` exits 2.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import typer
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarConnectionError, CStarUsageError
 
-app = typer.Typer(help="Run a local cStar API.", no_args_is_help=True)
+app = typer.Typer(help="Run a local cStar API.", no_args_is_help=True, add_completion=False)
 
 
 @app.callback()
@@ -38,6 +39,19 @@ def _configure_logging(verbose: bool) -> None:
         logger.handlers[:] = [handler]
         logger.propagate = False
     logging.getLogger("cstar.emulator").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _allow_hosts(values: list[str]) -> list[str]:
+    from cstar_cli.emulator.hosts import check_allow_host
+
+    try:
+        return [check_allow_host(value) for value in values]
+    except ValueError as e:
+        raise CStarUsageError(
+            f"--allow-host: {e}.",
+            code="invalid_allow_host",
+            hint="Give a bare name or address, e.g. --allow-host emulator (repeat the flag for more).",
+        ) from None
 
 
 @app.command("start")
@@ -60,6 +74,14 @@ def start(
     webhook_retry_delay: float = typer.Option(
         0.5, "--webhook-retry-delay", help="Seconds before the second webhook attempt; doubles after each."
     ),
+    allow_host: list[str] | None = typer.Option(
+        None,
+        "--allow-host",
+        metavar="NAME",
+        help="Also answer requests for this Host name (repeatable), e.g. a docker-compose service name. "
+        "'*' answers any Host: unsafe, lets web pages reach the emulator by DNS rebinding.",
+        show_default=False,
+    ),
 ) -> None:
     """Start the emulator and keep it running until Ctrl-C."""
     out = get_app(ctx).out
@@ -69,10 +91,13 @@ def start(
         raise CStarUsageError(f"--rate-limit must be 0 or more (got {rate_limit}).", hint="0 means unlimited.")
     if webhook_retry_delay < 0:
         raise CStarUsageError("--webhook-retry-delay must not be negative.")
+    allow_hosts = _allow_hosts(allow_host or [])
 
     from cstar_cli.emulator import AddressInUseError, DatabaseError, serve
 
     _configure_logging(verbose=not out.json)
+    if "*" in allow_hosts:
+        out.warn("--allow-host '*': any Host is answered, so any web page can reach this emulator (DNS rebinding).")
 
     def ready(info: dict[str, Any]) -> None:
         if out.json:
@@ -90,7 +115,15 @@ def start(
         out.info("Press Ctrl-C to stop.")
 
     try:
-        serve(host, port, db, rate_limit=rate_limit, webhook_retry_delay=webhook_retry_delay, ready=ready)
+        serve(
+            host,
+            port,
+            db,
+            rate_limit=rate_limit,
+            webhook_retry_delay=webhook_retry_delay,
+            ready=ready,
+            allow_hosts=allow_hosts,
+        )
     except AddressInUseError as e:
         raise CStarConnectionError(
             f"Cannot start the emulator: {e.strerror or e}.",

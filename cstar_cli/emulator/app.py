@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from cstar_cli.emulator import account, controls, logs, resources, sessions
 from cstar_cli.emulator.envelope import ApiError
+from cstar_cli.emulator.hosts import HostGuard, HostPolicy
 from cstar_cli.emulator.ids import request_id
 from cstar_cli.emulator.middleware import ApiMiddleware
 from cstar_cli.emulator.state import Emulator
@@ -47,14 +48,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await _api_error(request, err)
 
 
-def create_app(emulator: Emulator) -> Starlette:
+def create_app(emulator: Emulator, hosts: HostPolicy | None = None) -> Starlette:
     """The ASGI app serving ``emulator``: the reference's and the server contract's ``/api/v1``
     routes, the listen WebSocket and the ``/_emulator`` controls. Its lifespan starts background
-    pruning and, on shutdown, closes streams, webhook workers and the database."""
+    pruning and, on shutdown, closes streams, webhook workers and the database. Requests whose
+    ``Host`` ``hosts`` does not allow (default: loopback names only) get a 403 before anything else."""
     table = [
         *account.ROUTES,
         *resources.ROUTES,
         ("POST", _TEAM + "/cli/sessions", sessions.create_session),
+        ("GET", _TEAM + "/cli/sessions", sessions.list_sessions),
+        ("DELETE", _TEAM + "/cli/sessions/{session_id}", sessions.delete_session),
         ("GET", _TEAM + "/logs", logs.list_logs),
         ("GET", _TEAM + "/logs/stream", logs.stream_logs),
         *controls.routes(),
@@ -72,9 +76,15 @@ def create_app(emulator: Emulator) -> Starlette:
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(ApiMiddleware, emulator=emulator)],
+        middleware=[
+            Middleware(HostGuard, policy=hosts or HostPolicy()),
+            Middleware(ApiMiddleware, emulator=emulator),
+        ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
     app.state.emulator = emulator
+    # A redirect is not JSON; the API middleware serves /api/v1 paths with a trailing slash as
+    # without, anything else unknown gets the JSON 404.
+    app.router.redirect_slashes = False
     return app

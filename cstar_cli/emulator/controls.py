@@ -1,4 +1,6 @@
-"""Test controls under ``/_emulator/`` — not part of the cStar API. No key needed, loopback clients only.
+"""Test controls under ``/_emulator/`` — not part of the cStar API. No key needed, loopback clients only,
+and never for a web page: a foreign ``Origin`` or a write whose body is not JSON gets a 403
+(:func:`cstar_cli.emulator.hosts.control_refusal`).
 
 - ``GET  /_emulator/health`` → ``{"ok": true}``
 - ``POST /_emulator/drop-websockets {"code": 1011}`` → ``{"closed": n}`` (1006: drop without a close frame)
@@ -23,6 +25,7 @@ from cstar_cli.config import is_loopback
 from cstar_cli.emulator import validate as v
 from cstar_cli.emulator.db import Scope
 from cstar_cli.emulator.envelope import ApiError, JSONText
+from cstar_cli.emulator.hosts import control_refusal
 from cstar_cli.emulator.ids import request_id
 from cstar_cli.emulator.samples import sample_data
 from cstar_cli.emulator.sessions import CLOSE_ABRUPT
@@ -86,11 +89,19 @@ def _ok(data: object) -> Response:
 
 def _local(handler: Callable[[Request, Emulator], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        request.state.request_id = request_id()
-        host = request.client.host if request.client else None
-        if not is_loopback(host):
-            raise ApiError(403, "forbidden", "Emulator controls answer loopback clients only.")
-        return await handler(request, request.app.state.emulator)
+        rid = request.state.request_id = request_id()
+        try:
+            host = request.client.host if request.client else None
+            if not is_loopback(host):
+                raise ApiError(403, "forbidden", "Emulator controls answer loopback clients only.")
+            refusal = await control_refusal(request)
+            if refusal is not None:
+                raise refusal
+            return await handler(request, request.app.state.emulator)
+        except ApiError as err:
+            # As on /api/v1, an error's x-cstar-request-id matches its meta.requestId.
+            err.headers.setdefault("x-cstar-request-id", rid)
+            raise
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__

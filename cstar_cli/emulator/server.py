@@ -8,7 +8,7 @@ import errno
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import uvicorn
 
 from cstar_cli.emulator.app import create_app
 from cstar_cli.emulator.db import default_db_path
+from cstar_cli.emulator.hosts import HostPolicy
 from cstar_cli.emulator.state import Emulator, Settings
 
 __all__ = ["AddressInUseError", "base_url_for", "bind", "serve"]
@@ -99,6 +100,7 @@ def serve(
     webhook_retry_delay: float = 0.5,
     ready: Callable[[dict[str, Any]], None] | None = None,
     log_level: str = "warning",
+    allow_hosts: Iterable[str] = (),
 ) -> None:
     """Run the emulator until SIGINT/SIGTERM (then return normally).
 
@@ -107,10 +109,13 @@ def serve(
     ``webhook_retry_delay``: seconds before the second webhook attempt (doubling after).
     ``ready(info)`` is called once the socket accepts requests, with
     ``{"baseUrl", "teamId", "keys": {...}, "db"}``.
+    ``allow_hosts``: Host names answered besides loopback names and ``host`` itself (``*``: any; see
+    :class:`~cstar_cli.emulator.hosts.HostPolicy`).
 
-    Raises :class:`AddressInUseError` (port taken) or :class:`cstar_cli.emulator.db.DatabaseError`
-    before anything is served.
+    Raises ValueError (a malformed ``allow_hosts`` name), :class:`AddressInUseError` (port taken) or
+    :class:`cstar_cli.emulator.db.DatabaseError` before anything is served.
     """
+    hosts = HostPolicy(host, allow_hosts)
     sock = bind(host, port)
     try:
         emulator = Emulator(
@@ -122,7 +127,7 @@ def serve(
         raise
     emulator.base_url = base_url_for(sock, host)
     config = uvicorn.Config(
-        create_app(emulator),
+        create_app(emulator, hosts),
         log_level=log_level,
         log_config=None,
         access_log=False,
