@@ -21,7 +21,7 @@ from cstar_cli.mcp.server import CStarMCPServer, build_server
 from cstar_cli.mcp.toolset import TOOL_NAMES, select_tools
 from tests.support.emulator import EmulatorProcess, start_emulator
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.timeout(60)]
 
 KEYS: set[str] = set()
 

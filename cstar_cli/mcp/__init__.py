@@ -4,7 +4,10 @@ Modules, from the outside in:
 
 - :mod:`~cstar_cli.mcp.toolset` — the nine tool names and ``--tools``/``--read-only`` selection
   (no SDK import, so a bad flag fails fast);
-- :mod:`~cstar_cli.mcp.server` — the SDK ``MCPServer``, error results, logging, stdio serving;
+- :mod:`~cstar_cli.mcp.server` — the SDK ``MCPServer``, strict arguments, error results, logging,
+  stdio serving;
+- :mod:`~cstar_cli.mcp.stdio` / :mod:`~cstar_cli.mcp.framing` — the stdio transport: bounded line
+  reading, and the JSON-RPC error every malformed line gets, in front of the SDK;
 - :mod:`~cstar_cli.mcp.tools` — each tool's description, schema, annotations and API call;
 - :mod:`~cstar_cli.mcp.views` / :mod:`~cstar_cli.mcp.outputs` — small structured results and their schemas;
 - :mod:`~cstar_cli.mcp.results` — success and ``isError`` results;

@@ -125,6 +125,10 @@ def _length_problem(field: str, e: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _show_name(name: str) -> str:
+    return repr(name) if len(name) <= 60 else repr(name[:59] + "…")
+
+
 def _show(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:59] + "…"
@@ -133,22 +137,33 @@ def _show(value: Any) -> str:
 def invalid_arguments(tool: str, exc: ValidationError, input_schema: Mapping[str, Any] | None) -> CStarValidationError:
     """Arguments that failed the input schema → one :class:`CStarValidationError` (code
     ``INVALID_FIELD``, the reference's code for a bad field) naming each bad argument, the value given
-    and, for an enum, the closest allowed value."""
+    and, for an enum or a misspelt argument name, the closest allowed one."""
     props: Mapping[str, Any] = (input_schema or {}).get("properties") or {}
     by_field: dict[str, dict[str, Any]] = {}
-    for e in exc.errors(include_url=False):
-        field = str(e["loc"][0]) if e["loc"] else "arguments"
+    for detail in exc.errors(include_url=False):
+        field = str(detail["loc"][0]) if detail["loc"] else "arguments"
         # A `X | None` argument reports a second, useless "Input should be None" error.
         if field not in by_field or by_field[field]["type"] == "none_required":
-            by_field[field] = dict(e)
+            by_field[field] = dict(detail)
     problems: list[str] = []
     hints: list[str] = []
+    unknown = False  # an unknown argument not like any known one
     for field, e in by_field.items():
         prop = props.get(field) or {}
         given = e.get("input")
         if e["type"] == "missing":
             problems.append(f"{field} is required")
             continue
+        if e["type"] == "extra_forbidden":
+            problems.append(f"{_show_name(field)} is not an argument of {tool}")
+            close = difflib.get_close_matches(field, list(props), n=1, cutoff=0.6)
+            if close:
+                hints.append(f"Did you mean {close[0]}?")
+            else:
+                unknown = True
+            continue
+        # A list item's problem names the item: tags[2] (the loc also holds pydantic's union arm names).
+        field = field + "".join(f"[{part}]" for part in e["loc"][1:] if isinstance(part, int))
         if e["type"] == "string_pattern_mismatch" and (m := _PREFIX_PATTERN.match(str(prop.get("pattern", "")))):
             problems.append(f"{field} must be an ID starting with {m.group(1)} (got {_show(given)})")
             continue
@@ -160,7 +175,11 @@ def invalid_arguments(tool: str, exc: ValidationError, input_schema: Mapping[str
             close = difflib.get_close_matches(str(given).lower(), [str(v) for v in enum], n=1, cutoff=0.5)
             if close:
                 hints.append(f"Did you mean {field}={close[0]!r}?")
+    if unknown:
+        hints.append(f"Its arguments: {', '.join(props)}." if props else f"{tool} takes no arguments.")
     first = next(iter(by_field), None)
+    if first is not None and len(first) > 60:
+        first = first[:59] + "…"
     hints.append(
         f"Fix the argument{'s' if len(problems) > 1 else ''} and call {tool} again; its input schema lists what is allowed."
     )

@@ -9,9 +9,13 @@ Implements the reference's "CLI" section (``cstar mcp-server``, the MCP config a
   errors and crashes all come back as readable ``isError`` results with code, request ID and hint,
   never as protocol errors.
 - :func:`configure_logging` sends every log line to stderr through the secret scrubber; stdout
-  carries only the protocol (the SDK's stdio transport also points fd 1 at stderr while serving,
+  carries only the protocol (the stdio transport also points fd 1 at stderr while serving,
   and flushes after each message).
-- :func:`serve_stdio` runs until stdin closes: requests still running then get a short grace period
+- Arguments are checked strictly against the published input schema (:func:`strict_arguments_model`)
+  before a tool runs: no type coercion, no unknown argument.
+- :func:`serve_stdio` serves on :func:`~cstar_cli.mcp.stdio.stdio_transport`, which answers every
+  malformed or over-long line itself (JSON-RPC -32700/-32600/-32602) and hands only valid
+  messages to the SDK. It runs until stdin closes: requests still running then get a short grace period
   (:data:`STDIN_CLOSED_GRACE`) to be answered, and the process ends with 0 (at once, unanswered,
   for any still running after it). SIGTERM or SIGINT end the process with 0 at once.
 """
@@ -19,23 +23,23 @@ Implements the reference's "CLI" section (``cstar mcp-server``, the MCP config a
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, get_type_hints
 
 import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp_types import CallToolResult, JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 from mcp_types import Tool as MCPTool
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from cstar_cli import __version__
 from cstar_cli.errors import (
@@ -46,6 +50,7 @@ from cstar_cli.errors import (
 )
 from cstar_cli.mcp import results
 from cstar_cli.mcp.access import ApiAccess, Secrets
+from cstar_cli.mcp.stdio import stdio_transport
 from cstar_cli.mcp.tools import SPECS, Tools, ToolSpec
 from cstar_cli.mcp.toolset import TOOL_NAMES
 
@@ -58,6 +63,7 @@ __all__ = [
     "exit_now",
     "exit_now_if_threads_linger",
     "serve_stdio",
+    "strict_arguments_model",
 ]
 
 logger = logging.getLogger("cstar.mcp")
@@ -77,12 +83,26 @@ def _tidy_schema(schema: dict[str, Any]) -> dict[str, Any]:
     # after a generated model; the names say it better and the descriptions say the rest. An optional
     # argument's `"default": null` would contradict its own type: leaving it out says "optional".
     schema.pop("title", None)
+    # Arguments are checked strictly (see CStarMCPServer.call_tool): the schema says so.
+    schema["additionalProperties"] = False
     for prop in (schema.get("properties") or {}).values():
         if isinstance(prop, dict):
             prop.pop("title", None)
             if "default" in prop and prop["default"] is None:
                 del prop["default"]
     return schema
+
+
+def strict_arguments_model(name: str, method: Callable[..., Any]) -> type[BaseModel]:
+    """A model of ``method``'s parameters (their types, defaults and constraints, as in the published
+    input schema) that accepts nothing the schema does not: no type coercion (``"5"`` is not an
+    integer, ``"true"`` not a boolean, a JSON string not a list) and no unknown argument."""
+    hints = get_type_hints(method, include_extras=True)
+    fields: dict[str, Any] = {
+        p.name: (hints[p.name], ... if p.default is inspect.Parameter.empty else p.default)
+        for p in inspect.signature(method).parameters.values()
+    }
+    return create_model(f"{name}_arguments", __config__=ConfigDict(strict=True, extra="forbid"), **fields)
 
 
 class CStarMCPServer(MCPServer):
@@ -97,6 +117,7 @@ class CStarMCPServer(MCPServer):
         self.cstar_tools = tools
         self.specs: dict[str, ToolSpec] = {spec.name: spec for spec in SPECS if spec.name in names}
         self._registered = False
+        self._argument_models: dict[str, type[BaseModel]] = {}
         super().__init__(
             name="cstar",
             title="cStar",
@@ -113,6 +134,7 @@ class CStarMCPServer(MCPServer):
         if self._registered:
             return
         for spec in self.specs.values():
+            self._argument_models[spec.name] = strict_arguments_model(spec.name, getattr(self.cstar_tools, spec.method))
             self.add_tool(
                 getattr(self.cstar_tools, spec.method),
                 name=spec.name,
@@ -132,9 +154,19 @@ class CStarMCPServer(MCPServer):
         return tools
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
-        """Run a tool; any failure is returned as an ``isError`` :class:`CallToolResult`."""
+        """Run a tool; any failure is returned as an ``isError`` :class:`CallToolResult`.
+
+        ``arguments`` must match the tool's input schema exactly (types as given, no unknown names,
+        every limit) before the tool runs; the SDK alone would coerce ``"5"`` to 5 and ignore a
+        misspelt filter, answering a different question than the one asked."""
         self._register_tools()
         try:
+            model = self._argument_models.get(name)
+            if model is not None:
+                try:
+                    model.model_validate(arguments)
+                except ValidationError as e:
+                    raise ToolError(f"Invalid arguments for {name}") from e
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             return await self._failure(name, exc)
@@ -249,16 +281,17 @@ class _InFlight:
 
 
 async def _run_on_stdio(server: MCPServer, grace: float) -> None:
-    """``MCPServer.run_stdio_async`` with one difference: when stdin closes, the requests still running
-    get up to ``grace`` seconds to be answered before the server sees the end of its input; after
-    that the process exits 0 at once, writing nothing more. (The SDK alone would cancel them, wait
+    """``MCPServer.run_stdio_async`` with two differences: the transport is
+    :func:`~cstar_cli.mcp.stdio.stdio_transport` (bounded lines, every malformed one answered); and
+    when stdin closes, the requests still running get up to ``grace`` seconds to be answered before
+    the server sees the end of its input; after that the process exits 0 at once, writing nothing more. (The SDK alone would cancel them, wait
     for each to finish, however long its API call takes, and then answer "Connection closed".)"""
     lowlevel = server._lowlevel_server  # what run_stdio_async runs; no public accessor exists
     in_flight = _InFlight()
     to_server, server_reads = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     server_writes, from_server = anyio.create_memory_object_stream[SessionMessage](0)
 
-    async with stdio_server() as (stdin_messages, stdout_messages), anyio.create_task_group() as tg:
+    async with stdio_transport() as (stdin_messages, stdout_messages), anyio.create_task_group() as tg:
 
         async def relay_stdin() -> None:
             async with stdin_messages, to_server:

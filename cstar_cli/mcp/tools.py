@@ -45,24 +45,42 @@ ArticleStatus = Literal["draft", "published"]
 EventCategory = Literal[tuple(catalog.CATEGORIES)]  # type: ignore[valid-type]
 TriggerableEvent = Literal[catalog.TRIGGERABLE]  # type: ignore[valid-type]
 
-# A constraint on `str | None` is enforced but left out of the schema; on the `str` arm it shows.
-CustomerIdText = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9_-]+$", max_length=100)]
+# IDs are at most 100 characters (the API's limit on customerId); without a limit a 100,000-character
+# ID would only fail on its way to the API, as a URL too long to send.
+ID_MAX_LENGTH = 100
+
+# Constraints of an optional argument go on its `str` arm: on the `str | None` union they would be
+# applied to an explicit null too (a TypeError inside pydantic, not a validation error).
+CustomerIdText = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9_-]+$", max_length=ID_MAX_LENGTH)]
+SearchText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+CategoryText = Annotated[str, StringConstraints(max_length=200)]
+CustomerNameText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+NotesText = Annotated[str, StringConstraints(max_length=10_000)]
+IdempotencyKeyText = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 # On the list arm, the limit is published as maxItems (on the union it would read maxLength). The API
-# sets no length for one tag.
-TagList = Annotated[list[str], Field(max_length=50)]
+# sets no length for one tag; 100 characters is what a result shows of one (views.py), so a longer
+# tag could never be read back whole.
+TagText = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+TagList = Annotated[list[TagText], Field(max_length=50)]
 
 # `X | SkipJsonSchema[None]` keeps "null" out of the published schema: the argument is simply optional.
 PageArg = Annotated[int, _arg("Page number, 1-indexed (default 1). A list result's nextPage is the next one.", ge=1)]
 PageSizeArg = Annotated[int, _arg("Results per page, 1–100 (default 20).", ge=1, le=100)]
 TicketIdArg = Annotated[
     str,
-    _arg("Ticket ID: tkt_ followed by letters and digits (from cstar_list_tickets).", pattern=r"^tkt_[A-Za-z0-9_-]+$"),
+    _arg(
+        "Ticket ID: tkt_ followed by letters and digits (from cstar_list_tickets).",
+        pattern=r"^tkt_[A-Za-z0-9_-]+$",
+        max_length=ID_MAX_LENGTH,
+    ),
 ]
 CustomerIdArg = Annotated[
     str,
     _arg(
-        "Customer ID: cus_ followed by letters and digits (from cstar_list_customers).", pattern=r"^cus_[A-Za-z0-9_-]+$"
+        "Customer ID: cus_ followed by letters and digits (from cstar_list_customers).",
+        pattern=r"^cus_[A-Za-z0-9_-]+$",
+        max_length=ID_MAX_LENGTH,
     ),
 ]
 
@@ -207,9 +225,7 @@ class Tools:
         self,
         status: Annotated[TicketStatus | SkipJsonSchema[None], _arg("Only tickets with this status.")] = None,
         priority: Annotated[Priority | SkipJsonSchema[None], _arg("Only tickets with this priority.")] = None,
-        search: Annotated[
-            str | SkipJsonSchema[None], _arg("Search in ticket titles and content.", min_length=1, max_length=500)
-        ] = None,
+        search: Annotated[SearchText | SkipJsonSchema[None], _arg("Search in ticket titles and content.")] = None,
         customerId: Annotated[
             CustomerIdText | SkipJsonSchema[None],
             _arg("Only this customer's tickets (cus_…, from cstar_list_customers)."),
@@ -254,20 +270,20 @@ class Tools:
             _arg("Existing customer to attach the ticket to (cus_…)."),
         ] = None,
         customerName: Annotated[
-            str | SkipJsonSchema[None],
-            _arg("Name of a new customer, used when customerId is not given.", min_length=1, max_length=200),
+            CustomerNameText | SkipJsonSchema[None],
+            _arg("Name of a new customer, used when customerId is not given."),
         ] = None,
-        tags: Annotated[TagList | SkipJsonSchema[None], _arg('Tags, e.g. ["login", "billing"]; at most 50.')] = None,
+        tags: Annotated[
+            TagList | SkipJsonSchema[None], _arg('Tags, e.g. ["login", "billing"]; at most 50, each 1–100 characters.')
+        ] = None,
         notes: Annotated[
-            str | SkipJsonSchema[None], _arg("Internal notes (never shown to the customer).", max_length=10_000)
+            NotesText | SkipJsonSchema[None], _arg("Internal notes (never shown to the customer).")
         ] = None,
         idempotencyKey: Annotated[
-            str | SkipJsonSchema[None],
+            IdempotencyKeyText | SkipJsonSchema[None],
             _arg(
                 "Deterministic key for this logical ticket (e.g. form_42_user_7): a repeat call with the same key "
-                "and arguments within 24 h returns the first ticket instead of creating another.",
-                min_length=1,
-                max_length=255,
+                "and arguments within 24 h returns the first ticket instead of creating another."
             ),
         ] = None,
     ) -> Annotated[CallToolResult, o.TicketCreated]:
@@ -300,9 +316,7 @@ class Tools:
             CustomerStatus | SkipJsonSchema[None], _arg("Only customers with this account status.")
         ] = None,
         sentiment: Annotated[Sentiment | SkipJsonSchema[None], _arg("Only customers with this sentiment.")] = None,
-        search: Annotated[
-            str | SkipJsonSchema[None], _arg("Search by name or email.", min_length=1, max_length=500)
-        ] = None,
+        search: Annotated[SearchText | SkipJsonSchema[None], _arg("Search by name or email.")] = None,
         page: PageArg = 1,
         pageSize: PageSizeArg = 20,
     ) -> Annotated[CallToolResult, o.CustomerList]:
@@ -330,15 +344,13 @@ class Tools:
     def list_articles(
         self,
         category: Annotated[
-            str | SkipJsonSchema[None], _arg("Only articles in this category (by name, e.g. Account).", max_length=200)
+            CategoryText | SkipJsonSchema[None], _arg("Only articles in this category (by name, e.g. Account).")
         ] = None,
         status: Annotated[ArticleStatus | SkipJsonSchema[None], _arg("Only draft or only published articles.")] = None,
         isPublic: Annotated[
             bool | SkipJsonSchema[None], _arg("true: only articles in the public knowledge base; false: only internal.")
         ] = None,
-        search: Annotated[
-            str | SkipJsonSchema[None], _arg("Search in title and content.", min_length=1, max_length=500)
-        ] = None,
+        search: Annotated[SearchText | SkipJsonSchema[None], _arg("Search in title and content.")] = None,
         page: PageArg = 1,
         pageSize: PageSizeArg = 20,
     ) -> Annotated[CallToolResult, o.ArticleList]:
