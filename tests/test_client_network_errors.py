@@ -266,3 +266,15 @@ def test_round_trip_is_the_answering_attempts_alone(monkeypatch: pytest.MonkeyPa
     assert c.last_meta.attempts == 2
     assert c.last_meta.round_trip_ms == pytest.approx(4.0)
     assert c.last_meta.elapsed_ms == pytest.approx(2304.0)
+
+
+def test_a_url_too_long_to_send_is_a_validation_error_not_a_crash() -> None:
+    from cstar_cli.errors import CStarValidationError
+
+    client = CStarClient("sk_test_" + "a" * 24, "http://127.0.0.1:9", team_id="t", max_retries=0)
+    try:
+        with pytest.raises(CStarValidationError) as info:
+            client.request("GET", "/teams/t/tickets", params={"search": "x" * 70_000})
+    finally:
+        client.close()
+    assert info.value.code == "invalid_request_url" and info.value.exit_code == 2

@@ -42,6 +42,7 @@ from cstar_cli.errors import (
     CStarRateLimitError,
     CStarServerError,
     CStarUsageError,
+    CStarValidationError,
     error_from_response,
 )
 
@@ -225,6 +226,13 @@ class CStarClient:
                 raise connection_error(self.base_url, e, self._timeout) from None
             except httpx.HTTPError as e:
                 raise connection_error(self.base_url, e, self._timeout) from None
+            except httpx.InvalidURL as e:
+                # Not an HTTPError: a path or query too long (over 64 KiB) or not encodable as a URL.
+                raise CStarValidationError(
+                    f"The request URL is invalid: {e}.",
+                    code="invalid_request_url",
+                    hint="Shorten the values given (IDs, search terms, filters).",
+                ) from None
             try:
                 return self._handle(resp, started, attempt, attempt_started)
             except CStarRateLimitError as e:

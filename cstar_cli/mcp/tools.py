@@ -25,10 +25,10 @@ from pydantic.json_schema import SkipJsonSchema
 from cstar_cli import __version__
 from cstar_cli import events as catalog
 from cstar_cli.config import key_mode, key_type, redact
-from cstar_cli.errors import CStarAuthenticationError, CStarError
+from cstar_cli.errors import CStarError
 from cstar_cli.mcp import outputs as o
 from cstar_cli.mcp import results, views
-from cstar_cli.mcp.access import NOT_LOGGED_IN_HINT, ApiAccess
+from cstar_cli.mcp.access import ApiAccess
 
 __all__ = ["SPECS", "ToolSpec", "Tools"]
 
@@ -392,14 +392,10 @@ class Tools:
     def get_status(self) -> Annotated[CallToolResult, o.StatusResult]:
         """``GET /me`` (server contract: Key introspection), timed, like ``cstar status``
         → :class:`~.outputs.StatusResult`."""
-        s = self.api.settings()
-        if not s.api_key:
-            raise CStarAuthenticationError(
-                f"No cStar API key (profile '{s.profile}'): not logged in, and CSTAR_API_KEY is not set.",
-                code="not_logged_in",
-                hint=NOT_LOGGED_IN_HINT,
-            )
+        # The call raises the not-logged-in error itself (naming the other API when the stored key
+        # belongs to one).
         me, meta = self.api.call(lambda c: c.me())
+        s = self.api.settings()
         team = me.get("team") or {}
         result: o.StatusResult = {
             "team": {k: team.get(k) for k in ("id", "name", "slug", "plan")},  # type: ignore[misc]
@@ -410,7 +406,7 @@ class Tools:
             "keySource": s.key_source,
             "profile": s.profile,
             "baseUrl": s.base_url,
-            "api": {"reachable": True, "roundTripMs": round(meta.elapsed_ms, 1), "requestId": meta.request_id},
+            "api": {"reachable": True, "roundTripMs": meta.round_trip_ms, "requestId": meta.request_id},
             # A server without rate limiting (the emulator's --rate-limit 0) sends no X-RateLimit-* headers.
             "rateLimit": meta.rate_limit.to_dict() if meta.rate_limit.limit is not None else None,  # type: ignore[typeddict-item]
             "version": __version__,
