@@ -2,7 +2,8 @@
 place that decides how a failure ends the process).
 
 Global options work before or after the subcommand (``cstar --json status`` = ``cstar status --json``):
-:meth:`RootGroup.parse_args` moves them in front of the subcommand before Click parses anything.
+:meth:`RootGroup.parse_args` moves them in front of the subcommand before Click parses anything, and
+each subcommand's ``--help`` lists them under "Inherited flags", as gh does.
 Command modules are imported only when their command runs (or for ``--help``), so ``cstar --version``
 and ``cstar events --json`` never import httpx, rich, keyring, websockets or mcp.
 """
@@ -16,11 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer import _click
-from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit
 
 from cstar_cli import __version__
+from cstar_cli import _compat_typer as compat
 from cstar_cli._entry import silence_stdout, write_failed
 from cstar_cli.context import AppContext, get_app
 from cstar_cli.errors import EXIT_CODES, EXIT_INTERRUPTED, CStarError, CStarOutputError, CStarUsageError
@@ -40,12 +40,17 @@ COMMANDS: dict[str, str] = {
     "keys": "keys",
     "mcp-server": "mcp_server",
     "emulator": "emulator",
+    "help": "help",
+    "completion": "completion",
+    "version": "version",
 }
 
-_GLOBAL_FLAGS = {"--json", "--no-color"}
+_GLOBAL_FLAGS = {"--json", "--no-color", "--debug"}
 # A failed write with no file name is a write to an already open stream: stdout, for our output.
 _STDOUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EBADF, errno.EIO, errno.EFBIG})
 _GLOBAL_VALUED = {"--api-key", "--base-url", "--profile"}
+#: Set (to anything) to let an unexpected error end with its traceback; ``--debug`` sets it.
+DEBUG_ENV = "CSTAR_DEBUG"
 
 
 def hoist_global_options(args: Sequence[str]) -> list[str]:
@@ -68,7 +73,7 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
         elif tok in _GLOBAL_VALUED:
             if i + 1 >= len(args):
                 # Left in place, Click would call it "no such option" after the subcommand.
-                raise _click.exceptions.UsageError(f"Option '{tok}' requires an argument.")
+                raise compat.UsageError(f"Option '{tok}' requires an argument.")
             front.extend(args[i : i + 2])
             i += 1
         else:
@@ -77,17 +82,17 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
     return front + rest
 
 
-class RootGroup(TyperGroup):
+class RootGroup(compat.TyperGroup):
     """Typer group with lazily imported subcommands, hoisted global options and one error handler."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        _hide_flag_types(self)
+        compat.tidy_help(self)
 
-    def list_commands(self, ctx: _click.Context) -> list[str]:
+    def list_commands(self, ctx: compat.Context) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+    def get_command(self, ctx: compat.Context, cmd_name: str) -> compat.Command | None:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         module_name = COMMANDS.get(cmd_name)
@@ -98,11 +103,12 @@ class RootGroup(TyperGroup):
         module = importlib.import_module(f"cstar_cli.commands.{module_name}")
         cmd = typer.main.get_command(module.app)
         cmd.name = cmd_name
-        _drop_completion_options(cmd)
+        # Every subcommand's help lists the root's options (all but --version) after its own.
+        compat.tidy_help(cmd, inherited=[p for p in self.params if p.name != "version"])
         self.commands[cmd_name] = cmd
         return cmd
 
-    def resolve_command(self, ctx: _click.Context, args: list[str]) -> Any:
+    def resolve_command(self, ctx: compat.Context, args: list[str]) -> Any:
         name = args[0]
         cmd = self.get_command(ctx, name)
         if cmd is None:
@@ -112,7 +118,7 @@ class RootGroup(TyperGroup):
             ctx.fail(f"No such command {name!r}." + (f" Did you mean {close[0]!r}?" if close else ""))
         return name, cmd, args[1:]
 
-    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: compat.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
 
     def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
@@ -124,7 +130,7 @@ class RootGroup(TyperGroup):
             init()
         super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
-    def invoke(self, ctx: _click.Context) -> Any:
+    def invoke(self, ctx: compat.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CStarError as e:
@@ -135,7 +141,7 @@ class RootGroup(TyperGroup):
         except KeyboardInterrupt:
             get_app(ctx).out.info("Interrupted.")
             ctx.exit(EXIT_INTERRUPTED)
-        except (_click.exceptions.ClickException, Exit, Abort):
+        except (compat.ClickException, Exit, Abort):
             raise
         except BrokenPipeError:
             # The reader had enough (`cstar logs | head -1`): not an error.
@@ -160,13 +166,13 @@ class RootGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         try:
             rv = super().main(argv, prog_name or "cstar", complete_var, standalone_mode=False, **extra)
-        except _click.exceptions.NoArgsIsHelpError as e:
+        except compat.NoArgsIsHelpError as e:
             # Typer's rich help prints itself while the error is built and leaves the message empty;
             # plain Click's puts the help in the message.
             if e.format_message():
-                _click.echo(e.format_message())
+                typer.echo(e.format_message())
             code = 0
-        except _click.exceptions.ClickException as e:
+        except compat.ClickException as e:
             out = Output(json="--json" in argv, no_color="--no-color" in argv)
             ctx = getattr(e, "ctx", None)
             where = ctx.command_path if ctx is not None else "cstar"
@@ -190,34 +196,18 @@ class RootGroup(TyperGroup):
         return code
 
 
-def _drop_completion_options(cmd: _click.Command) -> None:
-    # Each command module is its own Typer app, which would add --install-completion to every
-    # command; completion scripts ship in completions/ instead.
-    cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]
-    _hide_flag_types(cmd)
-    for sub in getattr(cmd, "commands", {}).values():
-        _drop_completion_options(sub)
-
-
-def _unexpected(ctx: _click.Context, e: Exception) -> BaseException:
+def _unexpected(ctx: compat.Context, e: Exception) -> BaseException:
     """Report a bug (an exception no layer turned into a CStarError) and give what ends the process."""
-    if os.environ.get("CSTAR_DEBUG"):
+    if os.environ.get(DEBUG_ENV):
         return e
     get_app(ctx).out.error(
         CStarError(
             f"Unexpected {type(e).__name__}: {e}",
             code="unexpected",
-            hint="Run again with CSTAR_DEBUG=1 for details, and report it with that output.",
+            hint="Run again with --debug (or CSTAR_DEBUG=1) for details, and report it with that output.",
         )
     )
     return Exit(1)
-
-
-def _hide_flag_types(cmd: _click.Command) -> None:
-    # Help shows a type after each option (`--yes <bool>`), which reads as if a flag took a value.
-    for p in cmd.params:
-        if getattr(p, "is_flag", False):
-            p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
 
 
 def _exit_code_epilog() -> str:
@@ -262,11 +252,26 @@ def root(
     profile: str | None = typer.Option(
         None, "--profile", help="Profile to use (default: CSTAR_PROFILE, else the first profile logged in)."
     ),
+    debug: bool = typer.Option(
+        False, "--debug", help=f"Show the traceback of an unexpected error (also {DEBUG_ENV}=1)."
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     app_ctx = AppContext(json=json_, no_color=no_color, api_key=api_key, base_url=base_url, profile=profile)
     ctx.obj = app_ctx
     ctx.call_on_close(app_ctx.close)
+    if debug:
+        _enable_debug(ctx)
+
+
+def _enable_debug(ctx: typer.Context) -> None:
+    # --debug is CSTAR_DEBUG=1 for this run: whatever reads the variable (the error handler, the MCP
+    # server's logging, a process cstar starts) sees it. Restored when the command ends, so an
+    # in-process run leaves the environment as it found it.
+    if os.environ.get(DEBUG_ENV):
+        return
+    os.environ[DEBUG_ENV] = "1"
+    ctx.call_on_close(lambda: os.environ.pop(DEBUG_ENV, None))
 
 
 def main() -> None:

@@ -1,13 +1,16 @@
 """Shell completion: Typer's protocol (``_CSTAR_COMPLETE=source_<shell> cstar``), plus a zsh script that
-also works when autoloaded from ``$fpath``. ``scripts/gen_completions.py`` writes what this prints to
-``completions/``."""
+also works when autoloaded from ``$fpath``. ``cstar completion SHELL`` prints the same scripts, and
+``scripts/gen_completions.py`` writes them to ``completions/``."""
 
 from __future__ import annotations
 
-from typer._click.shell_completion import add_completion_class
-from typer._completion_classes import ZshComplete, completion_init
+from cstar_cli._compat_typer import Command, ZshComplete, add_completion_class, completion_init, get_completion_class
 
-__all__ = ["init"]
+__all__ = ["COMPLETE_VAR", "PROG_NAME", "init", "script"]
+
+PROG_NAME = "cstar"
+#: The environment variable the scripts set when they ask ``cstar`` for candidates.
+COMPLETE_VAR = "_CSTAR_COMPLETE"
 
 _COMPDEF = "compdef %(complete_func)s %(prog_name)s"
 
@@ -27,3 +30,13 @@ def init() -> None:
     """Register the shells Typer supports, with the zsh script above."""
     completion_init()
     add_completion_class(_ZshComplete, "zsh")
+
+
+def script(shell: str, cli: Command) -> str:
+    """The completion script for ``shell`` (``bash``, ``zsh``, ``fish`` or ``powershell``) of the root
+    command ``cli``, without the final newline the protocol adds; ``ValueError`` for another shell."""
+    init()
+    cls = get_completion_class(shell)
+    if cls is None:
+        raise ValueError(f"no completion for shell {shell!r}")
+    return cls(cli, {}, PROG_NAME, COMPLETE_VAR).source()

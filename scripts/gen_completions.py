@@ -1,7 +1,8 @@
 """Write the shell completion scripts in ``completions/`` from the app itself.
 
-Each script is what ``_CSTAR_COMPLETE=source_<shell> cstar`` prints (Typer's completion protocol); the
-zsh one also works when autoloaded from ``$fpath`` (cstar_cli/completion.py). The committed files cannot drift from the installed
+Each script is what ``cstar completion <shell>`` prints, the same text as Typer's completion protocol
+(``_CSTAR_COMPLETE=source_<shell> cstar``); the zsh one also works when autoloaded from ``$fpath``
+(cstar_cli/completion.py). The committed files cannot drift from the installed
 Typer or the app without tests/test_completions.py failing. The scripts only name the program; the
 candidates themselves come from the running ``cstar`` at each TAB, so new commands and options need no
 regeneration.
@@ -25,7 +26,7 @@ __all__ = ["OUT_DIR", "SHELLS", "generate", "main"]
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "completions"
 
-#: Typer's instruction suffix → file name in completions/.
+#: ``cstar completion`` shell → file name in completions/.
 SHELLS: dict[str, str] = {
     "bash": "cstar.bash",
     "zsh": "cstar.zsh",
@@ -37,14 +38,13 @@ SHELLS: dict[str, str] = {
 def generate(shell: str) -> str:
     """The completion script for ``shell`` (a key of :data:`SHELLS`), as the app prints it.
 
-    Runs ``python -m cstar_cli`` from this checkout with ``_CSTAR_COMPLETE=source_<shell>``; raises
-    ``RuntimeError`` with the app's stderr when it fails.
+    Runs ``python -m cstar_cli completion <shell>`` from this checkout; raises ``RuntimeError`` with
+    the app's stderr when it fails.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("_CSTAR_", "COMP_", "_TYPER_"))}
-    env["_CSTAR_COMPLETE"] = f"source_{shell}"
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
-        [sys.executable, "-m", "cstar_cli"],
+        [sys.executable, "-m", "cstar_cli", "completion", shell],
         env=env,
         capture_output=True,
         text=True,
@@ -53,7 +53,7 @@ def generate(shell: str) -> str:
     )
     if proc.returncode != 0 or not proc.stdout.strip():
         raise RuntimeError(f"cstar could not print its {shell} completion (exit {proc.returncode}): {proc.stderr}")
-    # Exactly what the app prints, so `_CSTAR_COMPLETE=source_bash cstar > completions/cstar.bash` agrees.
+    # Exactly what the app prints, so `cstar completion bash > completions/cstar.bash` agrees.
     return proc.stdout
 
 

@@ -8,8 +8,8 @@ import sys
 import time
 
 import pytest
-from typer._click.exceptions import UsageError
 
+from cstar_cli._compat_typer import UsageError
 from cstar_cli.cli import hoist_global_options
 from tests.support.cli import cstar, cstar_env, cstar_subprocess
 
@@ -41,6 +41,7 @@ def test_json_before_or_after(args: list[str]) -> None:
     assert len(data) == 35
 
 
+@pytest.mark.e2e
 def test_version() -> None:
     r = cstar_subprocess("--version")
     assert r.code == 0 and r.stdout.startswith("cstar ")
@@ -97,6 +98,7 @@ def test_no_args_shows_help() -> None:
     assert r.code == 0 and "Usage" in r.output
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 def test_ctrl_d_at_the_login_prompt_is_a_usage_error() -> None:
     import pty

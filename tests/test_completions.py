@@ -27,6 +27,9 @@ def _generator() -> ModuleType:
 
 gen = _generator()
 
+# Completion is answered by a real `cstar` process, as a shell would start it.
+pytestmark = pytest.mark.e2e
+
 
 def complete(words: str, cword: int | None = None) -> list[str]:
     """What bash completion offers for the command line ``words`` (the word at ``cword`` being typed)."""
@@ -120,3 +123,16 @@ def test_bash_script_completes_in_a_real_bash() -> None:
     proc = subprocess.run(["bash", "--norc", "-c", script], env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["ticket.created", "ticket.closed"]
+
+
+def test_new_commands_complete() -> None:
+    assert complete("cstar help k") == ["keys"]
+    assert complete("cstar help keys r") == ["revoke"]
+    assert complete("cstar help trigger ") == []
+    assert complete("cstar completion ") == ["bash", "zsh", "fish", "powershell"]
+    assert complete("cstar v") == ["version"]
+
+
+def test_inherited_flags_complete_after_the_subcommand() -> None:
+    assert complete("cstar trigger --j") == ["--json"]
+    assert complete("cstar keys revoke --d") == ["--debug"]

@@ -227,7 +227,9 @@ def test_revoke_asks_on_a_terminal(emu: Any) -> None:
     created = create(emu, "--name", "asked")
     env = env_for(emu)
     code, text = run_on_terminal(["keys", "revoke", created["id"]], "n", env)
-    assert code == 1 and f"Revoke {created['id']}?" in text and "Not revoked" in text
+    question = f"Revoke {created['id']} (asked, {created['redacted']})? This cannot be undone."
+    assert code == 1 and question in text and "Not revoked" in text
+    assert created["key"] not in text
     assert cstar("status", env={"CSTAR_BASE_URL": emu.base_url, "CSTAR_API_KEY": created["key"]}).code == 0
 
     code, text = run_on_terminal(["keys", "revoke", created["id"]], "y", env)
@@ -241,3 +243,22 @@ def test_revoke_confirmation_names_the_key_in_use(emu: Any) -> None:
     code, text = run_on_terminal(["keys", "revoke", created["id"]], "n", env)
     assert code == 1
     assert "is the key this command is using" in text and "Revoke the key in use" in text
+
+
+def test_revoke_on_a_terminal_refuses_an_unknown_id_before_asking(emu: Any) -> None:
+    code, text = run_on_terminal(["keys", "revoke", "key_000000000000000000000000"], "y", env_for(emu))
+    assert code == 5 and "[y/N]" not in text and "key_000000000000000000000000" in text
+    assert "cstar keys list" in text and "Traceback" not in text
+
+
+def test_revoke_on_a_terminal_does_not_ask_about_a_revoked_key(emu: Any) -> None:
+    created = create(emu, "--name", "already gone")
+    assert cstar("keys", "revoke", created["id"], "--yes", env=env_for(emu)).code == 0
+    code, text = run_on_terminal(["keys", "revoke", created["id"]], "n", env_for(emu))
+    assert code == 0 and "[y/N]" not in text and "already revoked" in text
+
+
+def test_revoke_question_escapes_control_characters_in_the_name(emu: Any) -> None:
+    created = create(emu, "--name", "evil\x1b[2Jname")
+    code, text = run_on_terminal(["keys", "revoke", created["id"]], "n", env_for(emu))
+    assert code == 1 and "evil\\x1b[2Jname" in text and "\x1b[2J" not in text

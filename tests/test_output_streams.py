@@ -15,7 +15,10 @@ import pytest
 from cstar_cli.errors import EXIT_CODES, CStarOutputError
 from tests.support.cli import cstar, cstar_env
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX descriptors and /dev/full")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX descriptors and /dev/full"),
+]
 
 COMMANDS = [["--version"], ["--help"], [], ["events"], ["events", "--json"], ["trigger", "--help"]]
 

@@ -12,7 +12,7 @@ from cstar_cli import events as catalog
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarUsageError
 
-app = typer.Typer()
+app = typer.Typer(add_completion=False)
 
 
 def _categories(incomplete: str) -> list[str]:

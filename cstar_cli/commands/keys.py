@@ -3,8 +3,9 @@
 - ``list`` shows every key, redacted. A full key is never printed by ``list``.
 - ``create --name NAME [--type secret|publishable] [--mode test|live]`` prints the new key once: on
   stdout alone (so ``KEY=$(cstar keys create --name ci)`` works), details and a warning on stderr.
-- ``revoke KEY_ID`` asks first on a terminal; ``--yes`` skips the question and is required without a
-  terminal. Revoking the key cstar itself is using is said before anything happens.
+- ``revoke KEY_ID`` asks first on a terminal, naming the key (``Revoke key_… (name, sk_test_…a1b2)?``;
+  an unknown ID is exit 5 before the question); ``--yes`` skips the question and is required without
+  a terminal. Revoking the key cstar itself is using is said before anything happens.
 
 ``--json``: ``list`` → ``[{"id", "name", "type", "mode", "redacted", "createdAt", "lastUsedAt",
 "revokedAt"}]``; ``create`` → the same object plus ``"key"`` (the full key); ``revoke`` →
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -23,8 +25,9 @@ import typer
 
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarNotFoundError, CStarUsageError
+from cstar_cli.output import printable
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 _KEY_ID_RE = re.compile(r"^key_[A-Za-z0-9_-]{1,100}$")
 _LIST_FIELDS = ("id", "name", "type", "mode", "redacted", "createdAt", "lastUsedAt", "revokedAt")
@@ -83,6 +86,30 @@ def _public(key: dict[str, Any]) -> dict[str, Any]:
     return {f: key.get(f) for f in _LIST_FIELDS}
 
 
+def _all_keys(client: Any) -> Iterator[dict[str, Any]]:
+    """The team's keys (raw objects), page by page, newest first; stops after :data:`_MAX_PAGES`."""
+    path = client.team_path("api-keys")
+    for page_no in range(1, _MAX_PAGES + 1):
+        page = client.list(path, page=page_no, pageSize=_PAGE_SIZE)
+        yield from page.data
+        if not page.has_more or not page.data:
+            return
+
+
+def _find_key(client: Any, key_id: str) -> dict[str, Any]:
+    """The key ``key_id`` from the team's list (the API has no single-key read), or
+    :class:`CStarNotFoundError` (exit 5) with the last list request's ID."""
+    for key in _all_keys(client):
+        if key.get("id") == key_id:
+            return _public(key)
+    raise CStarNotFoundError(
+        f"No API key with id {key_id!r} in this team.",
+        code="not_found",
+        request_id=client.last_meta.request_id,
+        hint="`cstar keys list` shows the team's key IDs.",
+    )
+
+
 def _when(iso: Any, tty: bool) -> str | None:
     # Piped output keeps the exact ISO 8601 time for scripts; a terminal gets local date and minute.
     if not isinstance(iso, str) or not iso:
@@ -101,14 +128,8 @@ def list_command(ctx: typer.Context) -> None:
     app_ctx = get_app(ctx)
     out = app_ctx.out
     client = app_ctx.client()
-    keys: list[dict[str, Any]] = []
     with out.spinner("Fetching API keys…"):
-        path = client.team_path("api-keys")
-        for page_no in range(1, _MAX_PAGES + 1):
-            page = client.list(path, page=page_no, pageSize=_PAGE_SIZE)
-            keys.extend(_public(k) for k in page.data)
-            if not page.has_more or not page.data:
-                break
+        keys = [_public(k) for k in _all_keys(client)]
 
     def human() -> None:
         if not keys:
@@ -170,7 +191,7 @@ def create_command(
 @app.command("revoke")
 def revoke_command(
     ctx: typer.Context,
-    key_id: str = typer.Argument(..., help="The key's ID (key_…), from `cstar keys list`."),
+    key_id: str = typer.Argument(..., help="The key's ID (key_…), from `cstar keys list`.", show_default=False),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (required without a terminal)."),
 ) -> None:
     """Revoke an API key. It stops working at once; this cannot be undone."""
@@ -185,12 +206,19 @@ def revoke_command(
             hint=f"Run it on a terminal to be asked, or pass --yes: `cstar keys revoke {key_id} --yes`.",
         )
     client = app_ctx.client()
-    with out.spinner("Checking the key in use…"):
+    key: dict[str, Any] | None = None
+    with out.spinner(f"Looking up {key_id}…"):
+        if not yes:
+            # Ask about the key by name, and never about one that does not exist.
+            key = _find_key(client, key_id)
         in_use = client.me().get("keyId") == key_id
     if in_use:
         out.warn(f"{key_id} is the key this command is using: once revoked, cstar gets 401 until you log in again.")
-    if not yes:
-        question = f"Revoke {'the key in use, ' if in_use else ''}{key_id}? It stops working at once."
+    if key is not None and key.get("revokedAt"):
+        out.info(f"{key_id} was already revoked.")
+    elif key is not None:
+        about = f"{printable(key.get('name') or '-')}, {key.get('redacted') or '-'}"
+        question = f"Revoke {'the key in use, ' if in_use else ''}{key_id} ({about})? This cannot be undone."
         if not typer.confirm(question, default=False, err=True):
             out.info(f"Not revoked: {key_id} was left as it is.")
             raise typer.Exit(1)

@@ -10,7 +10,7 @@ import typer
 
 from cstar_cli.context import get_app
 
-app = typer.Typer()
+app = typer.Typer(add_completion=False)
 
 
 @app.command("logout")

@@ -21,7 +21,7 @@ import typer
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarUsageError, CStarValidationError
 
-app = typer.Typer()
+app = typer.Typer(add_completion=False)
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MAX_LIMIT = 100

@@ -20,7 +20,7 @@ import typer
 from cstar_cli.config import Settings, resolve
 from cstar_cli.context import get_app
 
-app = typer.Typer()
+app = typer.Typer(add_completion=False)
 
 
 def _exit_quietly(signum: int, frame: Any) -> None:

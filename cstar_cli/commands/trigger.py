@@ -13,7 +13,7 @@ from cstar_cli import events as catalog
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarUsageError
 
-app = typer.Typer()
+app = typer.Typer(add_completion=False)
 
 
 def _triggerable(incomplete: str) -> list[str]:
@@ -39,7 +39,19 @@ def check_triggerable(event: str) -> str:
     )
 
 
-@app.command("trigger")
+def _triggerable_by_category() -> str:
+    # One line per category, in the catalog's order, so `cstar trigger --help` answers "which types?".
+    lines: dict[str, list[str]] = {}
+    for name in catalog.TRIGGERABLE:
+        lines.setdefault(catalog.CATALOG[name].category, []).append(name)
+    return "\n".join(f"{category}: {', '.join(names)}" for category, names in lines.items())
+
+
+@app.command(
+    "trigger",
+    epilog=f"Triggerable event types ({len(catalog.TRIGGERABLE)}, also `cstar events --triggerable`):\n"
+    + _triggerable_by_category(),
+)
 def trigger_command(
     ctx: typer.Context,
     event: str = typer.Argument(..., help="Event type, e.g. ticket.created.", autocompletion=_triggerable),
