@@ -9,6 +9,7 @@ from starlette.responses import Response
 from cstar_cli.emulator import validate as v
 from cstar_cli.emulator.auth import KeyContext, request_context, require_secret
 from cstar_cli.emulator.envelope import ApiError, ok
+from cstar_cli.emulator.idempotency import atomic
 from cstar_cli.emulator.models import page_meta
 from cstar_cli.emulator.sessions import CLOSE_KEY_INVALID
 
@@ -72,14 +73,14 @@ async def revoke_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
     if not emulator.keys.revoke(key.team_id, key_id):
         raise ApiError.not_found("API key", key_id)
-    emulator.listeners.close(CLOSE_KEY_INVALID, key_id=key_id)
-    emulator.log_hub.close(lambda sub: sub.tag == key_id)
+    emulator.db.on_commit(lambda: emulator.listeners.close(CLOSE_KEY_INVALID, key_id=key_id))
+    emulator.db.on_commit(lambda: emulator.log_hub.close(lambda sub: sub.tag == key_id))
     return ok(request, {"id": key_id, "revoked": True})
 
 
 ROUTES = [
     ("GET", "/api/v1/me", me),
     ("GET", "/api/v1/teams/{team_id}/api-keys", list_keys),
-    ("POST", "/api/v1/teams/{team_id}/api-keys", create_key),
-    ("DELETE", "/api/v1/teams/{team_id}/api-keys/{key_id}", revoke_key),
+    ("POST", "/api/v1/teams/{team_id}/api-keys", atomic(create_key)),
+    ("DELETE", "/api/v1/teams/{team_id}/api-keys/{key_id}", atomic(revoke_key)),
 ]

@@ -1,18 +1,24 @@
 """The emulator's SQLite file: schema, connection settings and small query helpers.
 
 One connection, used only from the server's event loop, so statements never interleave; nothing
-awaits inside :meth:`Database.transaction`. WAL with ``synchronous=NORMAL`` keeps every committed
-write across a killed process without an fsync per commit, and ``locking_mode=EXCLUSIVE`` stops a
-second emulator from sharing (and corrupting the event sequence of) the same file.
+awaits inside :meth:`Database.transaction` (a transaction joined from another task raises, as that
+would mix two requests' writes). WAL with ``synchronous=NORMAL`` keeps every committed write across a
+killed process without an fsync per commit, and ``locking_mode=EXCLUSIVE`` stops a second emulator
+from sharing (and corrupting the event sequence of) the same file.
+
+The file holds every API key, so it and its ``-wal``, ``-shm`` and ``-journal`` companions are 0600,
+whatever mode a file had before; a folder the emulator creates for it is 0700.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,6 +35,11 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+#: Mode of the database file and of the files SQLite keeps beside it.
+FILE_MODE = 0o600
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+log = logging.getLogger("cstar.emulator")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -125,8 +136,9 @@ def default_db_path() -> Path:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text, UTF-8 kept: the one serialisation of payloads and JSON columns."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text, UTF-8 kept: the one serialisation of payloads, responses and JSON columns.
+    Raises ValueError for NaN or an infinity, which JSON cannot spell."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def escape_like(text: str) -> str:
@@ -153,8 +165,12 @@ class Database:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path).expanduser().resolve()
         self._depth = 0
+        self._owner: asyncio.Task[Any] | None = None
+        self._on_commit: list[Callable[[], object]] = []
+        self._on_rollback: list[Callable[[], object]] = []
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._restrict_files(create=True)
             self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as e:
             raise DatabaseError(f"cannot open {self.path}: {e}") from e
@@ -172,6 +188,12 @@ class Database:
                 (str(time.time()),),
             )
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # SQLite creates -wal and -shm with the database file's mode; this also covers a
+            # companion left behind by an older run with a looser one.
+            self._restrict_files()
+        except OSError as e:
+            self.conn.close()
+            raise DatabaseError(f"cannot restrict the permissions of {self.path}: {e}") from e
         except sqlite3.OperationalError as e:
             self.conn.close()
             if "locked" in str(e):
@@ -180,6 +202,22 @@ class Database:
         except sqlite3.DatabaseError as e:
             self.conn.close()
             raise DatabaseError(f"{self.path} is not an emulator database: {e}") from e
+
+    def _restrict_files(self, *, create: bool = False) -> None:
+        """Make the database file and its companions 0600; with ``create``, first create the file
+        0600 if it is missing (only before SQLite opens it: closing any descriptor of a file drops
+        this process's POSIX locks on it, SQLite's included)."""
+        if create:
+            # O_CREAT with an explicit mode, rather than a process-wide umask, so no other thread's
+            # files are affected; the umask can only narrow 0600 further.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+        for suffix in ("", *_COMPANIONS):
+            path = self.path.with_name(self.path.name + suffix)
+            try:
+                if path.stat().st_mode & 0o777 != FILE_MODE:
+                    path.chmod(FILE_MODE)
+            except FileNotFoundError:
+                pass
 
     def one(self, sql: str, *params: Any) -> sqlite3.Row | None:
         """The first row of ``sql``, or None."""
@@ -204,8 +242,16 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic write; nested uses join the outer transaction."""
+        """One atomic write; nested uses join the outer transaction. An exception rolls it back.
+
+        Raises RuntimeError when joined from another asyncio task than the one that began it: the
+        outer transaction is suspended in an ``await``, and joining would commit or roll back this
+        task's writes with that one's.
+        """
+        task = _current_task()
         if self._depth:
+            if task is not self._owner:
+                raise RuntimeError("a database transaction is open across an await in another task")
             self._depth += 1
             try:
                 yield
@@ -214,15 +260,58 @@ class Database:
             return
         self.conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
+        self._owner = task
         try:
             yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
             self.conn.execute("COMMIT")
-        finally:
-            self._depth = 0
+        except BaseException:
+            try:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+            finally:
+                _, undo = self._reset()
+            _run(undo, "rollback")
+            raise
+        done, _ = self._reset()
+        _run(done, "commit")
+
+    def on_commit(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the current transaction has committed (now, outside one); it is
+        dropped if the transaction rolls back. For effects outside the database, such as publishing
+        an event, that must not happen for a write that did not."""
+        if self._depth:
+            self._on_commit.append(callback)
+        else:
+            callback()
+
+    def on_rollback(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` if the current transaction rolls back (never, outside one); for caches
+        that already reflect its writes."""
+        if self._depth:
+            self._on_rollback.append(callback)
+
+    def _reset(self) -> tuple[list[Callable[[], object]], list[Callable[[], object]]]:
+        """End the transaction's bookkeeping; returns its commit and rollback callbacks."""
+        self._depth = 0
+        self._owner = None
+        callbacks = (self._on_commit, self._on_rollback)
+        self._on_commit, self._on_rollback = [], []
+        return callbacks
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _run(callbacks: list[Callable[[], object]], when: str) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            log.exception("A database %s callback failed", when)
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running event loop
+        return None

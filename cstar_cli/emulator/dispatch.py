@@ -56,6 +56,8 @@ class WebhookDispatcher:
     def invalidate(self, scope: Scope) -> None:
         """Forget the cached webhook list of ``scope``; call after any webhook write."""
         self._subscriptions.pop(scope, None)
+        # A list read again before the write commits would hold it even if it then rolls back.
+        self.db.on_rollback(lambda: self._subscriptions.pop(scope, None))
 
     def matching(self, scope: Scope, event_type: str) -> list[str]:
         """Ids of the active webhooks of ``scope`` subscribed to ``event_type``."""

@@ -26,6 +26,7 @@ _TYPES = {
     404: "not_found_error",
     405: "invalid_request_error",
     409: "conflict_error",
+    413: "validation_error",
     429: "rate_limit_error",
 }
 
@@ -36,6 +37,7 @@ _DEFAULT_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     429: "rate_limit_exceeded",
     500: "internal_error",
     502: "bad_gateway",

@@ -68,7 +68,8 @@ class EventBus:
     def emit_many(
         self, scope: Scope, event_type: str, datas: Sequence[dict[str, Any]], request_id: str | None
     ) -> tuple[list[Event], list[str]]:
-        """Store and deliver one event per item of ``datas``, in order, in a single transaction."""
+        """Store one event per item of ``datas``, in order, in the caller's transaction (or one of its
+        own), and deliver them once it has committed: a write that rolls back fires nothing."""
         seq = self._last_seq(scope)
         now = time.time()
         created_at = iso(now)
@@ -82,17 +83,24 @@ class EventBus:
             )
             events.append(Event(scope, seq, event_id, event_type, payload, request_id))
             rows.append((scope.team_id, scope.mode, seq, event_id, event_type, payload, request_id, now))
+        webhook_ids = self.webhooks.matching(scope, event_type)
+
+        def deliver() -> None:
+            self.hub.publish_many(scope, events)
+            if webhook_ids:
+                self.webhooks.enqueue(webhook_ids, events)
+
         with self.db.transaction():
             self.db.many(
                 "INSERT INTO events (team_id, mode, seq, id, type, payload, request_id, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-        self._seq[scope] = seq
-        self.hub.publish_many(scope, events)
-        webhook_ids = self.webhooks.matching(scope, event_type)
-        if webhook_ids:
-            self.webhooks.enqueue(webhook_ids, events)
+            # The next event of this transaction numbers on from these; after a rollback the
+            # numbers are free again, so the cache is re-read.
+            self._seq[scope] = seq
+            self.db.on_rollback(lambda: self._seq.pop(scope, None))
+            self.db.on_commit(deliver)
         return events, webhook_ids + self.sessions.matching(scope, event_type)
 
     def seq_of(self, scope: Scope, event_id: str) -> int | None:

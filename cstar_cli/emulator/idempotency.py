@@ -3,18 +3,34 @@
 
 Keys are scoped to the team and mode. A request matches a stored one when method, path and body are
 the same; JSON bodies are compared after canonicalising (key order and whitespace do not matter).
+
+A write's record is part of the write: :func:`atomic` commits the endpoint's rows, the events they
+fire and the stored response in one transaction, before the response is sent. So after a crash
+either all of them exist (a retry with the key replays the answer) or none does (a retry does the
+write once).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from cstar_cli.emulator.db import Database, Scope
+from starlette.requests import Request
+from starlette.responses import Response
 
-__all__ = ["WINDOW", "IdempotencyStore", "Stored"]
+from cstar_cli.emulator.db import Database, Scope
+from cstar_cli.emulator.envelope import ApiError
+from cstar_cli.emulator.validate import parse_json
+
+__all__ = ["PENDING", "WINDOW", "IdempotencyStore", "Pending", "Stored", "atomic"]
+
+#: Where the middleware leaves the :class:`Pending` record of a request with an ``Idempotency-Key``
+#: (a key of the ASGI scope's ``state``, i.e. ``request.state``).
+PENDING = "idempotency"
 
 #: Seconds a stored response is replayed for.
 WINDOW = 24 * 3600
@@ -33,11 +49,22 @@ class Stored:
     error_code: str | None
 
 
+@dataclass
+class Pending:
+    """The ``Idempotency-Key`` of a request being answered: its partition ``scope``, the ``key``, the
+    request's ``fingerprint``, and whether its response was ``saved`` already."""
+
+    scope: Scope
+    key: str
+    fingerprint: str
+    saved: bool = False
+
+
 def fingerprint(method: str, path: str, body: bytes) -> str:
     """A digest of what makes two requests "the same" for idempotency."""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+        canonical = json.dumps(parse_json(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ApiError, ValueError):  # not JSON (form, bytes) or JSON the endpoint will refuse
         canonical = body
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
@@ -102,3 +129,49 @@ class IdempotencyStore:
     def prune(self, now: float | None = None) -> None:
         """Drop records older than :data:`WINDOW`."""
         self.db.run("DELETE FROM idempotency WHERE created < ?", (time.time() if now is None else now) - WINDOW)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def atomic(endpoint: Endpoint) -> Endpoint:
+    """``endpoint`` (a write) run in one database transaction together with the events it fires and,
+    when the request has an ``Idempotency-Key``, the record of its response; committed before the
+    response goes out, rolled back (nothing written, nothing fired) if it raises.
+
+    The body is read first, because reading may wait on the client and a transaction must not span
+    an await. The endpoint itself must then finish without suspending; RuntimeError if it does.
+    """
+
+    @functools.wraps(endpoint)
+    async def wrapped(request: Request) -> Response:
+        await request.body()
+        emulator = request.app.state.emulator
+        with emulator.db.transaction():
+            response = _run_to_completion(endpoint(request))
+            pending: Pending | None = getattr(request.state, PENDING, None)
+            if pending is not None and response.status_code < 500:
+                stored = Stored(
+                    pending.fingerprint,
+                    response.status_code,
+                    bytes(response.body),
+                    response.headers.get("content-type"),
+                    request.state.request_id,
+                    None,
+                )
+                emulator.idempotency.save(pending.scope, pending.key, stored)
+                pending.saved = True
+        return response
+
+    return wrapped
+
+
+def _run_to_completion(coro: Awaitable[Response]) -> Response:
+    """The result of a coroutine that must not suspend (its body is already read)."""
+    step = coro.__await__()
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    step.close()
+    raise RuntimeError("a write endpoint awaited inside its transaction")

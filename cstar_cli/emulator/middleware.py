@@ -2,13 +2,22 @@
 headers", "Request IDs"; server contract: "Conventions"):
 
 1. a fresh ``req_…`` id, sent back as ``x-cstar-request-id`` (and ``meta.requestId`` by handlers);
-2. an armed ``/_emulator/fail-next`` fault, if one matches;
-3. the bearer key (401 ``invalid_api_key`` / ``key_revoked``);
-4. the hourly rate limit (``X-RateLimit-*`` headers; 429 with ``Retry-After``);
-5. publishable keys may only read (403), and only their own team (403);
-6. ``Idempotency-Key`` on writes: replay the stored first response, or 409 for a different body;
-7. the route itself; any unexpected exception becomes a 500 envelope;
-8. a request-log entry (except for the log stream's own request).
+   a trailing slash is dropped from the path, so ``/tickets/`` is ``/tickets``;
+2. a ``Content-Length`` over 1 MiB is refused (413 ``payload_too_large``), as is a body that grows
+   past it while it is received (chunked);
+3. an armed ``/_emulator/fail-next`` fault, if one matches;
+4. the bearer key (401 ``invalid_api_key`` / ``key_revoked``);
+5. the hourly rate limit (``X-RateLimit-*`` headers; 429 with ``Retry-After``);
+6. publishable keys may only read (403), and only their own team (403);
+7. query parameters of bounded length (400 ``INVALID_FIELD``);
+8. ``Idempotency-Key`` on writes: replay the stored first response, or 409 for a different body;
+   a write endpoint stores its response in its own transaction (:func:`~cstar_cli.emulator.idempotency.atomic`),
+   anything else answered is stored here;
+9. the route itself; any unexpected exception becomes a 500 envelope; a client that leaves before
+   its body arrived gets no answer (logged as 499);
+10. a request-log entry (except for the log stream's own request).
+
+Other HTTP requests (``/_emulator`` controls) get the body limit and the quiet disconnect only.
 """
 
 from __future__ import annotations
@@ -18,15 +27,17 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cstar_cli.config import key_mode
 from cstar_cli.emulator import db as dbmod
+from cstar_cli.emulator import validate as v
 from cstar_cli.emulator.auth import KeyContext, Lookup
 from cstar_cli.emulator.envelope import ApiError
-from cstar_cli.emulator.idempotency import Stored
+from cstar_cli.emulator.idempotency import PENDING, Pending, Stored
 from cstar_cli.emulator.ids import iso, request_id
 
 if TYPE_CHECKING:
@@ -51,10 +62,20 @@ class ApiMiddleware:
         self.emulator = emulator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        limited = _BodyLimit(receive)
+        if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+            await self._other(scope, limited, send)
+            return
+        if path.endswith("/") and path != API_PREFIX + "/":
+            # Starlette would answer a (non-JSON) redirect; the same route is served instead.
+            path = path.rstrip("/")
+            scope = {**scope, "path": path}
+            if isinstance(scope.get("raw_path"), bytes):
+                scope["raw_path"] = scope["raw_path"].rstrip(b"/")
         started = time.perf_counter()
         created = time.time()
         rid = request_id()
@@ -77,25 +98,40 @@ class ApiMiddleware:
 
         try:
             try:
+                if _declared_length(headers) > v.MAX_BODY_BYTES:
+                    raise v.payload_too_large()
                 key = self._admit(method, path, lookup, extra)
                 state["key"] = key
+                v.query_limits(QueryParams(scope.get("query_string", b"")).multi_items())
                 idempotency_key = headers.get("idempotency-key")
                 if idempotency_key is not None and method in WRITE_METHODS:
-                    await self._idempotent(scope, receive, send_with_headers, key, idempotency_key.strip(), extra)
+                    await self._idempotent(scope, limited, send_with_headers, key, idempotency_key.strip(), extra)
                 else:
-                    await self.app(scope, receive, send_with_headers)
+                    await self.app(scope, limited, send_with_headers)
             except ApiError as err:
                 state["error_code"] = err.code
                 await err.response(rid)(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            pass  # nobody to answer; the request log records the 499
         except Exception:
             log.exception("Unexpected error answering %s %s", method, path)
             if status == 499:
-                err = ApiError(500, "internal_error", "The emulator hit an unexpected error; see its log.")
-                state["error_code"] = err.code
-                await err.response(rid)(scope, receive, send_with_headers)
+                failure = ApiError(500, "internal_error", "The emulator hit an unexpected error; see its log.")
+                state["error_code"] = failure.code
+                await failure.response(rid)(scope, receive, send_with_headers)
         finally:
             if not _STREAM_PATH.match(path):
                 self._record(scope, headers, lookup, state, status, started, created)
+
+    async def _other(self, scope: Scope, receive: _BodyLimit, send: Send) -> None:
+        """A request outside ``/api/v1``: only the body limit and the quiet disconnect apply."""
+        try:
+            if _declared_length(Headers(scope=scope)) > v.MAX_BODY_BYTES:
+                await v.payload_too_large().response(request_id())(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            request_log.info("%s %s → 499 (the client left before its body arrived)", scope["method"], scope["path"])
 
     def _admit(self, method: str, path: str, lookup: Lookup, extra: dict[str, str]) -> KeyContext:
         emulator = self.emulator
@@ -156,6 +192,7 @@ class ApiMiddleware:
         content_type: str | None = None
         chunks: list[bytes] = []
         delivered = False
+        pending = state[PENDING] = Pending(key.scope, idempotency_key, fp)
 
         async def replay_body() -> Message:
             nonlocal delivered
@@ -177,8 +214,9 @@ class ApiMiddleware:
             await self.app(scope, replay_body, capture)
         finally:
             store.end(key.scope, idempotency_key)
-        # Server errors are not stored, so a retry with the same key can still succeed.
-        if 0 < status < 500:
+        # Server errors are not stored, so a retry with the same key can still succeed. Answers that
+        # change nothing (errors, reads) are stored now; a write stored its own before answering.
+        if 0 < status < 500 and not pending.saved:
             stored = Stored(fp, status, b"".join(chunks), content_type, state["request_id"], state.get("error_code"))
             store.save(key.scope, idempotency_key, stored)
 
@@ -236,12 +274,41 @@ class ApiMiddleware:
         return dbmod.Scope(m.group(1), key_mode(token) or "test")
 
 
+class _BodyLimit:
+    """``receive``, counting the request body: past :data:`~cstar_cli.emulator.validate.MAX_BODY_BYTES`
+    it raises 413 ``payload_too_large``, whoever reads it (this middleware or a handler). A hand-made
+    wrapper rather than Starlette's ``max_body_size``, which sits inside this middleware and so would
+    not bound the idempotency step's read, and answers in plain text."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.received = 0
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > v.MAX_BODY_BYTES:
+                raise v.payload_too_large()
+        return message
+
+
+def _declared_length(headers: Headers) -> int:
+    """The request's ``Content-Length`` (0 when absent; the HTTP server rejects malformed ones)."""
+    try:
+        return int(headers.get("content-length") or 0)
+    except ValueError:
+        return 0
+
+
 async def _read_body(receive: Receive) -> bytes:
+    """The whole request body. Raises ClientDisconnect when the client leaves before it is complete:
+    a truncated body must not be taken for the request."""
     chunks = []
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientDisconnect()
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break

@@ -1,7 +1,9 @@
 """Tickets, customers, messages, articles and webhooks (reference: "API Reference" → each section).
 
 Every handler works inside the calling key's partition (``request.state.key.scope``) and fires the
-reference's events for what it changed, carrying the request's ``x-cstar-request-id``.
+reference's events for what it changed, carrying the request's ``x-cstar-request-id``. Write handlers
+run in one transaction each (:func:`~cstar_cli.emulator.idempotency.atomic`), so a change and its
+events are stored together or not at all.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cstar_cli.emulator import validate as v
 from cstar_cli.emulator.auth import request_context
 from cstar_cli.emulator.db import Scope, dumps
 from cstar_cli.emulator.envelope import ApiError, ok
+from cstar_cli.emulator.idempotency import atomic
 from cstar_cli.emulator.ids import iso_now, new_id
 from cstar_cli.emulator.samples import sample_data
 
@@ -132,18 +135,18 @@ async def create_ticket(request: Request) -> Response:
     emulator, key = request_context(request)
     db = emulator.db
     body = await v.body(request)
-    title = v.text(v.require(body, "title"), "title", max_len=500)
+    title = v.text(v.require(body, "title"), "title")
     priority = v.choice(body.get("priority") or "normal", "priority", models.PRIORITIES)
     shared = _shared_fields(body, None)
     new_customer: dict[str, Any] | None = None
     customer_id = body.get("customerId")
     if customer_id is not None:
-        customer_id = v.text(customer_id, "customerId", max_len=100)
+        customer_id = v.text(customer_id, "customerId")
         if _customer_or_none(emulator, key.scope, customer_id) is None:
             raise ApiError.invalid("customerId", f"No customer with id {customer_id!r}.")
     elif body.get("customerName") is not None:
-        name = v.text(body["customerName"], "customerName", max_len=200)
-        email = v.text(body.get("customerEmail"), "customerEmail", max_len=320, nullable=True) or None
+        name = v.text(body["customerName"], "customerName")
+        email = v.text(body.get("customerEmail"), "customerEmail", nullable=True) or None
         if email is not None and "@" not in email:
             raise ApiError.invalid("customerEmail", "customerEmail must be an email address.")
         existing = email and db.one(
@@ -178,13 +181,13 @@ async def update_ticket(request: Request) -> Response:
     body = await v.body(request)
     changes: dict[str, Any] = {}
     if "title" in body:
-        changes["title"] = v.text(v.require(body, "title"), "title", max_len=500)
+        changes["title"] = v.text(v.require(body, "title"), "title")
     if "status" in body:
         changes["status"] = v.choice(body["status"], "status", models.TICKET_STATUSES)
     if "priority" in body:
         changes["priority"] = v.choice(body["priority"], "priority", models.PRIORITIES)
     if "assignedTo" in body:
-        changes["assigned_to"] = v.text(body["assignedTo"], "assignedTo", max_len=100, nullable=True) or None
+        changes["assigned_to"] = v.text(body["assignedTo"], "assignedTo", nullable=True) or None
     changed = _changed(before, changes | _shared_fields(body, before))
     if not changed:
         return ok(request, before)
@@ -228,9 +231,9 @@ async def create_message(request: Request) -> Response:
     emulator, key = request_context(request)
     ticket = _found(emulator, "tickets", key.scope, request.path_params["ticket_id"])
     body = await v.body(request)
-    content = v.text(v.require(body, "content"), "content", max_len=100_000)
+    content = v.text(v.require(body, "content"), "content")
     sender = v.choice(body.get("sender") or "agent", "sender", models.SENDERS)
-    sender_name = v.text(body.get("senderName"), "senderName", max_len=200, nullable=True) or None
+    sender_name = v.text(body.get("senderName"), "senderName", nullable=True) or None
     if sender_name is None:
         customer = _customer_or_none(emulator, key.scope, ticket["customerId"])
         sender_name = {"agent": "Support Agent", "system": "System"}.get(
@@ -254,7 +257,7 @@ async def create_message(request: Request) -> Response:
 
 
 def _email(value: Any) -> str:
-    email = v.text(value, "email", max_len=320) or ""
+    email = v.text(value, "email") or ""
     if "@" not in email or email.startswith("@") or email.endswith("@"):
         raise ApiError.invalid("email", f"email must be an email address (got {email!r}).")
     return email
@@ -288,7 +291,7 @@ async def create_customer(request: Request) -> Response:
     Fires ``customer.created``."""
     emulator, key = request_context(request)
     body = await v.body(request)
-    name = v.text(v.require(body, "name"), "name", max_len=200)
+    name = v.text(v.require(body, "name"), "name")
     email = _email(v.require(body, "email"))
     shared = _shared_fields(body, None)
     try:
@@ -308,7 +311,7 @@ async def update_customer(request: Request) -> Response:
     body = await v.body(request)
     changes: dict[str, Any] = {}
     if "name" in body:
-        changes["name"] = v.text(v.require(body, "name"), "name", max_len=200)
+        changes["name"] = v.text(v.require(body, "name"), "name")
     if "email" in body:
         changes["email"] = _email(v.require(body, "email"))
     if "status" in body:
@@ -363,11 +366,11 @@ async def get_article(request: Request) -> Response:
 def _article_fields(body: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if before is None or "title" in body:
-        fields["title"] = v.text(v.require(body, "title"), "title", max_len=500)
+        fields["title"] = v.text(v.require(body, "title"), "title")
     if "content" in body:
-        fields["content"] = v.text(body["content"], "content", max_len=1_000_000, nullable=True) or ""
+        fields["content"] = v.text(body["content"], "content", max_len=v.MAX_ARTICLE_CONTENT, nullable=True) or ""
     if "category" in body:
-        fields["category"] = v.text(body["category"], "category", max_len=200, nullable=True) or None
+        fields["category"] = v.text(body["category"], "category", nullable=True) or None
     if "status" in body:
         fields["status"] = v.choice(body["status"], "status", models.ARTICLE_STATUSES)
     if "isPublic" in body:
@@ -415,7 +418,7 @@ async def delete_article(request: Request) -> Response:
 
 
 def _webhook_url(value: Any) -> str:
-    url = v.text(value, "url", max_len=2000) or ""
+    url = v.text(value, "url") or ""
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return url
@@ -450,7 +453,7 @@ async def create_webhook(request: Request) -> Response:
     ``events``: list or comma-separated; exact types, ``resource.*`` or ``*``."""
     emulator, key = request_context(request)
     body = await v.body(request)
-    name = v.text(v.require(body, "name"), "name", max_len=200)
+    name = v.text(v.require(body, "name"), "name")
     url = _webhook_url(v.require(body, "url"))
     events = v.event_patterns(v.require(body, "events"))
     is_active = v.flag(body["isActive"], "isActive") if body.get("isActive") is not None else True
@@ -480,7 +483,7 @@ async def update_webhook(request: Request) -> Response:
     body = await v.body(request)
     changes: dict[str, Any] = {}
     if "name" in body:
-        changes["name"] = v.text(v.require(body, "name"), "name", max_len=200)
+        changes["name"] = v.text(v.require(body, "name"), "name")
     if "url" in body:
         changes["url"] = _webhook_url(v.require(body, "url"))
     if "events" in body:
@@ -524,8 +527,7 @@ def _team(path: str) -> str:
     return "/api/v1/teams/{team_id}" + path
 
 
-#: ``(method, path, endpoint)`` for every route of this module.
-ROUTES = [
+_TABLE = [
     ("GET", _team("/tickets"), list_tickets),
     ("POST", _team("/tickets"), create_ticket),
     ("GET", _team("/tickets/{ticket_id}"), get_ticket),
@@ -550,3 +552,6 @@ ROUTES = [
     ("PATCH", _team("/webhooks/{webhook_id}"), update_webhook),
     ("DELETE", _team("/webhooks/{webhook_id}"), delete_webhook),
 ]
+#: ``(method, path, endpoint)`` for every route of this module; each write runs in one transaction
+#: with its events and idempotency record.
+ROUTES = [(method, path, endpoint if method == "GET" else atomic(endpoint)) for method, path, endpoint in _TABLE]
