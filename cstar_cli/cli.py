@@ -21,7 +21,7 @@ from typer.exceptions import Abort, Exit
 
 from cstar_cli import __version__
 from cstar_cli import _compat_typer as compat
-from cstar_cli._entry import silence_stdout, write_failed
+from cstar_cli._stdio import silence_stdout, write_failed
 from cstar_cli.context import AppContext, get_app
 from cstar_cli.errors import EXIT_CODES, EXIT_INTERRUPTED, CStarError, CStarOutputError, CStarUsageError
 from cstar_cli.output import Output

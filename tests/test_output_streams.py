@@ -60,17 +60,17 @@ def test_json_errors_stay_json_when_stdout_fails() -> None:
 
 def test_a_closed_stdout_never_lends_its_descriptor_to_a_file(tmp_path: object) -> None:
     # With descriptor 1 closed, the next open() would get it and "stdout" data would land in that file.
-    from cstar_cli import _entry
+    from cstar_cli import _stdio
 
     code = (
-        "import os, sys; from cstar_cli._entry import guard_standard_streams; guard_standard_streams(); "
+        "import os, sys; from cstar_cli._stdio import guard_standard_streams; guard_standard_streams(); "
         "fd = os.open(os.devnull, os.O_RDONLY); print(fd, file=sys.stderr)"
     )
     r = subprocess.run(
         ["sh", "-c", f'"{sys.executable}" -c "{code}" >&-'], capture_output=True, text=True, env=cstar_env()
     )
     assert int(r.stderr.strip()) > 2, r.stderr
-    assert _entry.EXIT_OUTPUT in EXIT_CODES
+    assert _stdio.EXIT_OUTPUT in EXIT_CODES
 
 
 def test_a_reader_that_leaves_is_quiet_exit_0() -> None:
