@@ -116,6 +116,9 @@ class Receiver:
     ``path`` restricts deliveries to one path (None: any); the first ``fail_first`` verified deliveries
     get 500, the later ones ``status``; a signature that does not verify gets 401. ``log`` gets one line per request
     (None: silent). Every request is appended to :attr:`received` in arrival order.
+
+    Raises ValueError for an empty ``secret`` (every delivery would be refused) and a ``path`` not
+    starting with ``/`` (no request path could ever match it); OSError when the port cannot be bound.
     """
 
     def __init__(
@@ -130,6 +133,9 @@ class Receiver:
         tolerance: int = DEFAULT_TOLERANCE,
         log: TextIO | None = None,
     ) -> None:
+        problem = check_options(secret, path)
+        if problem is not None:
+            raise ValueError(problem[0])
         self.secret = secret
         self.path = path
         self.fail_first = fail_first
@@ -218,6 +224,21 @@ class Receiver:
         self.stop()
 
 
+def check_options(secret: str, path: str | None) -> tuple[str, str] | None:
+    """(message, hint) for a ``secret`` or ``path`` the receiver cannot work with, else None."""
+    if not secret.strip():
+        return (
+            "--secret is empty: every signature would be refused.",
+            'Pass the listen session\'s secret: --secret "$(cstar listen --print-secret)".',
+        )
+    if path is not None and not path.startswith("/"):
+        return (
+            f"--path {path!r} does not start with '/': no request could match it.",
+            f"Use an absolute path, e.g. --path /{path.strip() or 'webhooks'}.",
+        )
+    return None
+
+
 def run_receiver(
     secret: str,
     *,
@@ -253,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--status", type=int, default=200, help="Status for verified deliveries (default 200).")
     args = parser.parse_args(argv)
+    problem = check_options(args.secret, args.path)
+    if problem is not None:
+        # Exit 2, like argparse's own usage errors and the CLI's bad flags.
+        sys.stderr.write(f"Error: {problem[0]}\nHint: {problem[1]}\n")
+        return 2
     try:
         run_receiver(
             args.secret,

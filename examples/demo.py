@@ -5,9 +5,11 @@
 1. starts the emulator on a free port with a throwaway database;
 2. asks ``cstar listen --print-secret`` for the webhook signing secret;
 3. starts the example receiver (``cstar_cli.receiver``), which verifies every signature;
-4. runs ``cstar listen --forward-to localhost:<port>/webhooks``;
+4. runs ``cstar listen --forward-to localhost:<port>/webhooks --format json``;
 5. fires ``cstar trigger ticket.created`` and creates a real ticket through the API;
-6. waits for both deliveries, prints them, and cleans everything up (also on Ctrl-C or failure).
+6. waits until ``cstar listen`` itself reports both deliveries (its JSON lines, written once an
+   event's delivery has its final outcome), stops it, prints what it and the receiver saw, and
+   cleans everything up (also on Ctrl-C or failure).
 
 Exits 0 when both events arrived with a valid signature, 1 otherwise, 130 on Ctrl-C. Your own login
 is never touched: the CLI runs with a temporary config dir and the emulator's test key in
@@ -64,6 +66,42 @@ def wait_for_line(lines: queue.Queue[str], prefix: str, what: str) -> str:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
+def ticket_of_payload(payload: Any) -> str | None:
+    """The ticket id in an event payload's ``data.ticket``, if any."""
+    try:
+        return str(payload["data"]["ticket"]["id"])
+    except (KeyError, TypeError):
+        return None
+
+
+def wait_for_outcomes(lines: queue.Queue[str], wanted: dict[str, Any]) -> list[dict[str, Any]]:
+    """``cstar listen``'s JSON lines until every ``wanted[name](line)`` matched one with a final
+    delivery outcome; returns all lines read. Waiting on the relay's own report, not on the receiver,
+    is what makes the summary count every delivery: the receiver has the request before the relay
+    has the answer."""
+    seen: list[dict[str, Any]] = []
+    missing = dict(wanted)
+    deadline = time.monotonic() + TIMEOUT
+    while missing and time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        seen.append(obj)
+        if obj.get("delivery") is None:
+            continue
+        for name, test in list(missing.items()):
+            if test(obj):
+                del missing[name]
+    if missing:
+        raise RuntimeError(f"timed out waiting for cstar listen to deliver {', '.join(missing)}")
+    return seen
+
+
 def stop(proc: subprocess.Popen[str] | None, sig: int = signal.SIGTERM) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -109,9 +147,9 @@ def run(workdir: Path, procs: list[subprocess.Popen[str]]) -> int:
         forward_to = f"localhost:{receiver.port}/webhooks"
         say(f"3. Example receiver verifying signatures at {receiver.url}")
 
-        say(f"4. cstar listen --forward-to {forward_to}")
+        say(f"4. cstar listen --forward-to {forward_to} --format json")
         listen = subprocess.Popen(
-            cli("listen", "--forward-to", forward_to),
+            cli("listen", "--forward-to", forward_to, "--format", "json"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -141,23 +179,30 @@ def run(workdir: Path, procs: list[subprocess.Popen[str]]) -> int:
         ticket_id = ticket.json()["data"]["id"]
         say(f"   created ticket {ticket_id}")
 
-        say("6. Waiting for the deliveries…")
-        receiver.wait_for(2, TIMEOUT)
+        say("6. Waiting for cstar listen to report both deliveries…")
+        reported = wait_for_outcomes(
+            out,
+            {
+                "the triggered event": lambda obj: obj.get("eventId") == triggered,
+                "the ticket's event": lambda obj: ticket_of_payload(obj.get("payload")) == ticket_id,
+            },
+        )
         stop(listen, signal.SIGINT)
-        time.sleep(0.1)  # let the reader threads drain the last lines
+        summary = wait_for_line(err, "Stopped:", "cstar listen's summary")
 
     def ticket_of(d: Delivery) -> str | None:
         try:
-            return json.loads(d.body)["data"]["ticket"]["id"]
-        except (ValueError, KeyError, TypeError):
+            return ticket_of_payload(json.loads(d.body))
+        except ValueError:
             return None
 
-    while not out.empty():
-        say("   listen: " + out.get())
-    while not err.empty():
-        line = err.get()
-        if line.startswith("Stopped:"):
-            say("   listen: " + line)
+    for obj in reported:
+        delivery = obj.get("delivery") or {}
+        say(
+            f"   listen: {obj.get('eventType')} [{obj.get('eventId')}] -> "
+            f"[{delivery.get('status') or 'ERR'}] {delivery.get('url')} {delivery.get('durationMs')} ms"
+        )
+    say("   listen: " + summary)
 
     say("")
     say(f"{'EVENT TYPE':<16} {'EVENT ID':<30} {'ATTEMPT':<8} {'STATUS':<7} SIGNATURE")
@@ -168,13 +213,19 @@ def run(workdir: Path, procs: list[subprocess.Popen[str]]) -> int:
     got_trigger = any(d.event_id == triggered for d in good)
     got_ticket = any(d.event_type == "ticket.created" and ticket_of(d) == ticket_id for d in good)
     say("")
-    if got_trigger and got_ticket and len(good) == len(receiver.received):
+    counted = summary.startswith(f"Stopped: {len(good)} forwarded")
+    if got_trigger and got_ticket and len(good) == len(receiver.received) and counted:
         say("Both events arrived with valid signatures.")
         return 0
     missing = [
         name for name, ok in (("the triggered event", got_trigger), ("the ticket's event", got_ticket)) if not ok
     ]
-    say("FAILED: " + (", ".join(missing) + " missing" if missing else "a delivery did not verify"))
+    if missing:
+        say("FAILED: " + ", ".join(missing) + " missing")
+    elif not counted:
+        say(f"FAILED: cstar listen's summary does not count the {len(good)} deliveries")
+    else:
+        say("FAILED: a delivery did not verify")
     return 1
 
 

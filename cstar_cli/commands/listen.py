@@ -6,16 +6,20 @@ Parses the flags, runs :class:`cstar_cli.relay.Relay` and renders its elements; 
 Output (docs/listen.md has every detail): event and delivery lines are the command's data and go to
 stdout (``--> ticket.created [evt_…]``, ``<-- [200] POST http://localhost:3000/ [evt_…] 12 ms``);
 ``--format json`` / ``--json`` print one JSON object per event instead (``{"type": "event", "eventId",
-"eventType", "receivedAt", "requestId", "payload", "delivery"}``). The ready line, retries in JSON
-mode, reconnects and the final summary go to stderr.
+"eventType", "receivedAt", "requestId", "payload", "delivery"}``, and ``{"type": "event_too_large", …}``
+for an event the server could not send). The ready line, retries in JSON mode, reconnects, events
+too large to receive and the final summary go to stderr. The session is deleted on the server when
+the command ends (also after ``--print-secret``).
 
 Exit codes: 0 after SIGTERM or ``--print-secret``, 130 after Ctrl-C, 2 for a bad flag, 3 when the key
-is missing, invalid or revoked, 9 when the first connection cannot be made.
+is missing, invalid or revoked, 4 when it is not a secret key, 8 when the server keeps sending an
+event over the frame limit, 9 when the first connection cannot be made.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import signal
@@ -27,13 +31,14 @@ import typer
 
 from cstar_cli import events as catalog
 from cstar_cli.context import get_app
-from cstar_cli.errors import EXIT_INTERRUPTED, CStarUsageError
+from cstar_cli.errors import EXIT_INTERRUPTED, CStarError, CStarUsageError
 from cstar_cli.output import Output, dumps
 
 if TYPE_CHECKING:
     from cstar_cli.relay import (
         DeliveryAttempted,
         EventReceived,
+        EventTooLarge,
         Outcome,
         Ready,
         Reconnected,
@@ -43,7 +48,7 @@ if TYPE_CHECKING:
         Stopped,
     )
 
-app = typer.Typer()
+app = typer.Typer(add_completion=False)
 
 _GREEN, _RED, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[1m", "\x1b[0m"
 MAX_TIMEOUT = 3600.0
@@ -135,6 +140,7 @@ class Renderer:
             r.DeliveryAttempted: self._attempt,
             r.Delivered: self._outcome,
             r.DeliveryFailed: self._outcome,
+            r.EventTooLarge: self._too_large,
             r.Ready: self._ready,
             r.Reconnecting: self._reconnecting,
             r.SessionRenewed: self._renewed,
@@ -165,6 +171,26 @@ class Renderer:
             self._json_event(outcome.event, outcome.to_dict())
         else:
             self._stdout(self._outcome_line(outcome))
+
+    def _too_large(self, notice: EventTooLarge) -> None:
+        what = f"{notice.event_type} " if notice.event_type else ""
+        self.out.warn(
+            f"Event {what}[{notice.event_id}] was not received: it is {notice.size} bytes, over the "
+            f"{notice.limit}-byte frame limit. Acknowledged as failed; fetch it from the API if you need it."
+        )
+        if self.json:
+            self._stdout(
+                dumps(
+                    {
+                        "type": "event_too_large",
+                        "eventId": notice.event_id,
+                        "eventType": notice.event_type or None,
+                        "size": notice.size,
+                        "limit": notice.limit,
+                        "error": notice.error,
+                    }
+                )
+            )
 
     def _attempt(self, attempt: DeliveryAttempted) -> None:
         if attempt.retry_in is None:
@@ -242,8 +268,16 @@ class Renderer:
             text = f"{totals.forwarded} forwarded, {totals.failed} failed"
         else:
             text = f"{totals.received} event{'s' if totals.received != 1 else ''} received"
+        if totals.too_large:
+            text += f", {totals.too_large} too large to receive"
         if totals.duplicates:
             text += f", {totals.duplicates} replayed duplicate{'s' if totals.duplicates != 1 else ''} ignored"
+        if totals.in_flight:
+            # A new run starts with new events, so this one is not sent again: say which to check.
+            self.out.warn(
+                f"Stopped while {totals.in_flight} was being delivered: it is not acknowledged and will not "
+                "be sent again (a new `cstar listen` starts with new events)."
+            )
         self.out.info(f"Stopped: {text}.")
 
 
@@ -361,9 +395,18 @@ def listen_command(
 
     client = app_ctx.client()
     device = socket.gethostname()
+
+    def close_session(session_id: str) -> None:
+        # One try: it only tidies up (the session would expire anyway), so it must not delay the exit.
+        client.request("DELETE", client.team_path(f"cli/sessions/{session_id}"), retries=0)
+
     if print_secret:
         session = client.create_cli_session(patterns, device_name=device)
         out.data({"secret": session.get("secret")}, lambda: out.line(str(session.get("secret"))))
+        # The secret is stable per device, so the session itself is not needed any more.
+        if session.get("id"):
+            with contextlib.suppress(CStarError):
+                close_session(str(session["id"]))
         return
 
     relay = Relay(
@@ -371,6 +414,7 @@ def listen_command(
         api_key=client.api_key,
         events=tuple(patterns),
         forward=forward,
+        close_session=close_session,
     )
     code = asyncio.run(run_relay(relay, Renderer(out, json=json_mode, forwarding=forward is not None)))
     if code:

@@ -1,9 +1,11 @@
 """``cstar listen`` sessions (server contract: "Listening — CLI sessions").
 
-``POST /api/v1/teams/{teamId}/cli/sessions`` creates a session; its ``websocketUrl`` streams the
-team's events to the CLI. On connect the server checks the bearer key (close 4401) and the session
-(close 4404), sends ``welcome``, replays everything after ``Last-Event-ID`` and then streams live
-events, without a gap or a repeat in between (:func:`cstar_cli.emulator.hub.replay_then_live`).
+``POST /api/v1/teams/{teamId}/cli/sessions`` creates a session, ``DELETE …/cli/sessions/{id}``
+ends it; its ``websocketUrl`` streams the team's events to the CLI. On connect the server checks the
+bearer key (close 4401; a publishable key 4403) and the session (close 4404), sends ``welcome``,
+replays everything after ``Last-Event-ID`` and then streams live events, without a gap or a repeat
+in between (:func:`cstar_cli.emulator.hub.replay_then_live`). An event whose frame would exceed the
+client's ``X-Max-Frame-Bytes`` goes out as a small ``event_too_large`` notice instead.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from starlette.websockets import WebSocket
 
 from cstar_cli import events as catalog
 from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import KeyContext, request_context
+from cstar_cli.emulator.auth import KeyContext, request_context, require_secret
 from cstar_cli.emulator.db import Database, Scope, dumps, loads_list
-from cstar_cli.emulator.envelope import ok
+from cstar_cli.emulator.envelope import ApiError, ok
 from cstar_cli.emulator.events import Event
 from cstar_cli.emulator.hub import Subscription, replay_then_live
 from cstar_cli.emulator.ids import iso, new_id
@@ -34,17 +36,21 @@ if TYPE_CHECKING:
 __all__ = [
     "CLOSE_ABRUPT",
     "CLOSE_KEY_INVALID",
+    "CLOSE_SECRET_KEY_REQUIRED",
     "CLOSE_SESSION_UNKNOWN",
     "Listener",
     "Listeners",
     "Sessions",
     "create_session",
+    "delete_session",
+    "list_sessions",
     "listen",
 ]
 
 log = logging.getLogger("cstar.emulator")
 
 CLOSE_KEY_INVALID = 4401
+CLOSE_SECRET_KEY_REQUIRED = 4403
 CLOSE_SESSION_UNKNOWN = 4404
 #: Not a real close frame: the TCP connection is dropped without one (the client sees 1006).
 CLOSE_ABRUPT = 1006
@@ -93,6 +99,35 @@ class Sessions:
         )
         return (loads_list(row["events"]), int(row["start_seq"])) if row else None
 
+    def live(self, scope: Scope) -> list[dict[str, Any]]:
+        """The unexpired sessions of ``scope``, newest first: ``{"id", "deviceName", "events",
+        "createdAt", "expiresAt"}`` (no secret)."""
+        rows = self.db.all(
+            "SELECT id, device_name, events, created_at, expires FROM cli_sessions "
+            "WHERE team_id = ? AND mode = ? AND expired = 0 AND expires > ? ORDER BY created_at DESC, rowid DESC",
+            *scope,
+            time.time(),
+        )
+        return [
+            {
+                "id": row["id"],
+                "deviceName": row["device_name"],
+                "events": loads_list(row["events"]),
+                "createdAt": row["created_at"],
+                "expiresAt": iso(row["expires"]),
+            }
+            for row in rows
+        ]
+
+    def delete(self, scope: Scope, session_id: str) -> bool:
+        """Forget a session of ``scope`` (its device's signing secret stays). True if it existed."""
+        return (
+            self.db.run(
+                "DELETE FROM cli_sessions WHERE id = ? AND team_id = ? AND mode = ?", session_id, *scope
+            ).rowcount
+            > 0
+        )
+
     def expire_all(self) -> int:
         """Make every session unknown to new connections. Returns how many were live."""
         return self.db.run("UPDATE cli_sessions SET expired = 1 WHERE expired = 0").rowcount
@@ -119,13 +154,22 @@ class Sessions:
 
 
 class Listener:
-    """One open listen WebSocket: which session and key it belongs to, and its event filter."""
+    """One open listen WebSocket: which session and key it belongs to, its event filter and the
+    largest frame its client accepts (``max_frame`` bytes, None: no limit announced)."""
 
-    def __init__(self, websocket: WebSocket, session_id: str, key: KeyContext, patterns: list[str]) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        session_id: str,
+        key: KeyContext,
+        patterns: list[str],
+        max_frame: int | None = None,
+    ) -> None:
         self.websocket = websocket
         self.session_id = session_id
         self.key = key
         self.patterns = patterns
+        self.max_frame = max_frame
         self.close_code: int | None = None
         self._close_requested = asyncio.Event()
         self._matches: dict[str, bool] = {}
@@ -189,10 +233,21 @@ class Listener:
                 await self._deliver(event)
         self.request_close(1001)
 
+    def too_large(self, event: Event, size: int) -> str:
+        """The ``event_too_large`` notice sent instead of an event frame of ``size`` bytes."""
+        return dumps({"type": "event_too_large", "eventId": event.id, "eventType": event.type, "size": size})
+
     async def _deliver(self, event: Event) -> None:
         if not self.wants(event.type):
             return
-        await self.websocket.send_text(self.frame(event))
+        text = self.frame(event)
+        limit = self.max_frame
+        # A character is at most 4 bytes in UTF-8: only frames that might be over the limit get encoded.
+        if limit is not None and len(text) * 4 > limit:
+            size = len(text.encode("utf-8", "surrogatepass"))
+            if size > limit:
+                text = self.too_large(event, size)
+        await self.websocket.send_text(text)
         self._sent += 1
         if self._sent % 64 == 0:
             # Neither a ready queue nor a writable socket suspends, so a long burst would otherwise
@@ -242,17 +297,27 @@ class Listeners:
     def remove(self, listener: Listener) -> None:
         self._open.discard(listener)
 
-    def matching(self, scope: Scope, event_type: str) -> list[str]:
-        """Session ids (each once) of connected listeners of ``scope`` whose filter matches."""
+    def matching(self, scope: Scope, event_type: str | None) -> list[str]:
+        """Session ids (each once) of connected listeners of ``scope`` whose filter matches
+        ``event_type`` (None: any listener)."""
         ids: list[str] = []
         for listener in self._open:
-            if listener.key.scope == scope and listener.wants(event_type) and listener.session_id not in ids:
+            if (
+                listener.key.scope == scope
+                and (event_type is None or listener.wants(event_type))
+                and listener.session_id not in ids
+            ):
                 ids.append(listener.session_id)
         return sorted(ids)
 
-    def close(self, code: int, *, key_id: str | None = None) -> int:
-        """Close every listener (or those authenticated with ``key_id``) with ``code``. Returns how many."""
-        chosen = [item for item in self._open if key_id is None or item.key.id == key_id]
+    def close(self, code: int, *, key_id: str | None = None, session_id: str | None = None) -> int:
+        """Close every listener (or those authenticated with ``key_id``, or those of ``session_id``)
+        with ``code``. Returns how many."""
+        chosen = [
+            item
+            for item in self._open
+            if (key_id is None or item.key.id == key_id) and (session_id is None or item.session_id == session_id)
+        ]
         for listener in chosen:
             listener.request_close(code)
         return len(chosen)
@@ -285,9 +350,48 @@ async def create_session(request: Request) -> Response:
     return ok(request, data, status=201)
 
 
+async def list_sessions(request: Request) -> Response:
+    """``GET /cli/sessions`` (secret key) → the team and mode's live sessions, newest first:
+    ``[{"id", "object": "cli_session", "deviceName", "events", "createdAt", "expiresAt", "connected"}]``."""
+    emulator, key = request_context(request)
+    require_secret(key, "Listing CLI sessions")
+    connected = set(emulator.listeners.matching(key.scope, None))
+    data = [
+        {"object": "cli_session", **row, "connected": row["id"] in connected}
+        for row in emulator.sessions.live(key.scope)
+    ]
+    return ok(request, data)
+
+
+async def delete_session(request: Request) -> Response:
+    """``DELETE /cli/sessions/{session_id}`` → 200 ``{"id", "object": "cli_session", "deleted": true}``;
+    404 for a session the key's team and mode do not have. Its open WebSockets close with 4404; the
+    device's signing secret is kept, so the next session gets the same one."""
+    emulator, key = request_context(request)
+    session_id = request.path_params["session_id"]
+    if not emulator.sessions.delete(key.scope, session_id):
+        raise ApiError(404, "not_found", f"No CLI session {session_id}.")
+    emulator.listeners.close(CLOSE_SESSION_UNKNOWN, session_id=session_id)
+    return ok(request, {"id": session_id, "object": "cli_session", "deleted": True})
+
+
+def _max_frame(value: str | None) -> int | None:
+    """``X-Max-Frame-Bytes`` as a positive int; None when absent or malformed (no limit)."""
+    if value is None or not value.strip().isdigit():
+        return None
+    limit = int(value.strip())
+    return limit if limit > 0 else None
+
+
+def _event_id_at(emulator: Emulator, scope: Scope, seq: int) -> str | None:
+    value = emulator.db.scalar("SELECT id FROM events WHERE team_id = ? AND mode = ? AND seq = ?", *scope, seq)
+    return str(value) if value is not None else None
+
+
 async def listen(websocket: WebSocket) -> None:
-    """The session WebSocket. Close codes: 4401 bad or revoked key, 4404 unknown or expired session,
-    1001 server going away; anything the drop-websockets control asks for."""
+    """The session WebSocket. Close codes: 4401 bad or revoked key, 4403 a publishable key, 4404
+    unknown, expired or deleted session (or one of another team or mode), 1001 server going away;
+    anything the drop-websockets control asks for."""
     emulator: Emulator = websocket.app.state.emulator
     # Accept first: a close before the handshake would reach the client as an HTTP 403, not a code.
     await websocket.accept()
@@ -296,26 +400,39 @@ async def listen(websocket: WebSocket) -> None:
     if lookup.error is not None or key is None or key.team_id != websocket.path_params["team_id"]:
         await websocket.close(CLOSE_KEY_INVALID, "invalid or revoked API key")
         return
+    if not key.is_secret:
+        # A session's id travels in every delivery (X-Webhook-ID): only a key that could have created
+        # the session may read its full payloads.
+        await websocket.close(CLOSE_SECRET_KEY_REQUIRED, "a secret key is required")
+        return
     session_id = websocket.path_params["session_id"]
     found = emulator.sessions.active(key.scope, session_id)
     if found is None:
         await websocket.close(CLOSE_SESSION_UNKNOWN, "unknown or expired session")
         return
     patterns, start_seq = found
-    listener = Listener(websocket, session_id, key, patterns)
+    listener = Listener(websocket, session_id, key, patterns, _max_frame(websocket.headers.get("x-max-frame-bytes")))
     sub = emulator.event_hub.subscribe(key.scope)
     emulator.listeners.add(listener)
     try:
         resume = websocket.headers.get("last-event-id")
         # No Last-Event-ID: everything since the session was created (the client acked nothing yet).
         after = emulator.bus.seq_of(key.scope, resume) if resume else start_seq
-        # The newest event at subscribe time (no await since subscribe, so nothing slipped in between):
-        # a client that loses the socket before its first ack resumes after it and misses nothing.
+        # The event this socket's stream starts after: a client that loses the socket before its
+        # first ack resumes after it and misses nothing (not even events replayed but not yet acked).
+        if after is None:
+            # An unknown Last-Event-ID: live events only, i.e. after the newest one at subscribe time
+            # (no await since subscribe, so nothing slipped in between).
+            start = emulator.bus.latest_id(key.scope)
+        elif resume:
+            start = resume
+        else:
+            start = _event_id_at(emulator, key.scope, after)
         welcome = {
             "type": "welcome",
             "sessionId": session_id,
             "resumedAfter": resume if resume and after is not None else None,
-            "lastEventId": emulator.bus.latest_id(key.scope),
+            "lastEventId": start,
         }
         try:
             await websocket.send_text(dumps(welcome))

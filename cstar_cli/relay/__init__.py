@@ -20,6 +20,7 @@ from cstar_cli.relay._elements import (
     DuplicateIgnored,
     Element,
     EventReceived,
+    EventTooLarge,
     Outcome,
     Ready,
     Reconnected,
@@ -28,12 +29,13 @@ from cstar_cli.relay._elements import (
     Stopped,
 )
 from cstar_cli.relay._forwarder import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT, Forwarder, ForwardOptions
-from cstar_cli.relay._relay import Relay, SessionOpener
-from cstar_cli.relay._target import merge_headers, parse_forward_url, parse_header
+from cstar_cli.relay._relay import DEFAULT_MAX_FRAME_BYTES, Relay, SessionCloser, SessionOpener
+from cstar_cli.relay._target import display_url, merge_headers, parse_forward_url, parse_header
 
 __all__ = [
     "DEFAULT_ATTEMPTS",
     "DEFAULT_BACKOFF",
+    "DEFAULT_MAX_FRAME_BYTES",
     "DEFAULT_TIMEOUT",
     "Delivered",
     "DeliveryAttempted",
@@ -41,6 +43,7 @@ __all__ = [
     "DuplicateIgnored",
     "Element",
     "EventReceived",
+    "EventTooLarge",
     "ForwardOptions",
     "Forwarder",
     "Outcome",
@@ -48,9 +51,11 @@ __all__ = [
     "Reconnected",
     "Reconnecting",
     "Relay",
+    "SessionCloser",
     "SessionOpener",
     "SessionRenewed",
     "Stopped",
+    "display_url",
     "merge_headers",
     "parse_forward_url",
     "parse_header",

@@ -4,7 +4,7 @@ The relay never prints; a frontend (``cstar listen``'s terminal and JSON-lines r
 a benchmark) walks these elements and shows them its own way::
 
     Ready
-    (EventReceived (DeliveryAttempted)* (Delivered | DeliveryFailed)? | DuplicateIgnored)*
+    (EventReceived (DeliveryAttempted)* (Delivered | DeliveryFailed)? | EventTooLarge | DuplicateIgnored)*
     (Reconnecting+ SessionRenewed? Reconnected)*
     Stopped                       (returned by Relay.aclose(), not yielded)
 
@@ -23,6 +23,7 @@ __all__ = [
     "DuplicateIgnored",
     "Element",
     "EventReceived",
+    "EventTooLarge",
     "Outcome",
     "Ready",
     "Reconnected",
@@ -118,6 +119,24 @@ class DeliveryFailed(Outcome):
 
 
 @dataclass(frozen=True, slots=True)
+class EventTooLarge:
+    """The server did not send event ``event_id`` because its frame (``size`` bytes) exceeds the
+    relay's frame limit (``limit`` bytes, announced as ``X-Max-Frame-Bytes``); it sent an
+    ``event_too_large`` notice instead. The event was acked as failed with :attr:`error` and is not
+    forwarded; the relay goes on with the next one. ``event_type`` is "" when the server did not say."""
+
+    event_id: str
+    event_type: str
+    size: int
+    limit: int
+
+    @property
+    def error(self) -> str:
+        """The ack's ``error``: ``event_too_large: <size> bytes over the <limit>-byte limit``."""
+        return f"event_too_large: {self.size} bytes over the {self.limit}-byte limit"
+
+
+@dataclass(frozen=True, slots=True)
 class DuplicateIgnored:
     """The server re-sent an event this run already handled (its ack was lost to a disconnect): it
     was acked again with the first outcome and not forwarded a second time."""
@@ -161,13 +180,17 @@ class Reconnected:
 @dataclass(frozen=True, slots=True)
 class Stopped:
     """The run's totals: events ``received`` (first sight), ``forwarded`` (2xx), ``failed`` (gave up),
-    ``duplicates`` ignored and ``reconnects`` made."""
+    ``duplicates`` ignored, ``reconnects`` made and events ``too_large`` to receive (see
+    :class:`EventTooLarge`). ``in_flight`` is the id of the event whose delivery was cut short by
+    the stop, so it was never acknowledged (None when nothing was in flight)."""
 
     received: int = 0
     forwarded: int = 0
     failed: int = 0
     duplicates: int = 0
     reconnects: int = 0
+    too_large: int = 0
+    in_flight: str | None = None
 
 
 Element = (
@@ -176,6 +199,7 @@ Element = (
     | DeliveryAttempted
     | Delivered
     | DeliveryFailed
+    | EventTooLarge
     | DuplicateIgnored
     | Reconnecting
     | SessionRenewed

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cstar_cli import __version__
 from cstar_cli.relay._elements import Delivered, DeliveryAttempted, DeliveryFailed, EventReceived, Outcome
 from cstar_cli.relay._http import HttpClient, HttpError
-from cstar_cli.relay._target import merge_headers
+from cstar_cli.relay._target import display_url, merge_headers
 from cstar_cli.webhook import delivery_headers
 
 __all__ = ["DEFAULT_ATTEMPTS", "DEFAULT_BACKOFF", "DEFAULT_TIMEOUT", "ForwardOptions", "Forwarder"]
@@ -36,7 +36,8 @@ class ForwardOptions:
     """How to forward: ``url`` (already normalised by :func:`parse_forward_url`), extra ``headers``
     (``(name, value)`` pairs that replace ours case-insensitively), per-attempt ``timeout`` (s),
     ``verify`` TLS certificates, total ``attempts`` and the ``backoff`` pauses (s) between them (the
-    last pause repeats if there are more attempts than pauses)."""
+    last pause repeats if there are more attempts than pauses). A ``user:password@`` in ``url`` is
+    sent as Basic auth and shown only as :attr:`display_url`."""
 
     url: str
     headers: tuple[tuple[str, str], ...] = ()
@@ -44,6 +45,11 @@ class ForwardOptions:
     verify: bool = True
     attempts: int = DEFAULT_ATTEMPTS
     backoff: tuple[float, ...] = DEFAULT_BACKOFF
+
+    @property
+    def display_url(self) -> str:
+        """``url`` with its password masked (``user:***@host``): what elements and output show."""
+        return display_url(self.url)
 
 
 class Forwarder:
@@ -72,6 +78,7 @@ class Forwarder:
         sake; cancellation propagates.
         """
         opts = self.options
+        shown = opts.display_url
         body = event.payload.encode("utf-8", "surrogatepass")
         total = max(1, opts.attempts)
         status: int | None = None
@@ -98,9 +105,9 @@ class Forwarder:
                 error = None if 200 <= status < 300 else f"receiver answered {status}"
             duration_ms = (time.perf_counter() - started) * 1000
             retry_in = self._pause(attempt) if error is not None and attempt < total else None
-            yield DeliveryAttempted(event.event_id, opts.url, attempt, total, status, duration_ms, error, retry_in)
+            yield DeliveryAttempted(event.event_id, shown, attempt, total, status, duration_ms, error, retry_in)
             if retry_in is None:
                 break
             await asyncio.sleep(retry_in)
         outcome = Delivered if error is None else DeliveryFailed
-        yield outcome(event, opts.url, status, duration_ms, attempt, error)
+        yield outcome(event, shown, status, duration_ms, attempt, error)

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import h11
 
+from cstar_cli.relay._target import basic_auth
+
 __all__ = ["HttpClient", "HttpError"]
 
 _MAX_HEAD = 64 * 1024
@@ -75,7 +77,8 @@ def _reason(exc: BaseException) -> str:
 class HttpClient:
     """POSTs to one URL (``http://`` or ``https://``) over a reused connection.
 
-    ``timeout`` bounds a whole attempt (connect, send, response) in seconds; ``verify`` checks TLS
+    A ``user:password@`` in the URL is sent as ``Authorization: Basic …`` (unless the request's own
+    headers name ``Authorization``); the ``Host`` header never carries it. ``timeout`` bounds a whole attempt (connect, send, response) in seconds; ``verify`` checks TLS
     certificates. Raises :class:`HttpError` for anything but an HTTP answer. Not safe for concurrent
     requests: the relay sends one at a time by design.
     """
@@ -90,6 +93,9 @@ class HttpClient:
         default_port = self._port == (443 if parts.scheme == "https" else 80)
         host = f"[{self._host}]" if ":" in self._host else self._host
         self._defaults = {"Host": host if default_port else f"{host}:{self._port}", "User-Agent": user_agent}
+        auth = basic_auth(url)
+        if auth is not None:
+            self._defaults["Authorization"] = auth
         self._ssl: ssl.SSLContext | None = None
         if parts.scheme == "https":
             self._ssl = ssl.create_default_context()

@@ -2,18 +2,22 @@
 
 Both are checked before anything is sent, so a typo ends the command at once with exit 2
 (:class:`CStarUsageError`) instead of failing every delivery later.
+
+A ``--forward-to`` URL may carry ``user:password@`` (sent as HTTP Basic auth, as curl does); the
+password is never shown: :func:`display_url` is the form every line, JSON object and error uses.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
 
 from cstar_cli.errors import CStarUsageError
 
-__all__ = ["merge_headers", "parse_forward_url", "parse_header"]
+__all__ = ["basic_auth", "display_url", "merge_headers", "parse_forward_url", "parse_header"]
 
 _URL_HINT = (
     "Use a port (3000), host:port/path (localhost:3000/webhooks) or a full URL (http://localhost:3000/webhooks)."
@@ -24,11 +28,50 @@ _TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # Kept as typed when encoding a path or query: RFC 3986 reserved characters and "%", so existing %XX
 # escapes survive (letters, digits and "-._~" are always kept by quote()).
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%"
+# RFC 9110 field-value: visible characters, obs-text, spaces and tabs. Anything else (CR, LF, NUL,
+# other controls) would either split the header on the wire or make every delivery fail.
+_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_MASK = "***"
+
+
+def _mask_userinfo(text: str) -> str:
+    """``text`` (a URL, possibly malformed or without a scheme) with the password of its
+    ``user:password@`` part replaced by ``***``; unchanged when it has none."""
+    start = text.find("://")
+    start = 0 if start < 0 else start + 3
+    end = len(text)
+    for stop in "/?#":
+        at = text.find(stop, start)
+        if at >= 0:
+            end = min(end, at)
+    userinfo, sep, hostport = text[start:end].rpartition("@")
+    if not sep:
+        return text
+    user, colon, _ = userinfo.partition(":")
+    return text[:start] + user + (":" + _MASK if colon else "") + "@" + hostport + text[end:]
+
+
+def display_url(url: str) -> str:
+    """``url`` as it may be shown: ``http://user:***@host/…`` for ``http://user:pw@host/…``."""
+    return _mask_userinfo(url)
+
+
+def basic_auth(url: str) -> str | None:
+    """The ``Authorization: Basic …`` value for the ``user:password@`` of ``url`` (percent-decoded,
+    as curl sends it; an absent password is empty), or None when the URL names no user."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    raw = unquote_to_bytes(parts.username) + b":" + unquote_to_bytes(parts.password or "")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def _bad_url(value: str, why: str) -> CStarUsageError:
     return CStarUsageError(
-        f"Invalid --forward-to {value!r}: {why}.", code="invalid_forward_to", field="forward-to", hint=_URL_HINT
+        f"Invalid --forward-to {_mask_userinfo(value)!r}: {why}.",
+        code="invalid_forward_to",
+        field="forward-to",
+        hint=_URL_HINT,
     )
 
 
@@ -52,16 +95,20 @@ def parse_forward_url(value: str) -> str:
       characters a URL may not contain (``"<>`` …); existing ``%XX`` escapes and reserved characters
       (``/?&=`` …) are kept as typed.
 
+    - ``user:password@`` is kept (see :func:`basic_auth`); show the result with :func:`display_url`.
+
     Without a scheme, a bare word must be ``localhost``, an IP address, a dotted name or carry a port,
     so ``--forward-to nonsense`` is refused rather than sent to ``http://nonsense/``. Raises
     :class:`CStarUsageError` (exit 2) with a hint for anything else: other schemes, bad ports,
-    spaces, no host.
+    spaces, control characters, no host, a malformed ``[IPv6]`` address.
     """
     raw = value.strip()
     if not raw:
         raise _bad_url(value, "it is empty")
     if any(c.isspace() for c in raw):
         raise _bad_url(value, "it contains spaces")
+    if not raw.isprintable():
+        raise _bad_url(value, "it contains control characters")
     explicit_scheme = "://" in raw
     if explicit_scheme:
         scheme = raw.split("://", 1)[0].lower()
@@ -72,7 +119,10 @@ def parse_forward_url(value: str) -> str:
         if head.isdigit() or (head.startswith(":") and head[1:].isdigit()):
             raw = "localhost:" + raw.lstrip(":")
         raw = "http://" + raw
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # "Invalid IPv6 URL", characters that change under NFKC normalisation…
+        raise _bad_url(value, "it is not a valid URL") from None
     try:
         port = parts.port
     except ValueError:
@@ -95,18 +145,21 @@ def parse_header(value: str) -> tuple[str, str]:
     """``"Name: value"`` → ``("Name", "value")`` (value stripped, may be empty).
 
     Raises :class:`CStarUsageError` (exit 2) when there is no colon, the name is not an HTTP token,
-    or the value contains a line break.
+    or the value contains a line break or another control character (a tab is allowed).
     """
     name, sep, rest = value.partition(":")
     name = name.strip()
     if not sep or not name:
         why = "expected Name: value"
-    elif not _TOKEN_RE.match(name):
+    elif not _TOKEN_RE.fullmatch(name):
         why = f"{name!r} is not a valid header name"
     elif "\r" in rest or "\n" in rest:
         why = "a header value cannot contain a line break"
+    elif _BAD_VALUE_RE.search(rest):
+        why = "a header value cannot contain control characters"
     else:
-        return name, rest.strip()
+        # Only SP and HTAB are HTTP whitespace; str.strip() would also eat other characters.
+        return name, rest.strip(" \t")
     raise CStarUsageError(
         f"Invalid header {value!r}: {why}.",
         code="invalid_header",
