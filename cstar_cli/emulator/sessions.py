@@ -28,6 +28,7 @@ from cstar_cli.emulator.db import Database, Scope, dumps, loads_list
 from cstar_cli.emulator.envelope import ApiError, ok
 from cstar_cli.emulator.events import Event
 from cstar_cli.emulator.hub import Subscription, replay_then_live
+from cstar_cli.emulator.idempotency import atomic
 from cstar_cli.emulator.ids import iso, new_id
 
 if TYPE_CHECKING:
@@ -330,6 +331,7 @@ def websocket_url(request: Request, team_id: str, session_id: str) -> str:
     return f"{scheme}://{host}/api/v1/teams/{team_id}/cli/sessions/{session_id}/ws"
 
 
+@atomic
 async def create_session(request: Request) -> Response:
     """``POST /cli/sessions {"events"?, "deviceName"?}`` → 201 ``{"id", "object": "cli_session",
     "websocketUrl", "secret", "events", "expiresAt"}``; the secret is stable per team, mode and device."""
@@ -363,6 +365,7 @@ async def list_sessions(request: Request) -> Response:
     return ok(request, data)
 
 
+@atomic
 async def delete_session(request: Request) -> Response:
     """``DELETE /cli/sessions/{session_id}`` → 200 ``{"id", "object": "cli_session", "deleted": true}``;
     404 for a session the key's team and mode do not have. Its open WebSockets close with 4404; the
