@@ -46,6 +46,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from cstar_cli.errors import CStarAuthenticationError, CStarError, CStarUsageError
+from cstar_cli.protocol.keys import is_api_key, redact
+from cstar_cli.protocol.urls import is_loopback
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -57,16 +59,12 @@ __all__ = [
     "config_dir",
     "ensure_dir",
     "file_lock",
-    "key_mode",
-    "key_type",
-    "redact",
     "resolve",
     "same_api",
 ]
 
 DEFAULT_BASE_URL = "https://www.cstar.help"
 DEFAULT_PROFILE = "default"
-_KEY_RE = re.compile(r"^(sk|pk)_(test|live)_[A-Za-z0-9]{24,}$")
 _PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: Seconds to wait for another cstar process to finish writing a config or credentials file.
 LOCK_TIMEOUT = 30.0
@@ -84,34 +82,16 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir("cstar", appauthor=False))
 
 
-def redact(key: str | None) -> str:
-    """``sk_test_…a1b2``: the prefix and last four characters; the only form a key is ever shown in."""
-    if not key:
-        return "-"
-    m = re.match(r"^((?:sk|pk|whsec)_(?:(?:test|live)_)?)", key)
-    prefix = m.group(1) if m else ""
-    tail = key[-4:] if len(key) >= len(prefix) + 8 else ""
-    return f"{prefix}…{tail}"
 
 
-def key_mode(key: str) -> str | None:
-    """``"test"`` or ``"live"`` from the key's prefix, or None for an unrecognised key."""
-    m = _KEY_RE.match(key)
-    return m.group(2) if m else None
 
 
-def key_type(key: str) -> str | None:
-    """``"secret"`` or ``"publishable"`` from the key's prefix, or None."""
-    m = _KEY_RE.match(key)
-    if not m:
-        return None
-    return "secret" if m.group(1) == "sk" else "publishable"
 
 
 def validate_key(key: str) -> str:
     """The key, stripped, or :class:`CStarUsageError` when it is not ``sk|pk_test|live_`` + 24+ base62."""
     key = key.strip()
-    if not _KEY_RE.match(key):
+    if not is_api_key(key):
         raise CStarUsageError(
             f"That does not look like a cStar API key ({redact(key)}).",
             code="invalid_key_format",
@@ -120,18 +100,6 @@ def validate_key(key: str) -> str:
     return key
 
 
-def is_loopback(host: str | None) -> bool:
-    """True for ``localhost`` and literal loopback addresses (127.0.0.0/8, ::1) only: a DNS name that
-    merely starts with ``127.`` (``127.0.0.1.example.com``) can resolve anywhere."""
-    name = (host or "").lower().strip("[]")
-    if name == "localhost":
-        return True
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _without_userinfo(url: str) -> str:

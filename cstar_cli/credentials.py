@@ -26,7 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cstar_cli.config import _load_toml, atomic_write, config_dir, config_write_error, file_lock, redact
+from cstar_cli.config import _load_toml, atomic_write, config_dir, config_write_error, file_lock
+from cstar_cli.protocol.keys import redact
 
 __all__ = ["KEYRING_TIMEOUT", "SERVICE", "delete_key", "load_key", "store_key"]
 

@@ -7,7 +7,7 @@ Run it next to ``cstar listen``::
 
 It logs one line per request on stdout (status, event type, event id, attempt, whether the
 signature verified) and answers 401 when the ``X-Signature`` does not verify
-(:func:`cstar_cli.webhook.verify_signature`, the reference's "Signature verification"), 404 for another
+(:func:`cstar_cli.protocol.webhook.verify_signature`, the reference's "Signature verification"), 404 for another
 path, 500 for the first ``--fail-first`` verified deliveries, and ``--status`` otherwise.
 
 Tests and benchmarks use it in-process as the real local HTTP server::
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
 
-from cstar_cli.webhook import DEFAULT_TOLERANCE, verify_signature
+from cstar_cli.protocol.webhook import DEFAULT_TOLERANCE, verify_signature
 
 __all__ = ["Delivery", "Receiver", "main", "run_receiver"]
 

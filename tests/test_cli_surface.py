@@ -10,8 +10,8 @@ import re
 import pytest
 
 from cstar_cli import __version__
-from cstar_cli import events as catalog
 from cstar_cli.cli import COMMANDS
+from cstar_cli.protocol import events as catalog
 from tests.support.cli import ROOT, cstar, cstar_subprocess
 
 GLOBAL_FLAGS = ("--json", "--no-color", "--api-key", "--base-url", "--profile", "--debug")

@@ -12,8 +12,8 @@ from types import ModuleType
 
 import pytest
 
-from cstar_cli import events as catalog
 from cstar_cli.cli import COMMANDS
+from cstar_cli.protocol import events as catalog
 from tests.support.cli import ROOT, cstar_env
 
 

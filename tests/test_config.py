@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from cstar_cli.config import Config, check_base_url, key_mode, key_type, redact, resolve, validate_key
+from cstar_cli.config import Config, check_base_url, resolve, validate_key
 from cstar_cli.errors import CStarUsageError
+from cstar_cli.protocol.keys import key_mode, key_type, redact
 
 KEY = "sk_test_" + "q" * 28
 

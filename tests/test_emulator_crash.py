@@ -19,9 +19,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from cstar_cli.emulator import Emulator, Settings, account, create_app, resources
-from cstar_cli.emulator.db import Database, Scope
-from cstar_cli.emulator.idempotency import atomic
+from cstar_emulator import Emulator, Settings, account, create_app, resources
+from cstar_emulator.db import Database, Scope
+from cstar_emulator.idempotency import atomic
 
 
 class Local:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from cstar_cli.emulator import Emulator, Settings, create_app
+from cstar_emulator import Emulator, Settings, create_app
 
 FIELDS = [
     "title", "priority", "customerId", "customerName", "customerEmail", "tags", "notes", "metadata",

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from cstar_cli.emulator.hosts import HostPolicy, check_allow_host, split_host
+from cstar_emulator.hosts import HostPolicy, check_allow_host, split_host
 from tests.support.cli import cstar_subprocess
 from tests.support.emulator import EmulatorProcess, start_emulator
 

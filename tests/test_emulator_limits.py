@@ -15,7 +15,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from cstar_cli.emulator import validate as v
+from cstar_emulator import validate as v
 from tests.support.emulator import EmulatorProcess
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from cstar_cli.webhook import verify_signature
+from cstar_cli.protocol.webhook import verify_signature
 from tests.support.emulator import EmulatorProcess, start_emulator
 
 

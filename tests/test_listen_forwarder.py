@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from cstar_cli.protocol.webhook import verify_signature
 from cstar_cli.receiver import Receiver
 from cstar_cli.relay import Delivered, DeliveryAttempted, DeliveryFailed, EventReceived, Forwarder, ForwardOptions
-from cstar_cli.webhook import verify_signature
 
 SECRET = "whsec_forwarder_test"
 # Deliberately not compact, with non-ASCII text: a re-serialisation would change these bytes.

@@ -10,9 +10,9 @@ import h11
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cstar_cli import events as catalog
 from cstar_cli.commands.listen import parse_events
 from cstar_cli.errors import CStarUsageError
+from cstar_cli.protocol import events as catalog
 from cstar_cli.relay import display_url, parse_forward_url, parse_header
 from cstar_cli.relay._http import HttpClient
 

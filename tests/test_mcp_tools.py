@@ -244,7 +244,7 @@ async def test_string_limits_match_the_api_and_arrays_use_max_items(server: CSta
     async with Client(server) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     create = tools["cstar_create_ticket"].input_schema["properties"]
-    # The API's limits (cstar_cli/emulator/resources.py): title 500, customerName 200, customerId 100.
+    # The API's limits (cstar_emulator/resources.py): title 500, customerName 200, customerId 100.
     assert (create["title"]["maxLength"], create["customerName"]["maxLength"]) == (500, 200)
     assert create["customerId"]["maxLength"] == 100 and create["notes"]["maxLength"] == 10_000
     assert create["tags"]["type"] == "array" and create["tags"]["maxItems"] == 50

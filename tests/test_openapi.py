@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from cstar_cli import events as catalog
+from cstar_cli.protocol import events as catalog
 from cstar_cli.protocol import openapi
 
 try:
@@ -481,7 +481,7 @@ def test_schema_helpers_and_validation() -> None:
 
 @pytest.mark.e2e  # starts a fresh interpreter
 def test_importing_the_loader_stays_light() -> None:
-    code = "import sys, cstar_cli.protocol.openapi as o; o.match('GET', '/api/v1/me'); print(sorted(m for m in ('jsonschema', 'referencing', 'cstar_cli.emulator', 'httpx') if m in sys.modules))"
+    code = "import sys, cstar_cli.protocol.openapi as o; o.match('GET', '/api/v1/me'); print(sorted(m for m in ('jsonschema', 'referencing', 'cstar_emulator', 'httpx') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
 

@@ -10,8 +10,8 @@ import sys
 import httpx
 import pytest
 
+from cstar_cli.protocol.webhook import delivery_headers
 from cstar_cli.receiver import Receiver
-from cstar_cli.webhook import delivery_headers
 from tests.support.cli import cstar_env
 
 SECRET = "whsec_receiver_test"

@@ -8,7 +8,7 @@ import hmac
 
 import pytest
 
-from cstar_cli.webhook import DEFAULT_TOLERANCE, compute_signature, delivery_headers, sign, verify_signature
+from cstar_cli.protocol.webhook import DEFAULT_TOLERANCE, compute_signature, delivery_headers, sign, verify_signature
 
 SECRET = "whsec_test_0123456789abcdef"
 BODY = '{"id":"evt_1","type":"ticket.created","created_at":"2026-04-27T18:42:11.000Z","data":{"ticket":{"title":"Né"}}}'

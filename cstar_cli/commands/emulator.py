@@ -42,7 +42,7 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _allow_hosts(values: list[str]) -> list[str]:
-    from cstar_cli.emulator.hosts import check_allow_host
+    from cstar_emulator.hosts import check_allow_host
 
     try:
         return [check_allow_host(value) for value in values]
@@ -93,7 +93,7 @@ def start(
         raise CStarUsageError("--webhook-retry-delay must not be negative.")
     allow_hosts = _allow_hosts(allow_host or [])
 
-    from cstar_cli.emulator import AddressInUseError, DatabaseError, serve
+    from cstar_emulator import AddressInUseError, DatabaseError, serve
 
     _configure_logging(verbose=not out.json)
     if "*" in allow_hosts:

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cstar_cli import events as catalog
 from cstar_cli.context import get_app
 from cstar_cli.errors import EXIT_INTERRUPTED, CStarError, CStarUsageError
 from cstar_cli.output import Output, dumps
+from cstar_cli.protocol import events as catalog
 
 if TYPE_CHECKING:
     from cstar_cli.relay import (

@@ -15,9 +15,10 @@ import sys
 
 import typer
 
-from cstar_cli.config import redact, validate_key
+from cstar_cli.config import validate_key
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarUsageError
+from cstar_cli.protocol.keys import redact
 
 app = typer.Typer(add_completion=False)
 

@@ -22,9 +22,9 @@ from typing import Any
 import typer
 
 from cstar_cli import __version__
-from cstar_cli.config import key_mode, key_type, redact
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarConnectionError, CStarError
+from cstar_cli.protocol.keys import key_mode, key_type, redact
 
 app = typer.Typer(add_completion=False)
 

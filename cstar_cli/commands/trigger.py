@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import typer
 
-from cstar_cli import events as catalog
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarUsageError
+from cstar_cli.protocol import events as catalog
 
 app = typer.Typer(add_completion=False)
 

@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from cstar_cli.config import redact
 from cstar_cli.errors import CStarAuthenticationError
+from cstar_cli.protocol.keys import redact
 
 if TYPE_CHECKING:
     from cstar_cli.api import CStarClient, ResponseMeta

@@ -23,12 +23,12 @@ from pydantic import Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from cstar_cli import __version__
-from cstar_cli import events as catalog
-from cstar_cli.config import key_mode, key_type, redact
 from cstar_cli.errors import CStarError
 from cstar_cli.mcp import outputs as o
 from cstar_cli.mcp import results, views
 from cstar_cli.mcp.access import ApiAccess
+from cstar_cli.protocol import events as catalog
+from cstar_cli.protocol.keys import key_mode, key_type, redact
 
 __all__ = ["SPECS", "ToolSpec", "Tools"]
 

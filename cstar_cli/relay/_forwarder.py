@@ -1,7 +1,7 @@
 """Forward one event to the local receiver: the exact payload bytes, signed per attempt, retried.
 
 Implements the server contract's "Event payloads and signatures" for ``cstar listen``: every attempt
-carries the headers of :func:`cstar_cli.webhook.delivery_headers`, signed at the moment it is sent
+carries the headers of :func:`cstar_cli.protocol.webhook.delivery_headers`, signed at the moment it is sent
 over the bytes sent, with ``X-Delivery-Attempt`` counting from 1.
 
 Retry policy (documented in docs/listen.md): an attempt fails on a non-2xx status, a refused or
@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from cstar_cli import __version__
+from cstar_cli.protocol.webhook import delivery_headers
 from cstar_cli.relay._elements import Delivered, DeliveryAttempted, DeliveryFailed, EventReceived, Outcome
 from cstar_cli.relay._http import HttpClient, HttpError
 from cstar_cli.relay._target import display_url, merge_headers
-from cstar_cli.webhook import delivery_headers
 
 __all__ = ["DEFAULT_ATTEMPTS", "DEFAULT_BACKOFF", "DEFAULT_TIMEOUT", "ForwardOptions", "Forwarder"]
 

@@ -45,7 +45,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 
 from cstar_cli.api import USER_AGENT
 from cstar_cli.backoff import backoff_delay
-from cstar_cli.config import is_loopback
 from cstar_cli.errors import (
     CStarAuthenticationError,
     CStarConnectionError,
@@ -54,6 +53,7 @@ from cstar_cli.errors import (
     CStarRateLimitError,
     CStarServerError,
 )
+from cstar_cli.protocol.urls import is_loopback
 from cstar_cli.relay._elements import (
     Delivered,
     DeliveryAttempted,

@@ -14,10 +14,10 @@ from typing import Any
 
 import uvicorn
 
-from cstar_cli.emulator.app import create_app
-from cstar_cli.emulator.db import default_db_path
-from cstar_cli.emulator.hosts import HostPolicy
-from cstar_cli.emulator.state import Emulator, Settings
+from cstar_emulator.app import create_app
+from cstar_emulator.db import default_db_path
+from cstar_emulator.hosts import HostPolicy
+from cstar_emulator.state import Emulator, Settings
 
 __all__ = ["AddressInUseError", "base_url_for", "bind", "serve"]
 
@@ -104,16 +104,16 @@ def serve(
 ) -> None:
     """Run the emulator until SIGINT/SIGTERM (then return normally).
 
-    ``port`` 0 picks a free port. ``db_path`` defaults to :func:`~cstar_cli.emulator.db.default_db_path`.
+    ``port`` 0 picks a free port. ``db_path`` defaults to :func:`~cstar_emulator.db.default_db_path`.
     ``rate_limit``: requests/hour for every key (None: 1000 secret / 100 publishable; 0: unlimited).
     ``webhook_retry_delay``: seconds before the second webhook attempt (doubling after).
     ``ready(info)`` is called once the socket accepts requests, with
     ``{"baseUrl", "teamId", "keys": {...}, "db"}``.
     ``allow_hosts``: Host names answered besides loopback names and ``host`` itself (``*``: any; see
-    :class:`~cstar_cli.emulator.hosts.HostPolicy`).
+    :class:`~cstar_emulator.hosts.HostPolicy`).
 
     Raises ValueError (a malformed ``allow_hosts`` name), :class:`AddressInUseError` (port taken) or
-    :class:`cstar_cli.emulator.db.DatabaseError` before anything is served.
+    :class:`cstar_emulator.db.DatabaseError` before anything is served.
     """
     hosts = HostPolicy(host, allow_hosts)
     sock = bind(host, port)

@@ -1,7 +1,7 @@
 """Webhook deliveries (reference: "Webhooks" → "Headers sent with each delivery", "Retry policy").
 
 Each matching active webhook gets the event's exact payload bytes, signed at send time with its
-secret (:func:`cstar_cli.webhook.delivery_headers`). Failed attempts (non-2xx, timeout, connection
+secret (:func:`cstar_cli.protocol.webhook.delivery_headers`). Failed attempts (non-2xx, timeout, connection
 error) are retried with exponential backoff. One worker per webhook sends its events strictly in
 order: an event waits until the one before it succeeded or ran out of attempts.
 """
@@ -16,11 +16,11 @@ from collections.abc import Sequence
 
 import httpx
 
-from cstar_cli import events as catalog
-from cstar_cli.emulator.db import Database, Scope, loads_list
-from cstar_cli.emulator.deliveries import Deliveries
-from cstar_cli.emulator.events import Event
-from cstar_cli.webhook import delivery_headers
+from cstar_cli.protocol import events as catalog
+from cstar_cli.protocol.webhook import delivery_headers
+from cstar_emulator.db import Database, Scope, loads_list
+from cstar_emulator.deliveries import Deliveries
+from cstar_emulator.events import Event
 
 __all__ = ["WebhookDispatcher"]
 

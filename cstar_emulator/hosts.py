@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cstar_cli.config import is_loopback
-from cstar_cli.emulator.envelope import ApiError
-from cstar_cli.emulator.ids import request_id
+from cstar_cli.protocol.urls import is_loopback
+from cstar_emulator.envelope import ApiError
+from cstar_emulator.ids import request_id
 
 __all__ = ["ANY_HOST", "HostGuard", "HostPolicy", "check_allow_host", "control_refusal", "split_host"]
 

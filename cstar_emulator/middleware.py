@@ -11,7 +11,7 @@ headers", "Request IDs"; server contract: "Conventions"):
 6. publishable keys may only read (403), and only their own team (403);
 7. query parameters of bounded length (400 ``INVALID_FIELD``);
 8. ``Idempotency-Key`` on writes: replay the stored first response, or 409 for a different body;
-   a write endpoint stores its response in its own transaction (:func:`~cstar_cli.emulator.idempotency.atomic`),
+   a write endpoint stores its response in its own transaction (:func:`~cstar_emulator.idempotency.atomic`),
    anything else answered is stored here;
 9. the route itself; any unexpected exception becomes a 500 envelope; a client that leaves before
    its body arrived gets no answer (logged as 499);
@@ -32,16 +32,16 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cstar_cli.config import key_mode
-from cstar_cli.emulator import db as dbmod
-from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import KeyContext, Lookup
-from cstar_cli.emulator.envelope import ApiError
-from cstar_cli.emulator.idempotency import PENDING, Pending, Stored
-from cstar_cli.emulator.ids import iso, request_id
+from cstar_cli.protocol.keys import key_mode
+from cstar_emulator import db as dbmod
+from cstar_emulator import validate as v
+from cstar_emulator.auth import KeyContext, Lookup
+from cstar_emulator.envelope import ApiError
+from cstar_emulator.idempotency import PENDING, Pending, Stored
+from cstar_emulator.ids import iso, request_id
 
 if TYPE_CHECKING:
-    from cstar_cli.emulator.state import Emulator
+    from cstar_emulator.state import Emulator
 
 __all__ = ["API_PREFIX", "ApiMiddleware"]
 
@@ -275,7 +275,7 @@ class ApiMiddleware:
 
 
 class _BodyLimit:
-    """``receive``, counting the request body: past :data:`~cstar_cli.emulator.validate.MAX_BODY_BYTES`
+    """``receive``, counting the request body: past :data:`~cstar_emulator.validate.MAX_BODY_BYTES`
     it raises 413 ``payload_too_large``, whoever reads it (this middleware or a handler). A hand-made
     wrapper rather than Starlette's ``max_body_size``, which sits inside this middleware and so would
     not bound the idempotency step's read, and answers in plain text."""

@@ -17,11 +17,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import request_context, require_secret
-from cstar_cli.emulator.db import Database, Scope, dumps, escape_like
-from cstar_cli.emulator.envelope import ApiError, ok
-from cstar_cli.emulator.hub import Hub, replay_then_live
+from cstar_emulator import validate as v
+from cstar_emulator.auth import request_context, require_secret
+from cstar_emulator.db import Database, Scope, dumps, escape_like
+from cstar_emulator.envelope import ApiError, ok
+from cstar_emulator.hub import Hub, replay_then_live
 
 __all__ = ["LogFilter", "LogItem", "RequestLog", "list_logs", "stream_logs"]
 

@@ -9,7 +9,7 @@ and the server contract's "Event payloads and signatures":
 Used by the emulator (webhook deliveries), the ``listen`` relay and the example receiver; importable by
 users::
 
-    from cstar_cli.webhook import verify_signature
+    from cstar_cli.protocol.webhook import verify_signature
     if not verify_signature(raw_body, request.headers["X-Signature"], secret):
         return 401
 """

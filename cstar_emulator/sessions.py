@@ -4,7 +4,7 @@
 ends it; its ``websocketUrl`` streams the team's events to the CLI. On connect the server checks the
 bearer key (close 4401; a publishable key 4403) and the session (close 4404), sends ``welcome``,
 replays everything after ``Last-Event-ID`` and then streams live events, without a gap or a repeat
-in between (:func:`cstar_cli.emulator.hub.replay_then_live`). An event whose frame would exceed the
+in between (:func:`cstar_emulator.hub.replay_then_live`). An event whose frame would exceed the
 client's ``X-Max-Frame-Bytes`` goes out as a small ``event_too_large`` notice instead.
 """
 
@@ -21,18 +21,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from cstar_cli import events as catalog
-from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import KeyContext, request_context, require_secret
-from cstar_cli.emulator.db import Database, Scope, dumps, loads_list
-from cstar_cli.emulator.envelope import ApiError, ok
-from cstar_cli.emulator.events import Event
-from cstar_cli.emulator.hub import Subscription, replay_then_live
-from cstar_cli.emulator.idempotency import atomic
-from cstar_cli.emulator.ids import iso, new_id
+from cstar_cli.protocol import events as catalog
+from cstar_emulator import validate as v
+from cstar_emulator.auth import KeyContext, request_context, require_secret
+from cstar_emulator.db import Database, Scope, dumps, loads_list
+from cstar_emulator.envelope import ApiError, ok
+from cstar_emulator.events import Event
+from cstar_emulator.hub import Subscription, replay_then_live
+from cstar_emulator.idempotency import atomic
+from cstar_emulator.ids import iso, new_id
 
 if TYPE_CHECKING:
-    from cstar_cli.emulator.state import Emulator
+    from cstar_emulator.state import Emulator
 
 __all__ = [
     "CLOSE_ABRUPT",

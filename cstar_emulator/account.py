@@ -6,12 +6,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import KeyContext, request_context, require_secret
-from cstar_cli.emulator.envelope import ApiError, ok
-from cstar_cli.emulator.idempotency import atomic
-from cstar_cli.emulator.models import page_meta
-from cstar_cli.emulator.sessions import CLOSE_KEY_INVALID
+from cstar_emulator import validate as v
+from cstar_emulator.auth import KeyContext, request_context, require_secret
+from cstar_emulator.envelope import ApiError, ok
+from cstar_emulator.idempotency import atomic
+from cstar_emulator.models import page_meta
+from cstar_emulator.sessions import CLOSE_KEY_INVALID
 
 __all__ = ["ROUTES"]
 

@@ -12,12 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from cstar_cli.emulator import account, controls, logs, resources, sessions
-from cstar_cli.emulator.envelope import ApiError
-from cstar_cli.emulator.hosts import HostGuard, HostPolicy
-from cstar_cli.emulator.ids import request_id
-from cstar_cli.emulator.middleware import ApiMiddleware
-from cstar_cli.emulator.state import Emulator
+from cstar_emulator import account, controls, logs, resources, sessions
+from cstar_emulator.envelope import ApiError
+from cstar_emulator.hosts import HostGuard, HostPolicy
+from cstar_emulator.ids import request_id
+from cstar_emulator.middleware import ApiMiddleware
+from cstar_emulator.state import Emulator
 
 __all__ = ["create_app"]
 

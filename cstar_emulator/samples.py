@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cstar_cli.emulator.ids import iso_now, new_id
+from cstar_emulator.ids import iso_now, new_id
 
 __all__ = ["sample_data"]
 

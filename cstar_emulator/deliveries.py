@@ -7,8 +7,8 @@ import asyncio
 import time
 from typing import Any
 
-from cstar_cli.emulator.db import Database, Scope
-from cstar_cli.emulator.ids import iso
+from cstar_emulator.db import Database, Scope
+from cstar_emulator.ids import iso
 
 __all__ = ["Deliveries"]
 

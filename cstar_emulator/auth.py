@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from cstar_cli.config import redact
-from cstar_cli.emulator.db import Database, Scope
-from cstar_cli.emulator.envelope import ApiError
-from cstar_cli.emulator.ids import api_key, iso_now, new_id
+from cstar_cli.protocol.keys import redact
+from cstar_emulator.db import Database, Scope
+from cstar_emulator.envelope import ApiError
+from cstar_emulator.ids import api_key, iso_now, new_id
 
 if TYPE_CHECKING:
-    from cstar_cli.emulator.state import Emulator
+    from cstar_emulator.state import Emulator
 
 __all__ = ["DEFAULT_LIMITS", "KeyContext", "Keys", "Lookup", "RateLimiter", "key_object", "request_context"]
 

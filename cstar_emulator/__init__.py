@@ -14,9 +14,9 @@ Modules: ``server`` (start/run), ``app`` (routes), ``state`` (the shared service
 Importing this package starts nothing.
 """
 
-from cstar_cli.emulator.app import create_app
-from cstar_cli.emulator.db import DatabaseError, default_db_path
-from cstar_cli.emulator.server import AddressInUseError, serve
-from cstar_cli.emulator.state import Emulator, Settings
+from cstar_emulator.app import create_app
+from cstar_emulator.db import DatabaseError, default_db_path
+from cstar_emulator.server import AddressInUseError, serve
+from cstar_emulator.state import Emulator, Settings
 
 __all__ = ["AddressInUseError", "DatabaseError", "Emulator", "Settings", "create_app", "default_db_path", "serve"]

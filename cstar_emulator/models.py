@@ -11,8 +11,8 @@ import math
 import sqlite3
 from typing import Any
 
-from cstar_cli.emulator.db import Database, Scope, dumps, escape_like, loads_list, loads_obj
-from cstar_cli.emulator.ids import iso_now, new_id
+from cstar_emulator.db import Database, Scope, dumps, escape_like, loads_list, loads_obj
+from cstar_emulator.ids import iso_now, new_id
 
 __all__ = [
     "ARTICLE_STATUSES",

@@ -2,7 +2,7 @@
 
 Every handler works inside the calling key's partition (``request.state.key.scope``) and fires the
 reference's events for what it changed, carrying the request's ``x-cstar-request-id``. Write handlers
-run in one transaction each (:func:`~cstar_cli.emulator.idempotency.atomic`), so a change and its
+run in one transaction each (:func:`~cstar_emulator.idempotency.atomic`), so a change and its
 events are stored together or not at all.
 """
 
@@ -15,19 +15,19 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cstar_cli import events as catalog
-from cstar_cli.config import is_loopback
-from cstar_cli.emulator import models
-from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.auth import request_context
-from cstar_cli.emulator.db import Scope, dumps
-from cstar_cli.emulator.envelope import ApiError, ok
-from cstar_cli.emulator.idempotency import atomic
-from cstar_cli.emulator.ids import iso_now, new_id
-from cstar_cli.emulator.samples import sample_data
+from cstar_cli.protocol import events as catalog
+from cstar_cli.protocol.urls import is_loopback
+from cstar_emulator import models
+from cstar_emulator import validate as v
+from cstar_emulator.auth import request_context
+from cstar_emulator.db import Scope, dumps
+from cstar_emulator.envelope import ApiError, ok
+from cstar_emulator.idempotency import atomic
+from cstar_emulator.ids import iso_now, new_id
+from cstar_emulator.samples import sample_data
 
 if TYPE_CHECKING:
-    from cstar_cli.emulator.state import Emulator
+    from cstar_emulator.state import Emulator
 
 __all__ = ["ROUTES"]
 

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from cstar_cli.emulator.db import Database, Scope, dumps
-from cstar_cli.emulator.hub import Hub
-from cstar_cli.emulator.ids import iso, new_id
+from cstar_emulator.db import Database, Scope, dumps
+from cstar_emulator.hub import Hub
+from cstar_emulator.ids import iso, new_id
 
 __all__ = ["RETAIN_COUNT", "RETAIN_SECONDS", "Event", "EventBus"]
 

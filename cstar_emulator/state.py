@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cstar_cli.emulator.auth import Keys, RateLimiter
-from cstar_cli.emulator.controls import Faults
-from cstar_cli.emulator.db import Database
-from cstar_cli.emulator.deliveries import Deliveries
-from cstar_cli.emulator.dispatch import WebhookDispatcher
-from cstar_cli.emulator.events import Event, EventBus
-from cstar_cli.emulator.hub import Hub
-from cstar_cli.emulator.idempotency import IdempotencyStore
-from cstar_cli.emulator.logs import LogItem, RequestLog
-from cstar_cli.emulator.seed import ensure_seed
-from cstar_cli.emulator.sessions import Listeners, Sessions
+from cstar_emulator.auth import Keys, RateLimiter
+from cstar_emulator.controls import Faults
+from cstar_emulator.db import Database
+from cstar_emulator.deliveries import Deliveries
+from cstar_emulator.dispatch import WebhookDispatcher
+from cstar_emulator.events import Event, EventBus
+from cstar_emulator.hub import Hub
+from cstar_emulator.idempotency import IdempotencyStore
+from cstar_emulator.logs import LogItem, RequestLog
+from cstar_emulator.seed import ensure_seed
+from cstar_emulator.sessions import Listeners, Sessions
 
 __all__ = ["Emulator", "Settings"]
 
@@ -44,7 +44,7 @@ class Settings:
 class Emulator:
     """Opens (creating and seeding if needed) the database at ``db_path`` and builds the services.
 
-    Raises :class:`cstar_cli.emulator.db.DatabaseError` when the file is unusable or in use. Nothing
+    Raises :class:`cstar_emulator.db.DatabaseError` when the file is unusable or in use. Nothing
     runs until :meth:`start` is awaited inside the server's event loop.
     """
 

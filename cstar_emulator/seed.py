@@ -8,9 +8,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from cstar_cli.emulator import models
-from cstar_cli.emulator.db import Database, Scope
-from cstar_cli.emulator.ids import api_key, iso_now, new_id
+from cstar_emulator import models
+from cstar_emulator.db import Database, Scope
+from cstar_emulator.ids import api_key, iso_now, new_id
 
 __all__ = ["KEY_KINDS", "Seed", "ensure_seed"]
 

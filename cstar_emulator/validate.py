@@ -20,9 +20,9 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from cstar_cli import events as catalog
-from cstar_cli.emulator.db import dumps
-from cstar_cli.emulator.envelope import ApiError
+from cstar_cli.protocol import events as catalog
+from cstar_emulator.db import dumps
+from cstar_emulator.envelope import ApiError
 
 __all__ = [
     "DEFAULT_MAX_TEXT",

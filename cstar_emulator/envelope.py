@@ -12,8 +12,8 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from cstar_cli.emulator.db import dumps
-from cstar_cli.emulator.ids import iso_now
+from cstar_emulator.db import dumps
+from cstar_emulator.ids import iso_now
 
 __all__ = ["DOCS", "ApiError", "JSONText", "error_body", "error_type", "ok"]
 
@@ -97,7 +97,7 @@ def error_body(err: ApiError, request_id: str) -> dict[str, Any]:
 
 
 class JSONText(Response):
-    """JSON in the emulator's one serialisation (:func:`cstar_cli.emulator.db.dumps`)."""
+    """JSON in the emulator's one serialisation (:func:`cstar_emulator.db.dumps`)."""
 
     media_type = "application/json"
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cstar_cli.emulator.db import Database, Scope
-from cstar_cli.emulator.envelope import ApiError
-from cstar_cli.emulator.validate import parse_json
+from cstar_emulator.db import Database, Scope
+from cstar_emulator.envelope import ApiError
+from cstar_emulator.validate import parse_json
 
 __all__ = ["PENDING", "WINDOW", "IdempotencyStore", "Pending", "Stored", "atomic"]
 

@@ -1,6 +1,6 @@
 """Test controls under ``/_emulator/`` — not part of the cStar API. No key needed, loopback clients only,
 and never for a web page: a foreign ``Origin`` or a write whose body is not JSON gets a 403
-(:func:`cstar_cli.emulator.hosts.control_refusal`).
+(:func:`cstar_emulator.hosts.control_refusal`).
 
 - ``GET  /_emulator/health`` → ``{"ok": true}``
 - ``POST /_emulator/drop-websockets {"code": 1011}`` → ``{"closed": n}`` (1006: drop without a close frame)
@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cstar_cli import events as catalog
-from cstar_cli.config import is_loopback
-from cstar_cli.emulator import validate as v
-from cstar_cli.emulator.db import Scope
-from cstar_cli.emulator.envelope import ApiError, JSONText
-from cstar_cli.emulator.hosts import control_refusal
-from cstar_cli.emulator.ids import request_id
-from cstar_cli.emulator.samples import sample_data
-from cstar_cli.emulator.sessions import CLOSE_ABRUPT
+from cstar_cli.protocol import events as catalog
+from cstar_cli.protocol.urls import is_loopback
+from cstar_emulator import validate as v
+from cstar_emulator.db import Scope
+from cstar_emulator.envelope import ApiError, JSONText
+from cstar_emulator.hosts import control_refusal
+from cstar_emulator.ids import request_id
+from cstar_emulator.samples import sample_data
+from cstar_emulator.sessions import CLOSE_ABRUPT
 
 if TYPE_CHECKING:
-    from cstar_cli.emulator.state import Emulator
+    from cstar_emulator.state import Emulator
 
 __all__ = ["Fault", "Faults", "routes"]
 
