@@ -128,7 +128,7 @@ def main() -> int:
             time.sleep(0.05)
         if not Receiver.received:
             fail("listen", "no delivery reached the receiver")
-        from cstar_cli.webhook import verify_signature
+        from cstar_cli.protocol.webhook import verify_signature
 
         body, signature = Receiver.received[0]
         if not verify_signature(body, signature, secret):
