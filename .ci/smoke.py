@@ -75,12 +75,13 @@ def main() -> int:
     if not any(e["type"] == "ticket.created" for e in events):
         fail("events --json", "ticket.created missing")
 
+    emu_log = (work / "emulator.log").open("w")
     emu = subprocess.Popen(
         [sys.executable, "-m", "cstar_cli", "emulator", "start", "--json", "--port", "0", "--db", str(work / "e.db"),
          "--rate-limit", "0"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=emu_log,
         stdin=subprocess.DEVNULL,
         text=True,
     )
@@ -89,7 +90,8 @@ def main() -> int:
         assert emu.stdout is not None
         ready = json.loads(emu.stdout.readline() or "{}")
         if "baseUrl" not in ready:
-            fail("emulator start", "no ready line")
+            emu_log.flush()
+            fail("emulator start", "no ready line\n" + (work / "emulator.log").read_text())
         print("smoke: ok   emulator start")
         env["CSTAR_BASE_URL"] = ready["baseUrl"]
         key = ready["keys"]["sk_test"]
