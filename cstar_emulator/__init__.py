@@ -5,11 +5,13 @@ contract's extra endpoints (``/me``, API keys, listen sessions over WebSocket, r
 everything in SQLite, signs and retries webhook deliveries, and adds test controls under
 ``/_emulator/``. ``docs/emulator.md`` is the user guide; ``docs/protocol.md`` the contract as built.
 
-Modules: ``server`` (start/run), ``app`` (routes), ``state`` (the shared services), ``middleware``
-(request IDs, auth, rate limits, idempotency, logging), ``auth``, ``idempotency``, ``db``, ``seed``,
-``models`` and ``resources`` (the REST resources), ``account`` (``/me``, API keys), ``events``,
-``samples``, ``hub``, ``sessions`` (listen WebSocket), ``dispatch`` and ``deliveries`` (webhooks),
-``logs``, ``controls``, ``envelope``, ``validate``, ``ids``.
+Layers, each importing only those below it: ``server`` (start/run) and ``app`` (the Starlette
+application) → ``routes`` (one module per resource: parse, validate, call a service, answer) and
+``middleware`` (request IDs, auth, rate limits, idempotency, logging) → ``state`` (wires everything
+into one :class:`Emulator`) → ``services`` (the rules: what each write changes and which events it
+fires) → ``repositories`` (the SQL, one module per table) → ``models`` (row → API object), ``db``,
+``envelope``, ``validate``, ``ids``, ``hub``. Beside them: ``listeners`` (open listen WebSockets),
+``idempotency``, ``hosts``, ``seed``, ``samples``. ``docs/emulator.md`` ("Code layout") has more.
 
 Importing this package starts nothing.
 """

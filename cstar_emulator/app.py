@@ -12,16 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from cstar_emulator import account, controls, logs, resources, sessions
 from cstar_emulator.envelope import ApiError
 from cstar_emulator.hosts import HostGuard, HostPolicy
 from cstar_emulator.ids import request_id
 from cstar_emulator.middleware import ApiMiddleware
+from cstar_emulator.routes import account, articles, controls, customers, logs, sessions, tickets, webhooks
 from cstar_emulator.state import Emulator
 
 __all__ = ["create_app"]
-
-_TEAM = "/api/v1/teams/{team_id}"
 
 
 def _request_id(request: Request) -> str:
@@ -55,16 +53,16 @@ def create_app(emulator: Emulator, hosts: HostPolicy | None = None) -> Starlette
     ``Host`` ``hosts`` does not allow (default: loopback names only) get a 403 before anything else."""
     table = [
         *account.ROUTES,
-        *resources.ROUTES,
-        ("POST", _TEAM + "/cli/sessions", sessions.create_session),
-        ("GET", _TEAM + "/cli/sessions", sessions.list_sessions),
-        ("DELETE", _TEAM + "/cli/sessions/{session_id}", sessions.delete_session),
-        ("GET", _TEAM + "/logs", logs.list_logs),
-        ("GET", _TEAM + "/logs/stream", logs.stream_logs),
-        *controls.routes(),
+        *tickets.ROUTES,
+        *customers.ROUTES,
+        *articles.ROUTES,
+        *webhooks.ROUTES,
+        *sessions.ROUTES,
+        *logs.ROUTES,
+        *controls.ROUTES,
     ]
     routes: list[BaseRoute] = [Route(path, endpoint, methods=[method]) for method, path, endpoint in table]
-    routes.append(WebSocketRoute(_TEAM + "/cli/sessions/{session_id}/ws", sessions.listen))
+    routes.append(WebSocketRoute(sessions.WEBSOCKET_PATH, sessions.listen))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

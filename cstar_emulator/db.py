@@ -18,7 +18,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,6 +32,7 @@ __all__ = [
     "escape_like",
     "loads_list",
     "loads_obj",
+    "to_column",
 ]
 
 SCHEMA_VERSION = 1
@@ -141,6 +142,11 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def to_column(value: Any) -> Any:
+    """``value`` as stored: lists and dicts as JSON text (:func:`dumps`), anything else as it is."""
+    return dumps(value) if isinstance(value, (list, dict)) else value
+
+
 def escape_like(text: str) -> str:
     """``text`` with LIKE wildcards taken literally; use the pattern with ``ESCAPE '\\'``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -221,7 +227,8 @@ class Database:
 
     def one(self, sql: str, *params: Any) -> sqlite3.Row | None:
         """The first row of ``sql``, or None."""
-        return self.conn.execute(sql, params).fetchone()
+        row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+        return row
 
     def all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
         """Every row of ``sql``."""
@@ -230,6 +237,13 @@ class Database:
     def run(self, sql: str, *params: Any) -> sqlite3.Cursor:
         """Execute one statement (autocommit unless inside :meth:`transaction`)."""
         return self.conn.execute(sql, params)
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> sqlite3.Cursor:
+        """Insert one row of ``values`` (column → value; lists and dicts stored as JSON text) into
+        ``table``, a name from the schema, never from a request."""
+        columns = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        return self.run(f"INSERT INTO {table} ({columns}) VALUES ({marks})", *map(to_column, values.values()))
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Execute ``sql`` once per parameter row."""

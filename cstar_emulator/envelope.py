@@ -7,6 +7,7 @@ The ``x-cstar-request-id`` and rate-limit headers are added by the middleware, n
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -15,7 +16,7 @@ from starlette.responses import Response
 from cstar_emulator.db import dumps
 from cstar_emulator.ids import iso_now
 
-__all__ = ["DOCS", "ApiError", "JSONText", "error_body", "error_type", "ok"]
+__all__ = ["DOCS", "ApiError", "JSONText", "error_body", "error_type", "ok", "page_meta"]
 
 DOCS = "https://www.cstar.help/developers/errors"
 
@@ -117,3 +118,8 @@ def ok(
     if pagination is not None:
         meta["pagination"] = pagination
     return JSONText({"success": True, "data": data, "meta": meta}, status_code=status)
+
+
+def page_meta(page: int, page_size: int, total: int) -> dict[str, int]:
+    """The reference's ``meta.pagination``: ``{page, pageSize, total, totalPages}``."""
+    return {"page": page, "pageSize": page_size, "total": total, "totalPages": math.ceil(total / page_size)}

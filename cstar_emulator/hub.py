@@ -112,12 +112,12 @@ async def replay_then_live(
                 yield item
     while True:
         try:
-            item = await asyncio.wait_for(sub.get(), timeout=idle)
+            live: S | None = await asyncio.wait_for(sub.get(), timeout=idle)
         except asyncio.TimeoutError:
             yield None
             continue
-        if item is None:
+        if live is None:
             return
-        if item.seq > last:
-            last = item.seq
-            yield item
+        if live.seq > last:
+            last = live.seq
+            yield live

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cstar_emulator.db import Database, Scope
+from cstar_emulator.db import Scope
 from cstar_emulator.envelope import ApiError
+from cstar_emulator.repositories.idempotency import IdempotencyRecords, Stored
 from cstar_emulator.validate import parse_json
 
-__all__ = ["PENDING", "WINDOW", "IdempotencyStore", "Pending", "Stored", "atomic"]
+__all__ = ["PENDING", "WINDOW", "IdempotencyStore", "Pending", "atomic", "fingerprint"]
 
 #: Where the middleware leaves the :class:`Pending` record of a request with an ``Idempotency-Key``
 #: (a key of the ASGI scope's ``state``, i.e. ``request.state``).
@@ -34,19 +35,6 @@ PENDING = "idempotency"
 
 #: Seconds a stored response is replayed for.
 WINDOW = 24 * 3600
-
-
-@dataclass(frozen=True)
-class Stored:
-    """A stored first response: request ``fingerprint``, ``status``, raw ``body``, ``content_type``,
-    the first request's ``request_id`` and its ``error_code`` (for the log of a replay)."""
-
-    fingerprint: str
-    status: int
-    body: bytes
-    content_type: str | None
-    request_id: str
-    error_code: str | None
 
 
 @dataclass
@@ -70,34 +58,18 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 class IdempotencyStore:
-    """The ``idempotency`` table plus the keys whose first request is still running."""
+    """Stored first responses (:class:`~cstar_emulator.repositories.idempotency.IdempotencyRecords`)
+    plus the keys whose first request is still running."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, records: IdempotencyRecords) -> None:
+        self.records = records
         self._running: set[tuple[Scope, str]] = set()
 
     fingerprint = staticmethod(fingerprint)
 
     def get(self, scope: Scope, key: str, now: float | None = None) -> Stored | None:
         """The response stored for ``key`` within the last :data:`WINDOW` seconds, or None."""
-        since = (time.time() if now is None else now) - WINDOW
-        row = self.db.one(
-            "SELECT fingerprint, status, body, content_type, request_id, error_code FROM idempotency "
-            "WHERE team_id = ? AND mode = ? AND key = ? AND created > ?",
-            *scope,
-            key,
-            since,
-        )
-        if row is None:
-            return None
-        return Stored(
-            row["fingerprint"],
-            row["status"],
-            bytes(row["body"]),
-            row["content_type"],
-            row["request_id"],
-            row["error_code"],
-        )
+        return self.records.get(scope, key, (time.time() if now is None else now) - WINDOW)
 
     def begin(self, scope: Scope, key: str) -> bool:
         """Mark ``key`` as running; False when a request with it is already running."""
@@ -112,23 +84,11 @@ class IdempotencyStore:
 
     def save(self, scope: Scope, key: str, stored: Stored) -> None:
         """Store the first response for ``key`` (replacing an expired one)."""
-        self.db.run(
-            "INSERT OR REPLACE INTO idempotency (team_id, mode, key, fingerprint, status, body, content_type, "
-            "request_id, error_code, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            *scope,
-            key,
-            stored.fingerprint,
-            stored.status,
-            stored.body,
-            stored.content_type,
-            stored.request_id,
-            stored.error_code,
-            time.time(),
-        )
+        self.records.put(scope, key, stored, time.time())
 
     def prune(self, now: float | None = None) -> None:
         """Drop records older than :data:`WINDOW`."""
-        self.db.run("DELETE FROM idempotency WHERE created < ?", (time.time() if now is None else now) - WINDOW)
+        self.records.delete_before((time.time() if now is None else now) - WINDOW)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

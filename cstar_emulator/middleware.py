@@ -25,23 +25,21 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cstar_cli.protocol.keys import key_mode
 from cstar_emulator import db as dbmod
 from cstar_emulator import validate as v
-from cstar_emulator.auth import KeyContext, Lookup
 from cstar_emulator.envelope import ApiError
-from cstar_emulator.idempotency import PENDING, Pending, Stored
+from cstar_emulator.idempotency import PENDING, Pending
 from cstar_emulator.ids import iso, request_id
-
-if TYPE_CHECKING:
-    from cstar_emulator.state import Emulator
+from cstar_emulator.repositories.idempotency import Stored
+from cstar_emulator.services.auth import KeyContext, Lookup
+from cstar_emulator.state import Emulator
 
 __all__ = ["API_PREFIX", "ApiMiddleware"]
 
@@ -83,7 +81,7 @@ class ApiMiddleware:
         state["request_id"] = rid
         headers = Headers(scope=scope)
         method = scope["method"]
-        lookup = self.emulator.keys.lookup(headers.get("authorization"))
+        lookup = self.emulator.auth.lookup(headers.get("authorization"))
         extra = {"x-cstar-request-id": rid}
         status = 499  # stays so only if the client left before any answer
 
@@ -233,7 +231,13 @@ class ApiMiddleware:
         emulator = self.emulator
         key: KeyContext | None = state.get("key") or lookup.key
         path = scope["path"]
-        log_scope = key.scope if key else self._unauthenticated_scope(path, headers.get("authorization"))
+        if key is not None:
+            log_scope: dbmod.Scope | None = key.scope
+        else:
+            # Filed under the team in the path, so `cstar logs --status 401` shows failed attempts.
+            m = _TEAM_PATH.match(path)
+            token = (headers.get("authorization") or "").partition(" ")[2].strip()
+            log_scope = emulator.logs.scope_without_key(m.group(1) if m else None, token)
         client = scope.get("client")
         entry = {
             "id": state["request_id"],
@@ -251,7 +255,7 @@ class ApiMiddleware:
             with emulator.db.transaction():
                 emulator.logs.record(log_scope, entry, created)
                 if key is not None and lookup.error is None:
-                    emulator.keys.touch(key.id, entry["createdAt"])
+                    emulator.auth.touch(key.id, entry["createdAt"])
         except Exception:
             log.exception("Could not record request %s", entry["id"])
         request_log.info(
@@ -263,15 +267,6 @@ class ApiMiddleware:
             entry["id"],
             f" ({entry['errorCode']})" if entry["errorCode"] else "",
         )
-
-    def _unauthenticated_scope(self, path: str, authorization: str | None) -> dbmod.Scope | None:
-        """Where to file a request without a usable key: the team in its path (if it exists) and the
-        mode its would-be key claims, so `cstar logs --status 401` shows failed attempts."""
-        m = _TEAM_PATH.match(path)
-        if not m or not self.emulator.db.one("SELECT 1 FROM teams WHERE id = ?", m.group(1)):
-            return None
-        token = (authorization or "").partition(" ")[2].strip()
-        return dbmod.Scope(m.group(1), key_mode(token) or "test")
 
 
 class _BodyLimit:

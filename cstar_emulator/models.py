@@ -1,55 +1,52 @@
-"""Rows ↔ API objects for tickets, customers, messages, articles and webhooks.
+"""Rows → API objects: the one place each table's row is turned into the shape the API answers with.
 
-The object shapes are the reference's ("Tickets object", "Customers object", "Messages object",
-"Articles object", "Webhooks object"), plus ``metadata``. Every query takes a :class:`Scope`, so a
-test key can never read or change live rows.
+The resource shapes are the reference's ("Tickets object", "Customers object", "Messages object",
+"Articles object", "Webhooks object", plus ``metadata``); API keys, CLI sessions, request-log entries
+and deliveries follow the server contract. The enum tuples are the values each field allows.
 """
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from typing import Any
 
-from cstar_emulator.db import Database, Scope, dumps, escape_like, loads_list, loads_obj
-from cstar_emulator.ids import iso_now, new_id
+from cstar_cli.protocol.keys import redact
+from cstar_emulator.db import loads_list, loads_obj
+from cstar_emulator.ids import iso
 
 __all__ = [
     "ARTICLE_STATUSES",
     "CUSTOMER_STATUSES",
+    "DONE_STATUSES",
     "PRIORITIES",
     "SENDERS",
     "SENTIMENTS",
     "TICKET_STATUSES",
+    "api_key",
     "article",
-    "create_article",
-    "create_customer",
-    "create_message",
-    "create_ticket",
+    "cli_session",
     "customer",
-    "get",
-    "like",
-    "list_messages",
+    "delivery",
+    "log_entry",
     "message",
-    "page_meta",
-    "paginate",
+    "team",
     "ticket",
-    "update",
     "webhook",
 ]
 
 TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
+#: Statuses that end a ticket (``resolvedAt`` set, ``ticket.closed`` fired on entering one).
+DONE_STATUSES = ("resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
 CUSTOMER_STATUSES = ("active", "inactive")
 SENTIMENTS = ("positive", "neutral", "negative")
 SENDERS = ("agent", "customer", "system")
 ARTICLE_STATUSES = ("draft", "published")
 
-_TICKETS = "SELECT t.*, (SELECT COUNT(*) FROM messages m WHERE m.ticket_id = t.id) AS message_count FROM tickets t"
-_CUSTOMERS = "SELECT c.*, (SELECT COUNT(*) FROM tickets t WHERE t.customer_id = c.id) AS ticket_count FROM customers c"
+Resource = dict[str, Any]
 
 
-def ticket(row: sqlite3.Row) -> dict[str, Any]:
+def ticket(row: sqlite3.Row) -> Resource:
     """A ticket row (with ``message_count``) as the reference's Tickets object."""
     return {
         "id": row["id"],
@@ -68,7 +65,7 @@ def ticket(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def customer(row: sqlite3.Row) -> dict[str, Any]:
+def customer(row: sqlite3.Row) -> Resource:
     """A customer row (with ``ticket_count``) as the reference's Customers object."""
     return {
         "id": row["id"],
@@ -85,7 +82,7 @@ def customer(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def message(row: sqlite3.Row) -> dict[str, Any]:
+def message(row: sqlite3.Row) -> Resource:
     """A message row as the reference's Messages object."""
     return {
         "id": row["id"],
@@ -98,7 +95,7 @@ def message(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def article(row: sqlite3.Row) -> dict[str, Any]:
+def article(row: sqlite3.Row) -> Resource:
     """An article row as the reference's Articles object."""
     return {
         "id": row["id"],
@@ -116,9 +113,9 @@ def article(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def webhook(row: sqlite3.Row, *, with_secret: bool = False) -> dict[str, Any]:
+def webhook(row: sqlite3.Row, *, with_secret: bool = False) -> Resource:
     """A webhook; ``secret`` only when ``with_secret`` (the reference shows it once, at creation)."""
-    obj: dict[str, Any] = {
+    obj: Resource = {
         "id": row["id"],
         "name": row["name"],
         "url": row["url"],
@@ -132,215 +129,74 @@ def webhook(row: sqlite3.Row, *, with_secret: bool = False) -> dict[str, Any]:
     return obj
 
 
-def get(db: Database, kind: str, scope: Scope, row_id: str) -> dict[str, Any] | None:
-    """One ``kind`` (``tickets``, ``customers``, ``articles``, ``webhooks``) object of ``scope`` by id,
-    or None. Tickets come without their messages; webhooks without their secret."""
-    select, alias, serialise = _LISTS[kind]
-    row = db.one(f"{select} WHERE {alias}.id = ? AND {alias}.team_id = ? AND {alias}.mode = ?", row_id, *scope)
-    return serialise(row) if row else None
+def api_key(row: sqlite3.Row, *, with_secret: bool = False) -> Resource:
+    """The contract's API key object; the full ``key`` only when ``with_secret`` (at creation)."""
+    obj: Resource = {
+        "id": row["id"],
+        "name": row["name"],
+        "type": row["type"],
+        "mode": row["mode"],
+        "redacted": redact(row["secret"]),
+        "createdAt": row["created_at"],
+        "lastUsedAt": row["last_used_at"],
+        "revokedAt": row["revoked_at"],
+    }
+    if with_secret:
+        obj["key"] = row["secret"]
+    return obj
 
 
-def list_messages(db: Database, scope: Scope, ticket_id: str) -> list[dict[str, Any]]:
-    """A ticket's messages, oldest first."""
-    rows = db.all(
-        "SELECT * FROM messages WHERE ticket_id = ? AND team_id = ? AND mode = ? ORDER BY rowid",
-        ticket_id,
-        *scope,
-    )
-    return [message(r) for r in rows]
+def team(row: sqlite3.Row) -> Resource:
+    """A team as ``/me`` shows it: ``{"id", "name", "slug", "plan", "memberCount"}``."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "plan": row["plan"],
+        "memberCount": row["member_count"],
+    }
 
 
-def like(term: str) -> str:
-    """A LIKE pattern matching ``term`` anywhere (use with ``ESCAPE '\\'``)."""
-    return f"%{escape_like(term)}%"
+def cli_session(row: sqlite3.Row) -> Resource:
+    """A CLI session without its secret: ``{"id", "deviceName", "events", "createdAt", "expiresAt"}``."""
+    return {
+        "id": row["id"],
+        "deviceName": row["device_name"],
+        "events": loads_list(row["events"]),
+        "createdAt": row["created_at"],
+        "expiresAt": iso(row["expires"]),
+    }
 
 
-def paginate(
-    db: Database,
-    kind: str,
-    scope: Scope,
-    where: list[str],
-    params: list[Any],
-    page: int,
-    page_size: int,
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """One page of ``kind`` (``tickets``, ``customers``, ``articles``, ``webhooks``), newest first,
-    and the reference's pagination ``{page, pageSize, total, totalPages}``."""
-    select, alias, serialise = _LISTS[kind]
-    clauses = [f"{alias}.team_id = ?", f"{alias}.mode = ?", *where]
-    sql_where = " WHERE " + " AND ".join(clauses)
-    args = [*scope, *params]
-    total = db.scalar(f"SELECT COUNT(*) FROM {kind} {alias}{sql_where}", *args)
-    rows = db.all(
-        f"{select}{sql_where} ORDER BY {alias}.rowid DESC LIMIT ? OFFSET ?",
-        *args,
-        page_size,
-        (page - 1) * page_size,
-    )
-    return [serialise(r) for r in rows], page_meta(page, page_size, total)
+def log_entry(row: sqlite3.Row) -> Resource:
+    """A request-log row as the contract's entry (``durationMs`` in ms, ``keyId`` null when unknown)."""
+    return {
+        "id": row["id"],
+        "method": row["method"],
+        "path": row["path"],
+        "status": row["status"],
+        "durationMs": row["duration_ms"],
+        "createdAt": row["created_at"],
+        "keyId": row["key_id"],
+        "ip": row["ip"],
+        "userAgent": row["user_agent"],
+        "errorCode": row["error_code"],
+    }
 
 
-def page_meta(page: int, page_size: int, total: int) -> dict[str, int]:
-    """The reference's ``meta.pagination``: ``{page, pageSize, total, totalPages}``."""
-    return {"page": page, "pageSize": page_size, "total": total, "totalPages": math.ceil(total / page_size)}
-
-
-_LISTS: dict[str, tuple[str, str, Any]] = {
-    "tickets": (_TICKETS, "t", ticket),
-    "customers": (_CUSTOMERS, "c", customer),
-    "articles": ("SELECT a.* FROM articles a", "a", article),
-    "webhooks": ("SELECT w.* FROM webhooks w", "w", webhook),
-}
-
-
-def create_customer(
-    db: Database,
-    scope: Scope,
-    *,
-    name: str,
-    email: str | None,
-    status: str = "active",
-    sentiment: str = "neutral",
-    tags: list[str] | None = None,
-    notes: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    created_at: str | None = None,
-) -> str:
-    """Insert a customer; returns its ``cus_`` id. Raises ``sqlite3.IntegrityError`` on a taken email."""
-    cid = new_id("cus_", 32)
-    now = created_at or iso_now()
-    db.run(
-        "INSERT INTO customers (id, team_id, mode, name, email, status, sentiment, tags, notes, metadata, "
-        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        cid,
-        *scope,
-        name,
-        email,
-        status,
-        sentiment,
-        dumps(tags or []),
-        notes,
-        dumps(metadata or {}),
-        now,
-        now,
-    )
-    return cid
-
-
-def create_ticket(
-    db: Database,
-    scope: Scope,
-    *,
-    title: str,
-    priority: str = "normal",
-    status: str = "new",
-    customer_id: str | None = None,
-    assigned_to: str | None = None,
-    tags: list[str] | None = None,
-    notes: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    created_at: str | None = None,
-) -> str:
-    """Insert a ticket; returns its ``tkt_`` id."""
-    tid = new_id("tkt_", 32)
-    now = created_at or iso_now()
-    db.run(
-        "INSERT INTO tickets (id, team_id, mode, title, status, priority, customer_id, assigned_to, tags, "
-        "notes, metadata, created_at, updated_at, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        tid,
-        *scope,
-        title,
-        status,
-        priority,
-        customer_id,
-        assigned_to,
-        dumps(tags or []),
-        notes,
-        dumps(metadata or {}),
-        now,
-        now,
-        now if status in ("resolved", "closed") else None,
-    )
-    return tid
-
-
-def create_message(
-    db: Database,
-    scope: Scope,
-    ticket_id: str,
-    *,
-    content: str,
-    sender: str = "agent",
-    sender_name: str | None = None,
-    is_internal: bool = False,
-    created_at: str | None = None,
-) -> str:
-    """Insert a message on ``ticket_id`` and touch the ticket's ``updatedAt``; returns its ``msg_`` id."""
-    mid = new_id("msg_", 12)
-    now = created_at or iso_now()
-    with db.transaction():
-        db.run(
-            "INSERT INTO messages (id, team_id, mode, ticket_id, content, sender, sender_name, is_internal, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            mid,
-            *scope,
-            ticket_id,
-            content,
-            sender,
-            sender_name,
-            int(is_internal),
-            now,
-        )
-        db.run("UPDATE tickets SET updated_at = ? WHERE id = ?", now, ticket_id)
-    return mid
-
-
-def create_article(
-    db: Database,
-    scope: Scope,
-    *,
-    title: str,
-    content: str = "",
-    category: str | None = None,
-    status: str = "draft",
-    is_public: bool = False,
-    tags: list[str] | None = None,
-    metadata: dict[str, Any] | None = None,
-    view_count: int = 0,
-    use_count: int = 0,
-    created_at: str | None = None,
-) -> str:
-    """Insert an article; returns its ``art_`` id."""
-    aid = new_id("art_", 32)
-    now = created_at or iso_now()
-    db.run(
-        "INSERT INTO articles (id, team_id, mode, title, content, category, status, is_public, tags, view_count, "
-        "use_count, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        aid,
-        *scope,
-        title,
-        content,
-        category,
-        status,
-        int(is_public),
-        dumps(tags or []),
-        view_count,
-        use_count,
-        dumps(metadata or {}),
-        now,
-        now,
-    )
-    return aid
-
-
-def update(db: Database, table: str, scope: Scope, row_id: str, changes: dict[str, Any]) -> None:
-    """Set ``changes`` (column → value; lists and dicts stored as JSON) and ``updated_at`` on one row."""
-    values = {k: dumps(v) if isinstance(v, (list, dict)) else v for k, v in changes.items()}
-    values["updated_at"] = iso_now()
-    assignments = ", ".join(f"{col} = ?" for col in values)
-    db.run(
-        f"UPDATE {table} SET {assignments} WHERE id = ? AND team_id = ? AND mode = ?",
-        *values.values(),
-        row_id,
-        *scope,
-    )
+def delivery(row: sqlite3.Row) -> Resource:
+    """A recorded delivery attempt or ack: ``{"kind", "target", "teamId", "mode", "eventId",
+    "eventType", "attempt", "status", "durationMs", "error", "createdAt"}``."""
+    return {
+        "kind": row["kind"],
+        "target": row["target"],
+        "teamId": row["team_id"],
+        "mode": row["mode"],
+        "eventId": row["event_id"],
+        "eventType": row["event_type"],
+        "attempt": row["attempt"],
+        "status": row["status"],
+        "durationMs": row["duration_ms"],
+        "error": row["error"],
+        "createdAt": row["created_at"],
+    }

@@ -7,12 +7,18 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from cstar_emulator import models
 from cstar_emulator.db import Database, Scope
-from cstar_emulator.ids import api_key, iso_now, new_id
+from cstar_emulator.ids import api_key
+from cstar_emulator.repositories.articles import Articles
+from cstar_emulator.repositories.customers import Customers
+from cstar_emulator.repositories.keys import ApiKeys
+from cstar_emulator.repositories.messages import Messages
+from cstar_emulator.repositories.teams import Teams
+from cstar_emulator.repositories.tickets import Tickets
 
-__all__ = ["KEY_KINDS", "Seed", "ensure_seed"]
+__all__ = ["KEY_KINDS", "Seed", "SeedTables", "ensure_seed"]
 
 #: The four key kinds: prefix → (type, mode).
 KEY_KINDS: dict[str, tuple[str, str]] = {
@@ -37,55 +43,48 @@ class Seed:
         return str(self.team["id"])
 
 
-def ensure_seed(db: Database) -> Seed:
+@dataclass(frozen=True)
+class SeedTables:
+    """The repositories seeding writes to."""
+
+    teams: Teams
+    keys: ApiKeys
+    customers: Customers
+    tickets: Tickets
+    messages: Messages
+    articles: Articles
+
+
+def ensure_seed(db: Database, tables: SeedTables) -> Seed:
     """Create the team and sample data on first start; make sure each key kind has a usable
     (unrevoked) seeded key, issuing a fresh one when the last was revoked."""
     with db.transaction():
-        team = db.one("SELECT * FROM teams ORDER BY rowid LIMIT 1")
+        team = tables.teams.first()
         if team is None:
             team_id = str(uuid.uuid4())
-            db.run(
-                "INSERT INTO teams (id, name, slug, plan, member_count, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                team_id,
-                TEAM_NAME,
-                "acme-support",
-                "pro",
-                3,
-                iso_now(),
-            )
-            _sample_data(db, Scope(team_id, "test"), _TEST)
-            _sample_data(db, Scope(team_id, "live"), _LIVE)
-            team = db.one("SELECT * FROM teams WHERE id = ?", team_id)
+            tables.teams.insert(team_id, name=TEAM_NAME, slug="acme-support", plan="pro", member_count=3)
+            _sample_data(tables, Scope(team_id, "test"), _TEST)
+            _sample_data(tables, Scope(team_id, "live"), _LIVE)
+            team = tables.teams.get(team_id)
         assert team is not None
         keys: dict[str, str] = {}
         for kind, (key_type, mode) in KEY_KINDS.items():
-            row = db.one(
-                "SELECT secret FROM api_keys WHERE team_id = ? AND seeded = 1 AND type = ? AND mode = ? "
-                "AND revoked_at IS NULL ORDER BY rowid DESC LIMIT 1",
-                team["id"],
-                key_type,
-                mode,
-            )
-            if row is None:
+            secret = tables.keys.seeded_secret(team["id"], key_type, mode)
+            if secret is None:
                 secret = api_key(kind)
-                db.run(
-                    "INSERT INTO api_keys (id, team_id, name, type, mode, secret, seeded, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
-                    new_id("key_"),
+                tables.keys.insert(
                     team["id"],
-                    f"Emulator {mode} {key_type} key",
-                    key_type,
-                    mode,
-                    secret,
-                    iso_now(),
+                    name=f"Emulator {mode} {key_type} key",
+                    key_type=key_type,
+                    mode=mode,
+                    secret=secret,
+                    seeded=True,
                 )
-                keys[kind] = secret
-            else:
-                keys[kind] = row["secret"]
+            keys[kind] = secret
     return Seed(team, keys)
 
 
-_TEST: dict[str, list] = {
+_TEST: dict[str, list[Any]] = {
     "customers": [
         ("Jane Smith", "jane@example.com", "positive", ["vip", "enterprise"]),
         ("Carlos Diaz", "carlos@example.com", "neutral", []),
@@ -165,7 +164,7 @@ _TEST: dict[str, list] = {
     ],
 }
 
-_LIVE: dict[str, list] = {
+_LIVE: dict[str, list[Any]] = {
     "customers": [
         ("Morgan Lee", "morgan@example.org", "neutral", ["enterprise"]),
         ("Sam Okafor", "sam@example.org", "positive", []),
@@ -211,7 +210,7 @@ _LIVE: dict[str, list] = {
 }
 
 
-def _sample_data(db: Database, scope: Scope, data: dict[str, list]) -> None:
+def _sample_data(tables: SeedTables, scope: Scope, data: dict[str, list[Any]]) -> None:
     # Spread creation times over the past days so lists and "newest first" look real.
     start = datetime.now(timezone.utc) - timedelta(days=7)
 
@@ -223,39 +222,35 @@ def _sample_data(db: Database, scope: Scope, data: dict[str, list]) -> None:
     for name, email, sentiment, tags in data["customers"]:
         step += 1
         customer_ids.append(
-            models.create_customer(
-                db, scope, name=name, email=email, sentiment=sentiment, tags=tags, created_at=at(step)
+            tables.customers.insert(
+                scope, {"name": name, "email": email, "sentiment": sentiment, "tags": tags}, created_at=at(step)
             )
         )
     for title, status, priority, who, tags, messages in data["tickets"]:
         step += 1
-        tid = models.create_ticket(
-            db,
-            scope,
-            title=title,
-            status=status,
-            priority=priority,
-            customer_id=customer_ids[who],
-            tags=tags,
-            created_at=at(step),
-        )
+        ticket = {
+            "title": title,
+            "status": status,
+            "priority": priority,
+            "customer_id": customer_ids[who],
+            "tags": tags,
+        }
+        tid = tables.tickets.insert(scope, ticket, created_at=at(step))
         for sender, sender_name, content in messages:
             step += 1
-            models.create_message(
-                db, scope, tid, content=content, sender=sender, sender_name=sender_name, created_at=at(step)
-            )
+            message = {"ticket_id": tid, "content": content, "sender": sender, "sender_name": sender_name}
+            tables.messages.insert(scope, message, created_at=at(step))
+            tables.tickets.touch(tid, at(step))
     for title, content, category, status, is_public, tags, views in data["articles"]:
         step += 1
-        models.create_article(
-            db,
-            scope,
-            title=title,
-            content=content,
-            category=category,
-            status=status,
-            is_public=is_public,
-            tags=tags,
-            view_count=views,
-            use_count=views // 12,
-            created_at=at(step),
-        )
+        article = {
+            "title": title,
+            "content": content,
+            "category": category,
+            "status": status,
+            "is_public": is_public,
+            "tags": tags,
+            "view_count": views,
+            "use_count": views // 12,
+        }
+        tables.articles.insert(scope, article, created_at=at(step))

@@ -1,4 +1,5 @@
-"""Start the emulator: bind the port, open the database, run uvicorn until SIGINT/SIGTERM."""
+"""Start the emulator: bind the port, open the database, run uvicorn until SIGINT/SIGTERM
+(:func:`serve`), or in a background thread of the calling process until stopped (:class:`ServerThread`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -19,7 +21,7 @@ from cstar_emulator.db import default_db_path
 from cstar_emulator.hosts import HostPolicy
 from cstar_emulator.state import Emulator, Settings
 
-__all__ = ["AddressInUseError", "base_url_for", "bind", "serve"]
+__all__ = ["AddressInUseError", "ServerThread", "base_url_for", "bind", "serve"]
 
 
 class AddressInUseError(OSError):
@@ -77,14 +79,15 @@ class _Server(uvicorn.Server):
         loop = asyncio.get_running_loop()
         handled = (signal.SIGINT, signal.SIGTERM)
         for sig in handled:
-            loop.add_signal_handler(sig, self._stop)
+            loop.add_signal_handler(sig, self.request_stop)
         try:
             yield
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
 
-    def _stop(self) -> None:
+    def request_stop(self) -> None:
+        """What a stop signal does: a second one forces the exit. Call it in the server's loop."""
         if self.should_exit:
             self.force_exit = True
         self.should_exit = True
@@ -115,6 +118,19 @@ def serve(
     Raises ValueError (a malformed ``allow_hosts`` name), :class:`AddressInUseError` (port taken) or
     :class:`cstar_emulator.db.DatabaseError` before anything is served.
     """
+    server, sock = _prepare(host, port, db_path, rate_limit, webhook_retry_delay, log_level, allow_hosts)
+    asyncio.run(_run(server, sock, ready))
+
+
+def _prepare(
+    host: str,
+    port: int,
+    db_path: Path | str | None,
+    rate_limit: int | None,
+    webhook_retry_delay: float,
+    log_level: str,
+    allow_hosts: Iterable[str],
+) -> tuple[_Server, socket.socket]:
     hosts = HostPolicy(host, allow_hosts)
     sock = bind(host, port)
     try:
@@ -136,19 +152,96 @@ def serve(
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
     )
-    server = _Server(config, emulator)
-    asyncio.run(_run(server, sock, emulator, ready))
+    return _Server(config, emulator), sock
+
+
+class ServerThread:
+    """The emulator served by uvicorn on its own event loop in a daemon thread of this process, as
+    :func:`serve` would (same arguments, default ``port`` 0), until :meth:`stop`. For embedding it,
+    tests above all: no process to start, but everything else is the real server on a real socket.
+
+    The constructor returns once the socket accepts requests, or raises what :func:`serve` raises
+    before serving (ValueError, :class:`AddressInUseError`, :class:`cstar_emulator.db.DatabaseError`),
+    or RuntimeError when the server does not start within ``ready_timeout`` seconds.
+
+    Attributes: ``info`` (the ready line, as :func:`serve` passes it to ``ready``), ``base_url``,
+    ``thread`` (the :class:`threading.Thread` the server's loop and log records run in). Use it as
+    a context manager, or call :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        db_path: Path | str | None = None,
+        *,
+        rate_limit: int | None = None,
+        webhook_retry_delay: float = 0.5,
+        log_level: str = "warning",
+        allow_hosts: Iterable[str] = (),
+        ready_timeout: float = 20.0,
+    ) -> None:
+        server, sock = _prepare(host, port, db_path, rate_limit, webhook_retry_delay, log_level, allow_hosts)
+        self._server = server
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.info: dict[str, Any] = {}
+        self.thread = threading.Thread(target=self._main, args=(sock,), name=f"cstar-emulator-{port}", daemon=True)
+        self.thread.start()
+        if not self._ready.wait(ready_timeout) or not self.info:
+            self.stop()
+            raise RuntimeError(f"the emulator did not start: {self._error!r}") from self._error
+        self.base_url: str = self.info["baseUrl"]
+
+    def _main(self, sock: socket.socket) -> None:
+        try:
+            asyncio.run(_run(self._server, sock, self._started))
+        except BaseException as e:  # handed to the starting thread, or to stop()
+            self._error = e
+        finally:
+            sock.close()
+            self._ready.set()
+
+    def _started(self, info: dict[str, Any]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.info = info
+        self._ready.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop as a SIGTERM stops :func:`serve` (streams end, requests in flight finish, the database
+        closes) and wait for the thread, up to ``timeout`` s and then as long as a forced exit takes.
+        Idempotent. Raises what the server raised while running, if anything."""
+        loop = self._loop
+        if loop is not None and self.thread.is_alive():
+            # uvicorn's stop flags and the emulator's streams belong to the server's loop.
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._server.request_stop)
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self._server.force_exit = True
+            self.thread.join()
+        if self._error is not None and self.info:
+            error, self._error = self._error, None
+            raise error
+
+    def __enter__(self) -> ServerThread:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
 
 
 async def _run(
     server: _Server,
     sock: socket.socket,
-    emulator: Emulator,
     ready: Callable[[dict[str, Any]], None] | None,
 ) -> None:
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.005)
     if server.started and ready is not None:
-        ready(emulator.info())
+        ready(server.emulator.info())
     await task

@@ -1,4 +1,5 @@
-"""The running emulator: its settings, database and every service the routes share."""
+"""The running emulator: its settings, database, repositories and every service the routes share.
+This is where the parts are wired together; nothing below it imports it."""
 
 from __future__ import annotations
 
@@ -9,17 +10,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cstar_emulator.auth import Keys, RateLimiter
-from cstar_emulator.controls import Faults
+from cstar_cli.protocol import frames
 from cstar_emulator.db import Database
-from cstar_emulator.deliveries import Deliveries
-from cstar_emulator.dispatch import WebhookDispatcher
-from cstar_emulator.events import Event, EventBus
 from cstar_emulator.hub import Hub
 from cstar_emulator.idempotency import IdempotencyStore
-from cstar_emulator.logs import LogItem, RequestLog
-from cstar_emulator.seed import ensure_seed
-from cstar_emulator.sessions import Listeners, Sessions
+from cstar_emulator.listeners import Listeners
+from cstar_emulator.repositories.articles import Articles
+from cstar_emulator.repositories.customers import Customers
+from cstar_emulator.repositories.deliveries import DeliveryRecords
+from cstar_emulator.repositories.events import Event, EventLog
+from cstar_emulator.repositories.idempotency import IdempotencyRecords
+from cstar_emulator.repositories.keys import ApiKeys
+from cstar_emulator.repositories.messages import Messages
+from cstar_emulator.repositories.request_logs import LoggedRequest, RequestLogs
+from cstar_emulator.repositories.sessions import CliSessions
+from cstar_emulator.repositories.teams import Teams
+from cstar_emulator.repositories.tickets import Tickets
+from cstar_emulator.repositories.webhooks import Webhooks
+from cstar_emulator.seed import SeedTables, ensure_seed
+from cstar_emulator.services.articles import ArticleService
+from cstar_emulator.services.auth import Authenticator, RateLimiter
+from cstar_emulator.services.controls import Faults
+from cstar_emulator.services.customers import CustomerService
+from cstar_emulator.services.deliveries import Deliveries
+from cstar_emulator.services.dispatch import WebhookDispatcher
+from cstar_emulator.services.events import EventBus
+from cstar_emulator.services.keys import KeyService
+from cstar_emulator.services.logs import RequestLog
+from cstar_emulator.services.sessions import SessionService
+from cstar_emulator.services.tickets import TicketService
+from cstar_emulator.services.webhooks import WebhookService
 
 __all__ = ["Emulator", "Settings"]
 
@@ -45,33 +65,49 @@ class Emulator:
     """Opens (creating and seeding if needed) the database at ``db_path`` and builds the services.
 
     Raises :class:`cstar_emulator.db.DatabaseError` when the file is unusable or in use. Nothing
-    runs until :meth:`start` is awaited inside the server's event loop.
+    runs until :meth:`start` is awaited inside the server's event loop; the services work without
+    it (and without HTTP), which is what the fast tests use.
     """
 
     def __init__(self, db_path: Path | str, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self.db = Database(db_path)
-        self.seed = ensure_seed(self.db)
+        db = self.db = Database(db_path)
+        teams, keys = Teams(db), ApiKeys(db)
+        tickets, customers, messages = Tickets(db), Customers(db), Messages(db)
+        articles, webhooks, events = Articles(db), Webhooks(db), EventLog(db)
+        self.seed = ensure_seed(db, SeedTables(teams, keys, customers, tickets, messages, articles))
         self.base_url: str | None = None
-        self.keys = Keys(self.db)
+
+        self.auth = Authenticator(keys)
         self.limiter = RateLimiter(self.settings.rate_limit)
-        self.idempotency = IdempotencyStore(self.db)
+        self.idempotency = IdempotencyStore(IdempotencyRecords(db))
         self.faults = Faults()
-        self.deliveries = Deliveries(self.db)
-        self.sessions = Sessions(self.db)
         self.listeners = Listeners()
         self.event_hub: Hub[Event] = Hub()
-        self.log_hub: Hub[LogItem] = Hub()
+        self.log_hub: Hub[LoggedRequest] = Hub()
+        self.deliveries = Deliveries(db, DeliveryRecords(db))
         self.dispatcher = WebhookDispatcher(
-            self.db,
+            db,
+            webhooks,
             self.deliveries,
             base_delay=self.settings.webhook_retry_delay,
             max_attempts=self.settings.webhook_attempts,
             timeout=self.settings.webhook_timeout,
         )
-        self.bus = EventBus(self.db, self.event_hub, self.dispatcher, self.listeners)
-        self.logs = RequestLog(self.db, self.log_hub)
+        self.bus = EventBus(db, events, self.event_hub, self.dispatcher, self.listeners)
+        self.logs = RequestLog(db, RequestLogs(db), teams, self.log_hub)
+        self.keys = KeyService(db, keys, teams, self._end_streams_of_key)
+        self.sessions = SessionService(db, CliSessions(db), events, self.bus, self.listeners, self.deliveries)
+        self.tickets = TicketService(db, tickets, customers, messages, self.bus)
+        self.customers = CustomerService(db, customers, tickets, self.bus)
+        self.articles = ArticleService(db, articles, self.bus)
+        self.webhooks = WebhookService(db, webhooks, self.dispatcher, self.bus)
         self._pruner: asyncio.Task[None] | None = None
+
+    def _end_streams_of_key(self, key_id: str) -> None:
+        # A revoked key's sockets close with 4401 and its log streams end.
+        self.listeners.close(frames.CLOSE_UNAUTHORIZED, key_id=key_id)
+        self.log_hub.close(lambda sub: sub.tag == key_id)
 
     def info(self) -> dict[str, Any]:
         """The ready line: ``{"baseUrl", "teamId", "keys": {"sk_test", "sk_live", "pk_test",
@@ -99,7 +135,7 @@ class Emulator:
     def begin_shutdown(self) -> None:
         """End open streams so the server can stop promptly: listen sockets close with 1001 (going
         away) and log streams finish."""
-        self.listeners.close(1001)
+        self.listeners.close(frames.CLOSE_GOING_AWAY)
         self.log_hub.close()
 
     async def aclose(self) -> None:

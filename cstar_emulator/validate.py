@@ -200,10 +200,10 @@ def text(value: Any, field: str, *, max_len: int | None = None, nullable: bool =
         return None
     if not isinstance(value, str):
         raise ApiError.invalid(field, f"{field} must be a string.")
-    value = value.strip()
-    if len(value) > max_len:
-        raise ApiError.invalid(field, f"{field} must be at most {max_len:,} characters (got {len(value):,}).")
-    return value
+    stripped: str = value.strip()
+    if len(stripped) > max_len:
+        raise ApiError.invalid(field, f"{field} must be at most {max_len:,} characters (got {len(stripped):,}).")
+    return stripped
 
 
 def choice(value: Any, field: str, allowed: Iterable[str]) -> str:
@@ -211,7 +211,8 @@ def choice(value: Any, field: str, allowed: Iterable[str]) -> str:
     options = tuple(allowed)
     if value not in options:
         raise ApiError.invalid(field, f"{field} must be one of: {', '.join(options)} (got {value!r}).")
-    return value
+    chosen: str = value
+    return chosen
 
 
 def flag(value: Any, field: str) -> bool:

@@ -14,80 +14,29 @@ and never for a web page: a foreign ``Origin`` or a write whose body is not JSON
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cstar_cli.protocol import events as catalog
+from cstar_cli.protocol import frames
 from cstar_cli.protocol.urls import is_loopback
 from cstar_emulator import validate as v
 from cstar_emulator.db import Scope
 from cstar_emulator.envelope import ApiError, JSONText
 from cstar_emulator.hosts import control_refusal
 from cstar_emulator.ids import request_id
-from cstar_emulator.samples import sample_data
-from cstar_emulator.sessions import CLOSE_ABRUPT
+from cstar_emulator.routes._http import Endpoint, RouteSpec
+from cstar_emulator.services.controls import Fault, burst
+from cstar_emulator.state import Emulator
 
-if TYPE_CHECKING:
-    from cstar_emulator.state import Emulator
-
-__all__ = ["Fault", "Faults", "routes"]
-
-_MESSAGES = {
-    400: "The request was rejected.",
-    401: "Invalid API key provided.",
-    403: "This key may not do that.",
-    404: "Not found.",
-    409: "The request conflicts with the current state.",
-    429: "Rate limit exceeded; retry shortly.",
-}
-
-
-@dataclass
-class Fault:
-    """``remaining`` requests (optionally only ``method`` and paths starting with ``path``) will get
-    ``status`` with the reference's error envelope."""
-
-    remaining: int
-    status: int
-    path: str | None = None
-    method: str | None = None
-
-    def error(self) -> ApiError:
-        """The error a request hit by this fault gets."""
-        headers = {"Retry-After": "1"} if self.status == 429 else None
-        message = _MESSAGES.get(self.status) or "Internal server error."
-        return ApiError(self.status, None, message, headers=headers)
-
-
-class Faults:
-    """Armed ``fail-next`` faults, consumed first-armed first by matching API requests."""
-
-    def __init__(self) -> None:
-        self._armed: list[Fault] = []
-
-    def arm(self, fault: Fault) -> None:
-        """Add ``fault`` after those already armed."""
-        self._armed.append(fault)
-
-    def take(self, method: str, path: str) -> ApiError | None:
-        """Consume one matching fault and return its error, or None."""
-        for fault in self._armed:
-            if (fault.path is None or path.startswith(fault.path)) and fault.method in (None, method):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._armed.remove(fault)
-                return fault.error()
-        return None
+__all__ = ["ROUTES"]
 
 
 def _ok(data: object) -> Response:
     return JSONText({"success": True, "data": data})
 
 
-def _local(handler: Callable[[Request, Emulator], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def _local(handler: Callable[[Request, Emulator], Awaitable[Response]]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         rid = request.state.request_id = request_id()
         try:
@@ -116,8 +65,8 @@ async def health(request: Request, emulator: Emulator) -> Response:
 async def drop_websockets(request: Request, emulator: Emulator) -> Response:
     """Close every listen WebSocket with ``code`` (default 1011; 1006 drops the TCP connection)."""
     body = await v.body(request)
-    code = v.integer(body.get("code", 1011), "code", minimum=1000, maximum=4999)
-    if code != CLOSE_ABRUPT and code in (1004, 1005, 1015):
+    code = v.integer(body.get("code", frames.CLOSE_SERVER_ERROR), "code", minimum=1000, maximum=4999)
+    if code != frames.CLOSE_ABRUPT and code in (1004, 1005, 1015):
         raise ApiError.invalid("code", f"{code} cannot be sent in a close frame.")
     return _ok({"closed": emulator.listeners.close(code), "code": code})
 
@@ -137,20 +86,15 @@ async def fail_next(request: Request, emulator: Emulator) -> Response:
     return _ok({"armed": {"count": count, "status": status, "path": path, "method": fault.method}})
 
 
-async def burst(request: Request, emulator: Emulator) -> Response:
+async def burst_events(request: Request, emulator: Emulator) -> Response:
     """Emit ``count`` synthetic ``event`` events into ``mode`` of ``teamId`` (default: the seeded
     team) in one transaction, for throughput tests."""
     body = await v.body(request)
     count = v.integer(body.get("count", 100), "count", minimum=1, maximum=100_000)
-    event_type = v.text(body.get("event", "ticket.created"), "event", max_len=100)
-    if event_type not in catalog.CATALOG:
-        raise ApiError.invalid("event", f"Unknown event type {event_type!r}.")
+    event_type = v.text(body.get("event", "ticket.created"), "event", max_len=100) or ""
     mode = v.choice(body.get("mode", "test"), "mode", ("test", "live"))
-    team_id = v.text(body.get("teamId") or emulator.seed.team_id, "teamId", max_len=100)
-    assert team_id is not None
-    data = sample_data(event_type)
-    events, _ = emulator.bus.emit_many(Scope(team_id, mode), event_type, [data] * count, request.state.request_id)
-    return _ok({"count": count, "event": event_type, "firstEventId": events[0].id, "lastEventId": events[-1].id})
+    team_id = v.text(body.get("teamId") or emulator.seed.team_id, "teamId", max_len=100) or ""
+    return _ok(burst(emulator.bus, Scope(team_id, mode), event_type, count, request.state.request_id))
 
 
 async def expire_sessions(request: Request, emulator: Emulator) -> Response:
@@ -167,13 +111,12 @@ async def deliveries(request: Request, emulator: Emulator) -> Response:
     return _ok(rows)
 
 
-def routes() -> list[tuple[str, str, Callable[[Request], Awaitable[Response]]]]:
-    """``(method, path, endpoint)`` of every control."""
-    return [
-        ("GET", "/_emulator/health", _local(health)),
-        ("POST", "/_emulator/drop-websockets", _local(drop_websockets)),
-        ("POST", "/_emulator/fail-next", _local(fail_next)),
-        ("POST", "/_emulator/burst", _local(burst)),
-        ("POST", "/_emulator/expire-sessions", _local(expire_sessions)),
-        ("GET", "/_emulator/deliveries", _local(deliveries)),
-    ]
+#: ``(method, path, endpoint)`` of every control.
+ROUTES: list[RouteSpec] = [
+    ("GET", "/_emulator/health", _local(health)),
+    ("POST", "/_emulator/drop-websockets", _local(drop_websockets)),
+    ("POST", "/_emulator/fail-next", _local(fail_next)),
+    ("POST", "/_emulator/burst", _local(burst_events)),
+    ("POST", "/_emulator/expire-sessions", _local(expire_sessions)),
+    ("GET", "/_emulator/deliveries", _local(deliveries)),
+]

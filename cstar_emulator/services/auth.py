@@ -1,5 +1,5 @@
-"""API keys and rate limits (reference: "Authentication", "Key types", "Rate limit headers"; server
-contract: "API keys").
+"""API keys as credentials, and rate limits (reference: "Authentication", "Key types", "Rate limit
+headers"; server contract: "API keys").
 
 A key's prefix fixes its type and mode; :class:`KeyContext` carries both plus the team, and its
 :attr:`~KeyContext.scope` is the only partition its requests can touch.
@@ -7,22 +7,15 @@ A key's prefix fixes its type and mode; :class:`KeyContext` carries both plus th
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from starlette.requests import Request
 
 from cstar_cli.protocol.keys import redact
-from cstar_emulator.db import Database, Scope
+from cstar_emulator.db import Scope
 from cstar_emulator.envelope import ApiError
-from cstar_emulator.ids import api_key, iso_now, new_id
+from cstar_emulator.repositories.keys import ApiKeys
 
-if TYPE_CHECKING:
-    from cstar_emulator.state import Emulator
-
-__all__ = ["DEFAULT_LIMITS", "KeyContext", "Keys", "Lookup", "RateLimiter", "key_object", "request_context"]
+__all__ = ["DEFAULT_LIMITS", "Authenticator", "KeyContext", "Lookup", "RateLimiter", "require_secret"]
 
 #: Requests per hour by key type (reference: "Key types").
 DEFAULT_LIMITS = {"secret": 1000, "publishable": 100}
@@ -48,11 +41,6 @@ class KeyContext:
         return self.type == "secret"
 
 
-def request_context(request: Request) -> tuple[Emulator, KeyContext]:
-    """The emulator and the authenticated key of an ``/api/v1`` request (set by the middleware)."""
-    return request.app.state.emulator, request.state.key
-
-
 def require_secret(key: KeyContext, what: str) -> None:
     """403 ``secret_key_required`` unless ``key`` is a secret key. ``what`` completes "… needs a
     secret key" (e.g. "Managing API keys")."""
@@ -69,28 +57,11 @@ class Lookup:
     error: ApiError | None
 
 
-def key_object(row: sqlite3.Row, *, with_secret: bool = False) -> dict[str, Any]:
-    """The contract's API key object; the full ``key`` only when ``with_secret`` (at creation)."""
-    obj: dict[str, Any] = {
-        "id": row["id"],
-        "name": row["name"],
-        "type": row["type"],
-        "mode": row["mode"],
-        "redacted": redact(row["secret"]),
-        "createdAt": row["created_at"],
-        "lastUsedAt": row["last_used_at"],
-        "revokedAt": row["revoked_at"],
-    }
-    if with_secret:
-        obj["key"] = row["secret"]
-    return obj
+class Authenticator:
+    """Resolves bearer keys and records their use."""
 
-
-class Keys:
-    """Key lookup, creation and revocation over the ``api_keys`` table."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, keys: ApiKeys) -> None:
+        self.keys = keys
 
     def lookup(self, authorization: str | None) -> Lookup:
         """Resolve ``Authorization: Bearer <key>``. Errors: 401 ``invalid_api_key`` (missing, malformed
@@ -99,63 +70,21 @@ class Keys:
         token = token.strip()
         if not authorization:
             return Lookup(
-                None, _unauthorized("invalid_api_key", "No API key provided. Send Authorization: Bearer <key>.")
+                None, ApiError(401, "invalid_api_key", "No API key provided. Send Authorization: Bearer <key>.")
             )
         if scheme.lower() != "bearer" or not token:
-            return Lookup(None, _unauthorized("invalid_api_key", "Authorization must be 'Bearer <key>'."))
-        row = self.db.one("SELECT id, team_id, type, mode, revoked_at FROM api_keys WHERE secret = ?", token)
+            return Lookup(None, ApiError(401, "invalid_api_key", "Authorization must be 'Bearer <key>'."))
+        row = self.keys.by_secret(token)
         if row is None:
-            return Lookup(None, _unauthorized("invalid_api_key", f"Invalid API key provided: {redact(token)}."))
+            return Lookup(None, ApiError(401, "invalid_api_key", f"Invalid API key provided: {redact(token)}."))
         key = KeyContext(row["id"], row["team_id"], row["type"], row["mode"])
         if row["revoked_at"]:
-            return Lookup(key, _unauthorized("key_revoked", f"This API key was revoked at {row['revoked_at']}."))
+            return Lookup(key, ApiError(401, "key_revoked", f"This API key was revoked at {row['revoked_at']}."))
         return Lookup(key, None)
 
     def touch(self, key_id: str, when: str) -> None:
         """Record ``when`` (ISO 8601) as the key's ``lastUsedAt``."""
-        self.db.run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", when, key_id)
-
-    def list(self, team_id: str, page: int, page_size: int) -> tuple[list[dict[str, Any]], int]:
-        """One page of the team's keys (both modes), newest first, and the total count."""
-        total = self.db.scalar("SELECT COUNT(*) FROM api_keys WHERE team_id = ?", team_id)
-        rows = self.db.all(
-            "SELECT * FROM api_keys WHERE team_id = ? ORDER BY rowid DESC LIMIT ? OFFSET ?",
-            team_id,
-            page_size,
-            (page - 1) * page_size,
-        )
-        return [key_object(r) for r in rows], total
-
-    def create(self, team_id: str, name: str, key_type: str, mode: str) -> dict[str, Any]:
-        """A new key; the returned object includes the full ``key``."""
-        prefix = ("sk" if key_type == "secret" else "pk") + "_" + mode
-        key_id = new_id("key_")
-        self.db.run(
-            "INSERT INTO api_keys (id, team_id, name, type, mode, secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            key_id,
-            team_id,
-            name,
-            key_type,
-            mode,
-            api_key(prefix),
-            iso_now(),
-        )
-        row = self.db.one("SELECT * FROM api_keys WHERE id = ?", key_id)
-        assert row is not None
-        return key_object(row, with_secret=True)
-
-    def revoke(self, team_id: str, key_id: str) -> bool:
-        """Mark the key revoked (first revocation time kept). False when the team has no such key."""
-        row = self.db.one("SELECT revoked_at FROM api_keys WHERE id = ? AND team_id = ?", key_id, team_id)
-        if row is None:
-            return False
-        if not row["revoked_at"]:
-            self.db.run("UPDATE api_keys SET revoked_at = ? WHERE id = ?", iso_now(), key_id)
-        return True
-
-
-def _unauthorized(code: str, message: str) -> ApiError:
-    return ApiError(401, code, message)
+        self.keys.touch(key_id, when)
 
 
 class RateLimiter:

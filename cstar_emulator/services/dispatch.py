@@ -1,9 +1,9 @@
 """Webhook deliveries (reference: "Webhooks" → "Headers sent with each delivery", "Retry policy").
 
 Each matching active webhook gets the event's exact payload bytes, signed at send time with its
-secret (:func:`cstar_cli.protocol.webhook.delivery_headers`). Failed attempts (non-2xx, timeout, connection
-error) are retried with exponential backoff. One worker per webhook sends its events strictly in
-order: an event waits until the one before it succeeded or ran out of attempts.
+secret (:func:`cstar_cli.protocol.webhook.delivery_headers`). Failed attempts (non-2xx, timeout,
+connection error) are retried with exponential backoff. One worker per webhook sends its events
+strictly in order: an event waits until the one before it succeeded or ran out of attempts.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import httpx
 
 from cstar_cli.protocol import events as catalog
 from cstar_cli.protocol.webhook import delivery_headers
-from cstar_emulator.db import Database, Scope, loads_list
-from cstar_emulator.deliveries import Deliveries
-from cstar_emulator.events import Event
+from cstar_emulator.db import Database, Scope
+from cstar_emulator.repositories.events import Event
+from cstar_emulator.repositories.webhooks import Webhooks
+from cstar_emulator.services.deliveries import Deliveries
 
 __all__ = ["WebhookDispatcher"]
 
@@ -37,6 +38,7 @@ class WebhookDispatcher:
     def __init__(
         self,
         db: Database,
+        webhooks: Webhooks,
         deliveries: Deliveries,
         *,
         base_delay: float = 0.5,
@@ -44,6 +46,7 @@ class WebhookDispatcher:
         timeout: float = 10.0,
     ) -> None:
         self.db = db
+        self.webhooks = webhooks
         self.deliveries = deliveries
         self.base_delay = base_delay
         self.max_attempts = max_attempts
@@ -63,11 +66,7 @@ class WebhookDispatcher:
         """Ids of the active webhooks of ``scope`` subscribed to ``event_type``."""
         subs = self._subscriptions.get(scope)
         if subs is None:
-            rows = self.db.all(
-                "SELECT id, events FROM webhooks WHERE team_id = ? AND mode = ? AND is_active = 1 ORDER BY rowid",
-                *scope,
-            )
-            subs = self._subscriptions[scope] = [(r["id"], loads_list(r["events"])) for r in rows]
+            subs = self._subscriptions[scope] = self.webhooks.subscriptions(scope)
         return [wid for wid, patterns in subs if catalog.matches(event_type, patterns)]
 
     def enqueue(self, webhook_ids: Sequence[str], events: Sequence[Event]) -> None:
@@ -92,12 +91,12 @@ class WebhookDispatcher:
         body = event.payload.encode("utf-8")
         for attempt in range(1, self.max_attempts + 1):
             # Re-read every attempt: the webhook may have been edited, paused or deleted meanwhile.
-            hook = self.db.one("SELECT url, secret, is_active FROM webhooks WHERE id = ?", webhook_id)
-            if hook is None or not hook["is_active"]:
+            target = self.webhooks.target(webhook_id)
+            if target is None:
                 return
             headers = delivery_headers(
                 body,
-                hook["secret"],
+                target.secret,
                 event_id=event.id,
                 event_type=event.type,
                 webhook_id=webhook_id,
@@ -108,7 +107,7 @@ class WebhookDispatcher:
             error: str | None = None
             started = time.perf_counter()
             try:
-                resp = await self._http().post(hook["url"], content=body, headers=headers)
+                resp = await self._http().post(target.url, content=body, headers=headers)
                 status = resp.status_code
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"

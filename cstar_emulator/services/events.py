@@ -1,40 +1,27 @@
-"""The event log: every state change becomes one stored event, fanned out to listen sessions and
+"""The event bus: every state change becomes one stored event, fanned out to listen sessions and
 webhooks (reference: "Webhooks" → "Payload format"; server contract: "Listening", "Event payloads").
 
-An event's payload ``{"id": "evt_…", "type", "created_at", "team_id", "data"}`` is serialised once, here;
-that exact text is stored, replayed, sent in WebSocket frames and POSTed to webhooks. Events carry a
-per-(team, mode) sequence number that orders replay and lets streams drop duplicates.
+An event's payload ``{"id": "evt_…", "type", "created_at", "team_id", "data"}`` is serialised once,
+here; that exact text is stored, replayed, sent in WebSocket frames and POSTed to webhooks. Events
+carry a per-(team, mode) sequence number that orders replay and lets streams drop duplicates.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cstar_emulator.db import Database, Scope, dumps
 from cstar_emulator.hub import Hub
 from cstar_emulator.ids import iso, new_id
+from cstar_emulator.repositories.events import Event, EventLog
 
-__all__ = ["RETAIN_COUNT", "RETAIN_SECONDS", "Event", "EventBus"]
+__all__ = ["RETAIN_COUNT", "RETAIN_SECONDS", "EventBus", "Targets", "WebhookQueue"]
 
 #: Replay keeps at least this long and at least this many events per team and mode.
 RETAIN_SECONDS = 24 * 3600
 RETAIN_COUNT = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One stored event: its partition, ``seq`` (per partition, from 1), ``id`` (``evt_…``), ``type``,
-    the exact ``payload`` text and the ``request_id`` of the API call that caused it."""
-
-    scope: Scope
-    seq: int
-    id: str
-    type: str
-    payload: str
-    request_id: str | None
 
 
 class Targets(Protocol):
@@ -44,6 +31,8 @@ class Targets(Protocol):
 
 
 class WebhookQueue(Targets, Protocol):
+    """The webhook dispatcher as the bus sees it."""
+
     def enqueue(self, webhook_ids: Sequence[str], events: Sequence[Event]) -> None: ...
 
 
@@ -51,8 +40,9 @@ class EventBus:
     """Stores events and hands them to ``hub`` (listen sessions) and ``webhooks`` (the dispatcher).
     ``sessions`` reports which connected sessions a type reaches, for trigger-test's answer."""
 
-    def __init__(self, db: Database, hub: Hub[Event], webhooks: WebhookQueue, sessions: Targets) -> None:
+    def __init__(self, db: Database, log: EventLog, hub: Hub[Event], webhooks: WebhookQueue, sessions: Targets) -> None:
         self.db = db
+        self.log = log
         self.hub = hub
         self.webhooks = webhooks
         self.sessions = sessions
@@ -70,11 +60,10 @@ class EventBus:
     ) -> tuple[list[Event], list[str]]:
         """Store one event per item of ``datas``, in order, in the caller's transaction (or one of its
         own), and deliver them once it has committed: a write that rolls back fires nothing."""
-        seq = self._last_seq(scope)
+        seq = self.last_seq(scope)
         now = time.time()
         created_at = iso(now)
         events: list[Event] = []
-        rows = []
         for data in datas:
             seq += 1
             event_id = new_id("evt_")
@@ -82,7 +71,6 @@ class EventBus:
                 {"id": event_id, "type": event_type, "created_at": created_at, "team_id": scope.team_id, "data": data}
             )
             events.append(Event(scope, seq, event_id, event_type, payload, request_id))
-            rows.append((scope.team_id, scope.mode, seq, event_id, event_type, payload, request_id, now))
         webhook_ids = self.webhooks.matching(scope, event_type)
 
         def deliver() -> None:
@@ -91,11 +79,7 @@ class EventBus:
                 self.webhooks.enqueue(webhook_ids, events)
 
         with self.db.transaction():
-            self.db.many(
-                "INSERT INTO events (team_id, mode, seq, id, type, payload, request_id, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            self.log.insert(events, now)
             # The next event of this transaction numbers on from these; after a rollback the
             # numbers are free again, so the cache is re-read.
             self._seq[scope] = seq
@@ -105,45 +89,20 @@ class EventBus:
 
     def seq_of(self, scope: Scope, event_id: str) -> int | None:
         """The sequence number of a stored event of this partition, or None (unknown or pruned)."""
-        return self.db.scalar("SELECT seq FROM events WHERE id = ? AND team_id = ? AND mode = ?", event_id, *scope)
+        return self.log.seq_of(scope, event_id)
 
     def last_seq(self, scope: Scope) -> int:
         """The sequence number of the newest event of this partition (0 when there is none)."""
-        return self._last_seq(scope)
-
-    def latest_id(self, scope: Scope) -> str | None:
-        """The id of the newest stored event of this partition, or None when there is none."""
-        return self.db.scalar("SELECT id FROM events WHERE team_id = ? AND mode = ? ORDER BY seq DESC LIMIT 1", *scope)
+        if scope not in self._seq:
+            self._seq[scope] = self.log.top_seq(scope)
+        return self._seq[scope]
 
     def after(self, scope: Scope, seq: int, limit: int = 500) -> list[Event]:
         """Up to ``limit`` stored events with a sequence number above ``seq``, in order."""
-        rows = self.db.all(
-            "SELECT seq, id, type, payload, request_id FROM events WHERE team_id = ? AND mode = ? AND seq > ? "
-            "ORDER BY seq LIMIT ?",
-            *scope,
-            seq,
-            limit,
-        )
-        return [Event(scope, r["seq"], r["id"], r["type"], r["payload"], r["request_id"]) for r in rows]
+        return self.log.after(scope, seq, limit)
 
     def prune(self, now: float | None = None) -> int:
         """Drop events older than :data:`RETAIN_SECONDS` that are also outside the newest
         :data:`RETAIN_COUNT` of their partition. Returns how many were dropped."""
         cutoff = (time.time() if now is None else now) - RETAIN_SECONDS
-        dropped = 0
-        for row in self.db.all("SELECT team_id, mode, MAX(seq) AS top FROM events GROUP BY team_id, mode"):
-            cur = self.db.run(
-                "DELETE FROM events WHERE team_id = ? AND mode = ? AND created < ? AND seq <= ?",
-                row["team_id"],
-                row["mode"],
-                cutoff,
-                row["top"] - RETAIN_COUNT,
-            )
-            dropped += cur.rowcount
-        return dropped
-
-    def _last_seq(self, scope: Scope) -> int:
-        if scope not in self._seq:
-            top = self.db.scalar("SELECT MAX(seq) FROM events WHERE team_id = ? AND mode = ?", *scope)
-            self._seq[scope] = top or 0
-        return self._seq[scope]
+        return sum(self.log.delete_old(scope, cutoff, top - RETAIN_COUNT) for scope, top in self.log.tops())
