@@ -24,7 +24,7 @@ from cstar_cli.relay import (
     Relay,
 )
 from cstar_cli.relay import _relay as relay_module
-from tests.test_listen_relay import KEY, acks, event
+from tests.test_listen_relay import KEY, acks, assert_grammar, event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(30)]
 
@@ -63,7 +63,7 @@ async def serve_relay(
     async def handler(ws: ServerConnection) -> None:
         await script(ws, len(requests))
 
-    kwargs = {"max_frame_bytes": LIMIT} if relay_kwargs is None else dict(relay_kwargs)
+    kwargs: dict[str, Any] = {"max_frame_bytes": LIMIT} if relay_kwargs is None else dict(relay_kwargs)
     if closed is not None:
         kwargs["close_session"] = closed.append
     async with serve(handler, "127.0.0.1", 0, process_request=check) as server:
@@ -80,11 +80,12 @@ async def serve_relay(
                     break
         finally:
             await relay.aclose()
+    assert_grammar(elements)
     return elements, requests, relay
 
 
 def run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 20))  # type: ignore[arg-type]
+    return asyncio.run(asyncio.wait_for(coro, 20))
 
 
 def test_the_frame_limit_is_announced_and_defaults_to_16_mib() -> None:

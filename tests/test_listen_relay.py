@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -83,7 +84,32 @@ def run_relay(
                 await relay.aclose()
 
     asyncio.run(asyncio.wait_for(main(), 20))
+    assert_grammar(elements)
     return elements, requests
+
+
+# The stream grammar of cstar_cli.relay._elements, over one letter per element.
+_LETTERS = {
+    "Ready": "R",
+    "EventReceived": "e",
+    "DeliveryAttempted": "a",
+    "Delivered": "d",
+    "DeliveryFailed": "f",
+    "EventTooLarge": "t",
+    "DuplicateIgnored": "u",
+    "Reconnecting": "C",
+    "SessionRenewed": "S",
+    "Reconnected": "D",
+}
+_EVENT = "(?:e(?:a+[df])?|t|u)"
+_GRAMMAR = re.compile(f"R{_EVENT}*(?:C[CS]*{_EVENT}*D?{_EVENT}*)*")
+
+
+def assert_grammar(elements: list[Any]) -> None:
+    """Fail unless ``elements`` follow the grammar (a stop may cut the last event short)."""
+    word = "".join(_LETTERS[type(e).__name__] for e in elements)
+    # An event cut short by the stop reads as one only reported.
+    assert _GRAMMAR.fullmatch(re.sub("ea*$", "e", word)), word
 
 
 def test_resume_gap_duplicate_and_order() -> None:
@@ -190,3 +216,41 @@ def test_plain_ws_to_a_remote_host_is_refused() -> None:
     with pytest.raises(CStarConnectionError) as e:
         asyncio.run(main())
     assert e.value.code == "insecure_websocket"
+
+
+def test_first_connection_renews_a_gone_session_even_after_transient_failures() -> None:
+    """Two failed handshakes, then 404 (the session is gone): a renewal does not use up a try."""
+    statuses = [500, 500, 404]
+    opened: list[str] = []
+
+    def check(connection: ServerConnection, request: Request) -> Response | None:
+        return connection.respond(statuses.pop(0), "no\n") if statuses else None
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(event("evt_1"))
+        await ws.wait_closed()
+
+    async def main() -> list[Any]:
+        elements: list[Any] = []
+        async with serve(handler, "127.0.0.1", 0, process_request=check) as server:
+            port = server.sockets[0].getsockname()[1]
+
+            def open_session() -> dict[str, Any]:
+                opened.append(f"cls_{len(opened) + 1}")
+                return {"id": opened[-1], "secret": "whsec_x", "websocketUrl": f"ws://127.0.0.1:{port}/ws"}
+
+            relay = Relay(open_session, api_key=KEY)
+            try:
+                async for element in relay.run():
+                    elements.append(element)
+                    if isinstance(element, EventReceived):
+                        break
+            finally:
+                await relay.aclose()
+        return elements
+
+    elements = asyncio.run(asyncio.wait_for(main(), 20))
+    assert_grammar(elements)
+    assert opened == ["cls_1", "cls_2"] and not statuses
+    assert isinstance(elements[0], Ready) and elements[0].session_id == "cls_2"
+    assert [e.event_id for e in elements if isinstance(e, EventReceived)] == ["evt_1"]

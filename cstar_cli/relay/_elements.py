@@ -3,10 +3,16 @@
 The relay never prints; a frontend (``cstar listen``'s terminal and JSON-lines renderers, a test,
 a benchmark) walks these elements and shows them its own way::
 
-    Ready
-    (EventReceived (DeliveryAttempted)* (Delivered | DeliveryFailed)? | EventTooLarge | DuplicateIgnored)*
-    (Reconnecting+ SessionRenewed? Reconnected)*
+    stream    = Ready event* (reconnect event* Reconnected? event*)*
+    reconnect = Reconnecting (Reconnecting | SessionRenewed)*
+    event     = EventReceived (DeliveryAttempted+ (Delivered | DeliveryFailed))?
+              | EventTooLarge
+              | DuplicateIgnored
     Stopped                       (returned by Relay.aclose(), not yielded)
+
+Delivery steps come only when forwarding. After a reconnect, the events before :class:`Reconnected`
+are the server's replay; it is missing when the connection drops again first. A stop may cut the
+stream anywhere, even between an :class:`EventReceived` and its outcome (see :attr:`Stopped.in_flight`).
 
 Times are unix seconds (``float``) unless the name says ``_ms`` (milliseconds).
 """

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from cstar_cli import __version__
 from cstar_cli.protocol.webhook import delivery_headers
-from cstar_cli.relay._elements import Delivered, DeliveryAttempted, DeliveryFailed, EventReceived, Outcome
+from cstar_cli.relay._elements import Delivered, DeliveryAttempted, DeliveryFailed, EventReceived
 from cstar_cli.relay._http import HttpClient, HttpError
 from cstar_cli.relay._target import display_url, merge_headers
 
@@ -61,6 +61,8 @@ class Forwarder:
     def __init__(self, options: ForwardOptions, secret: str) -> None:
         self.options = options
         self.secret = secret
+        # Shown in every element; computed once, as the options never change.
+        self._shown = options.display_url
         self._http = HttpClient(options.url, timeout=options.timeout, verify=options.verify, user_agent=USER_AGENT)
 
     async def aclose(self) -> None:
@@ -70,44 +72,49 @@ class Forwarder:
         backoff = self.options.backoff
         return backoff[min(attempt, len(backoff)) - 1] if backoff else 0.0
 
-    async def deliver(self, event: EventReceived) -> AsyncIterator[DeliveryAttempted | Outcome]:
+    async def deliver(self, event: EventReceived) -> AsyncIterator[DeliveryAttempted | Delivered | DeliveryFailed]:
         """Forward ``event`` until it succeeds or the attempts run out.
 
         Yields one :class:`DeliveryAttempted` per attempt, then the :class:`Delivered` or
         :class:`DeliveryFailed` outcome (always last, exactly once). Never raises for the receiver's
         sake; cancellation propagates.
         """
-        opts = self.options
-        shown = opts.display_url
         body = event.payload.encode("utf-8", "surrogatepass")
-        total = max(1, opts.attempts)
-        status: int | None = None
-        error: str | None = None
-        duration_ms = 0.0
+        total = max(1, self.options.attempts)
         for attempt in range(1, total + 1):
-            headers = delivery_headers(
-                body,
-                self.secret,
-                event_id=event.event_id,
-                event_type=event.event_type,
-                webhook_id=event.webhook_id,
-                request_id=event.request_id,
-                attempt=attempt,
-            )
-            if opts.headers:
-                headers = merge_headers(headers, opts.headers)
-            started = time.perf_counter()
-            try:
-                status = await self._http.post(headers, body)
-            except HttpError as e:
-                status, error = None, e.reason
-            else:
-                error = None if 200 <= status < 300 else f"receiver answered {status}"
-            duration_ms = (time.perf_counter() - started) * 1000
-            retry_in = self._pause(attempt) if error is not None and attempt < total else None
-            yield DeliveryAttempted(event.event_id, shown, attempt, total, status, duration_ms, error, retry_in)
-            if retry_in is None:
+            step = await self._attempt(event, body, attempt, total)
+            yield step
+            if step.retry_in is None:
                 break
-            await asyncio.sleep(retry_in)
-        outcome = Delivered if error is None else DeliveryFailed
-        yield outcome(event, shown, status, duration_ms, attempt, error)
+            await asyncio.sleep(step.retry_in)
+        outcome = Delivered if step.error is None else DeliveryFailed
+        yield outcome(event, step.url, step.status, step.duration_ms, attempt, step.error)
+
+    async def _attempt(self, event: EventReceived, body: bytes, attempt: int, total: int) -> DeliveryAttempted:
+        """One signed POST of ``body`` (attempt ``attempt`` of ``total``); every way it can end is
+        in the element: the status, or None and the ``error`` (``receiver answered 500``, ``timed
+        out after 30 s``…), and the pause before the next attempt (None after the last or a 2xx)."""
+        opts = self.options
+        headers = delivery_headers(
+            body,
+            self.secret,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            webhook_id=event.webhook_id,
+            request_id=event.request_id,
+            attempt=attempt,
+        )
+        if opts.headers:
+            headers = merge_headers(headers, opts.headers)
+        status: int | None
+        error: str | None
+        started = time.perf_counter()
+        try:
+            status = await self._http.post(headers, body)
+        except HttpError as e:
+            status, error = None, e.reason
+        else:
+            error = None if 200 <= status < 300 else f"receiver answered {status}"
+        duration_ms = (time.perf_counter() - started) * 1000
+        retry_in = self._pause(attempt) if error is not None and attempt < total else None
+        return DeliveryAttempted(event.event_id, self._shown, attempt, total, status, duration_ms, error, retry_in)

@@ -24,44 +24,48 @@ for good: :class:`CStarConnectionError` (exit 9) if it cannot be opened after th
 
 The relay prints nothing and never exits the process; it yields the elements of
 :mod:`cstar_cli.relay._elements` and raises :mod:`cstar_cli.errors` classes.
+
+A run, step by step (each step one method of :class:`Relay`)::
+
+    run        _new_session → _first_connect → Ready, then for ever:
+                 _pump → (connection lost) classify_close → _reset_backoff_if_healthy
+                 → _TooBigGuard.exhausted? → _reconnect (→ _next_delay, _new_session, _open)
+    _pump      _receive → _route → _on_welcome | _on_event | _on_too_large
+    _on_event  _Replay.observe → (_duplicate | EventReceived → deliver → _settle) → _ack
+
+The socket itself (handshake, close codes) is :mod:`cstar_cli.relay._connection`; reading and writing
+frames, :mod:`cstar_cli.relay._frames`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from cstar_cli.api import USER_AGENT
 from cstar_cli.backoff import backoff_delay
 from cstar_cli.errors import (
     CStarAuthenticationError,
     CStarConnectionError,
     CStarError,
-    CStarPermissionError,
     CStarRateLimitError,
     CStarServerError,
 )
-from cstar_cli.protocol.urls import is_loopback
+from cstar_cli.protocol.frames import FRAME_EVENT, FRAME_EVENT_TOO_LARGE, FRAME_WELCOME
+from cstar_cli.relay._connection import Loss, Lost, SessionGone, check_session, classify_close, open_socket
 from cstar_cli.relay._elements import (
     Delivered,
     DeliveryAttempted,
     DeliveryFailed,
     DuplicateIgnored,
     Element,
-    EventReceived,
-    EventTooLarge,
     Outcome,
     Ready,
     Reconnected,
@@ -70,6 +74,15 @@ from cstar_cli.relay._elements import (
     Stopped,
 )
 from cstar_cli.relay._forwarder import Forwarder, ForwardOptions
+from cstar_cli.relay._frames import (
+    ack_frame,
+    created_at,
+    decode,
+    event_id_of,
+    event_received,
+    payload_text,
+    too_large_notice,
+)
 
 __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
@@ -95,54 +108,28 @@ TOO_BIG_TRIES = 3
 STABLE_AFTER = 60.0
 #: How long (s) stopping waits for the session to be deleted on the server.
 CLOSE_SESSION_WAIT = 1.0
+#: How long (s) stopping waits for the WebSocket's close handshake.
+CLOSE_SOCKET_WAIT = 0.5
 
+#: Reconnect backoff (s): the first pause, doubling up to the cap, each ±50 % jitter.
 RECONNECT_FIRST = 0.25
 RECONNECT_CAP = 5.0
+#: The longest pause (s) a rate-limited session renewal honours from ``Retry-After``.
+RATE_LIMIT_PAUSE_CAP = 60.0
+#: Tries to open the first connection before the run fails (exit 9).
 INITIAL_TRIES = 3
 #: How many handled event ids are remembered to recognise a replayed one.
 SEEN_WINDOW = 50_000
-#: After a reconnect, this long without a frame means the server's replay is over.
+#: After a reconnect, this long (s) without a frame means the server's replay is over.
 REPLAY_QUIET = 0.3
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_SESSION_GONE = 4404
-CLOSE_TOO_BIG = 1009
 
-_CREATED_AT = re.compile(r'"created_at"\s*:\s*"([^"]+)"')
-
-
-class _SessionGone(Exception):
-    """The server no longer knows the session: create a new one."""
-
-
-class _Lost(Exception):
-    """A transient loss; ``reason`` is what the user is told."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _revoked(detail: str | None = None) -> CStarAuthenticationError:
-    return CStarAuthenticationError(
-        "The API key was rejected while listening: it is invalid or was revoked" + (f" ({detail})." if detail else "."),
-        code="key_revoked",
-        hint="Create a new key (`cstar keys create`) and run `cstar login` again, or pass --api-key.",
-    )
+#: The handler of one event frame type: ``(socket, frame, event id, replay)`` → the elements it yields.
+_FrameHandler = Callable[[ClientConnection, Mapping[str, Any], str, "_Replay"], AsyncIterator[Element]]
 
 
 def _backoff(attempt: int) -> float:
+    """The pause (s) before reconnect attempt ``attempt`` (1-based)."""
     return backoff_delay(attempt, base=RECONNECT_FIRST, cap=RECONNECT_CAP, low=0.5, high=1.5)
-
-
-def _created_ts(payload: str) -> float | None:
-    m = _CREATED_AT.search(payload, 0, 4096)
-    if not m:
-        return None
-    try:
-        return datetime.fromisoformat(m.group(1).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 async def _in_daemon_thread(fn: Callable[[], Any]) -> Any:
@@ -170,6 +157,70 @@ async def _in_daemon_thread(fn: Callable[[], Any]) -> Any:
 
     threading.Thread(target=work, name="cstar-session", daemon=True).start()
     return await fut
+
+
+class _Replay:
+    """One connection's view of the server's replay (see :class:`Reconnected`).
+
+    After a resume (``active``), the frames the server re-sends from before it are counted until the
+    first live event (created at or after the connection opened) or :data:`REPLAY_QUIET` seconds
+    without a frame. ``gap`` is set when the welcome shows the server no longer holds
+    ``resumed_after``.
+    """
+
+    __slots__ = ("active", "count", "gap", "resumed_after", "session_id", "since")
+
+    def __init__(self, session_id: str, resumed_after: str | None, *, active: bool) -> None:
+        self.session_id = session_id
+        self.resumed_after = resumed_after
+        self.active = active
+        self.since = time.time()
+        self.count = 0
+        self.gap = False
+
+    def welcomed(self, resumed_after: object) -> None:
+        """Note the welcome's ``resumedAfter``: null after we asked to resume means a gap."""
+        if self.resumed_after and resumed_after is None:
+            self.gap = True
+
+    def observe(self, payload: str | None) -> Reconnected | None:
+        """Count one event frame while replaying (``payload`` None for a notice, which has none).
+        Returns the :class:`Reconnected` element when this event is live, which ends the replay."""
+        if not self.active:
+            return None
+        created = created_at(payload) if payload is not None else None
+        if created is not None and created >= self.since:
+            return self.finish()
+        self.count += 1
+        return None
+
+    def finish(self) -> Reconnected:
+        """End the replay: the :class:`Reconnected` element with what was counted."""
+        self.active = False
+        return Reconnected(self.session_id, self.resumed_after, self.count, self.gap)
+
+
+class _TooBigGuard:
+    """Counts connections in a row lost to an over-limit frame (1009) at the same resume point
+    without progress: a server that ignores ``X-Max-Frame-Bytes`` resends that frame after every
+    resume, so :meth:`exhausted` says when to stop (module docs, point 5)."""
+
+    __slots__ = ("cursor", "streak")
+
+    def __init__(self) -> None:
+        self.streak = 0
+        self.cursor: str | None = None
+
+    def exhausted(self, loss: Loss, *, progressed: bool, cursor: str | None) -> bool:
+        """Record the end of a connection (``cursor``: the last acked event id); True once
+        :data:`TOO_BIG_TRIES` such losses came in a row."""
+        if not loss.too_big:
+            self.streak = 0
+            return False
+        same = not progressed and self.cursor == cursor
+        self.streak = self.streak + 1 if same else 1
+        self.cursor = cursor
+        return self.streak >= TOO_BIG_TRIES
 
 
 class Relay:
@@ -207,10 +258,11 @@ class Relay:
         self._session: Mapping[str, Any] = {}
         self._secret = ""
         self._last_acked: str | None = None
+        # event id → its ack frame, to answer a replay with the first outcome.
         self._handled: OrderedDict[str, str] = OrderedDict()
         self._received = self._forwarded = self._failed = self._duplicates = self._reconnects = 0
         self._too_large = self._acks = 0
-        # Reconnect attempts since the last connection that made progress (see run()).
+        # Reconnect attempts since the last connection that made progress (see _reset_backoff_if_healthy).
         self._attempts = 0
         self._in_flight: str | None = None
 
@@ -235,12 +287,12 @@ class Relay:
         ws, self._ws = self._ws, None
         if ws is not None:
             with contextlib.suppress(asyncio.TimeoutError, OSError, WebSocketException):
-                await asyncio.wait_for(ws.close(), 0.5)
+                await asyncio.wait_for(ws.close(), CLOSE_SOCKET_WAIT)
         fwd, self._forwarder = self._forwarder, None
         if fwd is not None:
             await fwd.aclose()
         closer, self._close_session = self._close_session, None
-        session_id = str(self._session.get("id") or "")
+        session_id = self._session_id()
         if closer is not None and session_id:
             # Best effort: a session left behind only expires later, and the run's own outcome
             # (or error) must not be replaced by a failure to tidy up.
@@ -258,35 +310,97 @@ class Relay:
         (see the module docs), and the API client's errors from the first ``open_session()``.
         Other losses are retried forever.
         """
-        await self._new_session(initial=True)
+        await self._new_session()
         await self._first_connect()
-        shown = self._forward.display_url if self._forward is not None else None
-        yield Ready(str(self._session.get("id") or ""), self._secret, self._events, shown)
-        too_big_streak = 0
-        too_big_cursor: str | None = None
+        yield self._ready()
+        guard = _TooBigGuard()
         while True:
-            connected_at = time.monotonic()
-            acks_before = self._acks
+            connected_at, acks_before = time.monotonic(), self._acks
             try:
                 async for element in self._pump(resumed=self._reconnects > 0):
                     yield element
             except ConnectionClosed as e:
-                gone, reason, too_big = self._classify_close(e)
-            acked = self._acks > acks_before
-            if acked or time.monotonic() - connected_at >= STABLE_AFTER:
-                self._attempts = 0
-            if too_big:
-                # The server resends the same over-limit frame after every resume: count the
-                # failures that made no progress from the same cursor, and stop at a few.
-                same = not acked and too_big_cursor == self._last_acked
-                too_big_streak = too_big_streak + 1 if same else 1
-                too_big_cursor = self._last_acked
-                if too_big_streak >= TOO_BIG_TRIES:
-                    raise self._too_big_error()
-            else:
-                too_big_streak = 0
-            async for element in self._reconnect(reason, gone):
+                loss = classify_close(e, self._max_frame)
+            progressed = self._acks > acks_before
+            self._reset_backoff_if_healthy(progressed, connected_at)
+            if guard.exhausted(loss, progressed=progressed, cursor=self._last_acked):
+                raise self._too_big_error()
+            async for element in self._reconnect(loss):
                 yield element
+
+    # session and connection -------------------------------------------------------------------
+
+    def _session_id(self) -> str:
+        return str(self._session.get("id") or "")
+
+    def _ready(self) -> Ready:
+        """The :class:`Ready` element for the first session."""
+        shown = self._forward.display_url if self._forward is not None else None
+        return Ready(self._session_id(), self._secret, self._events, shown)
+
+    async def _new_session(self) -> SessionRenewed:
+        """Create a session with ``open_session`` and sign with its secret from now on; the element
+        says whether the secret changed (shown only after a renewal). Raises the API client's
+        errors and those of :func:`check_session`."""
+        session = await _in_daemon_thread(self._open_session)
+        secret = str(session.get("secret") or "")
+        check_session(str(session.get("websocketUrl") or ""), secret)
+        changed = bool(self._secret) and secret != self._secret
+        self._session, self._secret = session, secret
+        if self._forward is not None:
+            if self._forwarder is None:
+                self._forwarder = Forwarder(self._forward, secret)
+            self._forwarder.secret = secret
+        return SessionRenewed(self._session_id(), secret, changed)
+
+    async def _open(self) -> ClientConnection:
+        """Open the current session's WebSocket, resuming after the last acked event (see
+        :func:`open_socket` for what it raises)."""
+        return await open_socket(
+            str(self._session["websocketUrl"]),
+            api_key=self._key,
+            max_frame_bytes=self._max_frame,
+            last_event_id=self._last_acked,
+        )
+
+    async def _first_connect(self) -> None:
+        """Open the first connection: one renewal if the new session is already unknown, and up to
+        :data:`INITIAL_TRIES` tries for transient failures. Raises :class:`CStarServerError` (the
+        renewed session is unknown too) or :class:`CStarConnectionError` (exit 9)."""
+        renewed = False
+        attempt = 0
+        while True:
+            try:
+                self._ws = await self._open()
+                return
+            except SessionGone:
+                if renewed:
+                    raise CStarServerError(
+                        "The server does not know the CLI session it just created.", code="session_unknown"
+                    ) from None
+                renewed = True
+                await self._new_session()
+            except Lost as e:
+                attempt += 1
+                if attempt >= INITIAL_TRIES:
+                    raise CStarConnectionError(
+                        f"Could not open the listen WebSocket: {e.reason}.",
+                        code="websocket_failed",
+                        hint="Check your network and --base-url / CSTAR_BASE_URL, then run `cstar listen` again.",
+                    ) from None
+                await asyncio.sleep(_backoff(attempt))
+
+    def _reset_backoff_if_healthy(self, progressed: bool, connected_at: float) -> None:
+        """After a connection made progress (``progressed``: it acked an event) or stayed up
+        :data:`STABLE_AFTER` seconds since ``connected_at`` (monotonic), the backoff starts over."""
+        if progressed or time.monotonic() - connected_at >= STABLE_AFTER:
+            self._attempts = 0
+
+    def _next_delay(self) -> float:
+        """The pause (s) before the next reconnect attempt: the step carries over from earlier
+        losses until a connection makes progress."""
+        self._attempts += 1
+        return _backoff(self._attempts)
 
     def _too_big_error(self) -> CStarServerError:
         where = f"right after {self._last_acked}" if self._last_acked else "at the start of the session"
@@ -298,138 +412,39 @@ class Relay:
             "new events; fetch that one from the API if you need it.",
         )
 
-    # session and connection -------------------------------------------------------------------
-
-    async def _new_session(self, *, initial: bool) -> SessionRenewed | None:
-        session = await _in_daemon_thread(self._open_session)
-        url = str(session.get("websocketUrl") or "")
-        secret = str(session.get("secret") or "")
-        if not url or not secret:
-            raise CStarServerError(
-                "The server's CLI session has no websocketUrl or secret.",
-                code="bad_session",
-                hint="Check --base-url / CSTAR_BASE_URL points at the cStar API.",
-            )
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss") or (parts.scheme == "ws" and not is_loopback(parts.hostname)):
-            # A key must never travel unencrypted to a non-local host, whatever the server says.
-            raise CStarConnectionError(
-                f"Refusing to open the listen WebSocket at {parts.scheme}://{parts.hostname}: not wss://.",
-                code="insecure_websocket",
-                hint="Use an https:// base URL, or http:// only with localhost.",
-            )
-        changed = bool(self._secret) and secret != self._secret
-        self._session, self._secret = session, secret
-        if self._forward is not None:
-            if self._forwarder is None:
-                self._forwarder = Forwarder(self._forward, secret)
-            self._forwarder.secret = secret
-        return None if initial else SessionRenewed(str(session.get("id") or ""), secret, changed)
-
-    async def _open(self) -> ClientConnection:
-        """Open the session's WebSocket. Raises :class:`_SessionGone` (404), auth errors (401/403) and
-        :class:`_Lost` for anything transient."""
-        headers = {"Authorization": f"Bearer {self._key}", "X-Max-Frame-Bytes": str(self._max_frame)}
-        if self._last_acked:
-            headers["Last-Event-ID"] = self._last_acked
-        try:
-            return await connect(
-                str(self._session["websocketUrl"]),
-                additional_headers=headers,
-                user_agent_header=USER_AGENT,
-                open_timeout=10,
-                close_timeout=0.5,
-                max_size=self._max_frame,
-                # Frames are small JSON and mostly on loopback: compression would only cost CPU.
-                compression=None,
-            )
-        except InvalidStatus as e:
-            status = e.response.status_code
-            if status in (401, 403):
-                raise _revoked(f"HTTP {status}") from None
-            if status == 404:
-                raise _SessionGone() from None
-            raise _Lost(f"the server answered HTTP {status}") from None
-        except InvalidURI as e:
-            raise CStarServerError(f"The server sent an invalid WebSocket URL ({e}).", code="bad_session") from None
-        except (OSError, asyncio.TimeoutError, WebSocketException) as e:
-            raise _Lost(_describe_network(e)) from None
-
-    async def _first_connect(self) -> None:
-        renewed = False
-        for attempt in range(1, INITIAL_TRIES + 1):
-            try:
-                self._ws = await self._open()
-                return
-            except _SessionGone:
-                if renewed:
-                    raise CStarServerError(
-                        "The server does not know the CLI session it just created.", code="session_unknown"
-                    ) from None
-                renewed = True
-                await self._new_session(initial=True)
-            except _Lost as e:
-                if attempt == INITIAL_TRIES:
-                    raise CStarConnectionError(
-                        f"Could not open the listen WebSocket: {e.reason}.",
-                        code="websocket_failed",
-                        hint="Check your network and --base-url / CSTAR_BASE_URL, then run `cstar listen` again.",
-                    ) from None
-                await asyncio.sleep(_backoff(attempt))
-
-    def _classify_close(self, e: ConnectionClosed) -> tuple[bool, str, bool]:
-        """(session gone?, reason, frame over the limit?) for a closed connection; raises for 4401
-        and 4403."""
-        if (e.sent is not None and e.sent.code == CLOSE_TOO_BIG) or (
-            e.rcvd is not None and e.rcvd.code == CLOSE_TOO_BIG
-        ):
-            return False, f"the server sent a frame over the {self._max_frame}-byte limit (1009)", True
-        if e.rcvd is None:
-            return False, "the connection was lost", False
-        code, why = e.rcvd.code, e.rcvd.reason
-        if code == CLOSE_UNAUTHORIZED:
-            raise _revoked() from None
-        if code == CLOSE_FORBIDDEN:
-            raise CStarPermissionError(
-                "The server refused the listen WebSocket for this key (close 4403): it needs a secret key"
-                " of the session's team and mode.",
-                code="secret_key_required",
-            ) from None
-        if code == CLOSE_SESSION_GONE:
-            return True, "the session expired", False
-        return False, f"the server closed the connection ({code}{' ' + why if why else ''})", False
-
-    async def _reconnect(self, reason: str, gone: bool) -> AsyncIterator[Element]:
+    async def _reconnect(self, loss: Loss) -> AsyncIterator[Element]:
+        """Drop the lost socket, then retry with backoff until a new one is open, renewing the
+        session first when it is gone. Yields :class:`Reconnecting` before each attempt and
+        :class:`SessionRenewed` after a renewal; raises :class:`CStarAuthenticationError` when the
+        key is refused, and retries everything else."""
         old, self._ws = self._ws, None
         if old is not None:
             # The peer is already gone; don't wait for a close handshake that will never come.
             old.transport.abort()
         self._reconnects += 1
+        reason, gone = loss.reason, loss.session_gone
         attempt = 0
         while True:
             attempt += 1
-            # The backoff step carries over from earlier losses until a connection makes progress.
-            self._attempts += 1
-            delay = _backoff(self._attempts)
+            delay = self._next_delay()
             yield Reconnecting(reason, attempt, delay)
             await asyncio.sleep(delay)
             try:
                 if gone:
-                    renewed = await self._new_session(initial=False)
+                    renewed = await self._new_session()
                     gone = False
-                    if renewed is not None:
-                        yield renewed
+                    yield renewed
                 self._ws = await self._open()
                 return
-            except _SessionGone:
+            except SessionGone:
                 gone, reason = True, "the session expired"
-            except _Lost as e:
+            except Lost as e:
                 reason = e.reason
             except CStarAuthenticationError:
                 raise
             except CStarRateLimitError as e:
                 reason = "rate limited"
-                await asyncio.sleep(min(e.retry_after, 60.0))
+                await asyncio.sleep(min(e.retry_after, RATE_LIMIT_PAUSE_CAP))
             except CStarError as e:
                 # Creating the new session failed for a transient reason (server down, 5xx…).
                 reason = e.message
@@ -437,157 +452,145 @@ class Relay:
     # frames -----------------------------------------------------------------------------------
 
     async def _pump(self, *, resumed: bool) -> AsyncIterator[Element]:
-        """Handle frames until the connection closes (raises ``ConnectionClosed``)."""
+        """Handle the open socket's frames, one at a time in order, until it closes (raises
+        ``ConnectionClosed``). ``resumed``: this connection follows a reconnect, so the server's
+        replay is counted (see :class:`Reconnected`)."""
         ws = self._ws
         assert ws is not None
-        forwarder = self._forwarder
-        handled = self._handled
-        # After a reconnect, count what the server re-sends from before it (see Reconnected).
-        replaying = resumed
-        replayed = 0
-        gap = False
-        resumed_after = self._last_acked
-        connected_at = time.time()
-        loads = json.loads
-
-        def reconnected() -> Reconnected:
-            return Reconnected(str(self._session.get("id") or ""), resumed_after, replayed, gap)
-
+        replay = _Replay(self._session_id(), self._last_acked, active=resumed)
         while True:
-            if replaying:
+            frame = await self._receive(ws, replay)
+            if frame is None:
+                yield replay.finish()
+                continue
+            steps = self._route(ws, frame, replay)
+            if steps is not None:
+                async for element in steps:
+                    yield element
+
+    async def _receive(self, ws: ClientConnection, replay: _Replay) -> dict[str, Any] | None:
+        """The next frame that is a JSON object (anything else is skipped), or None once a replay
+        has been quiet for :data:`REPLAY_QUIET` seconds."""
+        while True:
+            if replay.active:
                 try:
                     raw = await asyncio.wait_for(ws.recv(), REPLAY_QUIET)
                 except asyncio.TimeoutError:
-                    replaying = False
-                    yield reconnected()
-                    continue
+                    return None
             else:
                 raw = await ws.recv()
-            try:
-                frame = loads(raw)
-            except ValueError:
-                continue
-            if not isinstance(frame, dict):
-                continue
-            kind = frame.get("type")
-            if kind != "event" and kind != "event_too_large":
-                if kind == "welcome":
-                    if resumed_after and frame.get("resumedAfter") is None:
-                        # The server no longer holds our last acked event, so it cannot replay after it.
-                        gap = True
-                    cursor = frame.get("lastEventId")
-                    if self._last_acked is None and isinstance(cursor, str) and cursor:
-                        # Nothing acked yet: the server names the point this socket's stream starts
-                        # after, so a drop before the first ack replays everything since.
-                        self._last_acked = cursor
-                continue
-            event_id = frame.get("eventId")
-            if not isinstance(event_id, str) or not event_id:
-                continue
-            if kind == "event_too_large":
-                if replaying:
-                    replayed += 1
-                prior = handled.get(event_id)
-                if prior is None:
-                    size = frame.get("size")
-                    notice = EventTooLarge(
-                        event_id,
-                        str(frame.get("eventType") or ""),
-                        size if isinstance(size, int) and not isinstance(size, bool) else 0,
-                        self._max_frame,
-                    )
-                    self._too_large += 1
-                    yield notice
-                    prior = self._remember(event_id, None, 0, 0, notice.error)
-                else:
-                    self._duplicates += 1
-                    yield DuplicateIgnored(event_id)
-                await ws.send(prior)
-                self._acked(event_id)
-                continue
-            payload = frame.get("payload")
-            if not isinstance(payload, str):
-                payload = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-            if replaying:
-                created = _created_ts(payload)
-                if created is not None and created >= connected_at:
-                    replaying = False
-                    yield reconnected()
-                else:
-                    replayed += 1
-            prior = handled.get(event_id)
-            if prior is not None:
-                self._duplicates += 1
-                yield DuplicateIgnored(event_id)
-                await ws.send(prior)
-                self._acked(event_id)
-                continue
-            headers = frame.get("headers") or {}
-            event = EventReceived(
-                event_id,
-                str(frame.get("eventType") or headers.get("X-Event-Type") or ""),
-                payload,
-                headers.get("x-cstar-request-id") or headers.get("X-Cstar-Request-Id"),
-                str(headers.get("X-Webhook-ID") or self._session.get("id") or ""),
-                time.time(),
-            )
-            self._received += 1
-            if forwarder is None:
-                yield event
-                text = self._remember(event_id, None, 0, 0, None)
-            else:
-                # Until its outcome is known, a stop leaves this event unacknowledged (see Stopped).
-                self._in_flight = event_id
-                yield event
-                outcome: Outcome | None = None
-                async for step in forwarder.deliver(event):
-                    if isinstance(step, DeliveryAttempted):
-                        yield step
-                    else:
-                        outcome = step
-                assert isinstance(outcome, Delivered | DeliveryFailed)
-                if outcome.ok:
-                    self._forwarded += 1
-                else:
-                    self._failed += 1
-                text = self._remember(
-                    event_id, outcome.status, round(outcome.duration_ms), outcome.attempts, outcome.error
-                )
-                self._in_flight = None
-                yield outcome
-            await ws.send(text)
-            self._acked(event_id)
+            frame = decode(raw)
+            if frame is not None:
+                return frame
 
-    def _remember(self, event_id: str, status: int | None, duration_ms: int, attempts: int, error: str | None) -> str:
-        """The ack frame for a handled event, kept to answer a replay of it with the same outcome."""
-        text = json.dumps(
-            {
-                "type": "ack",
-                "eventId": event_id,
-                "status": status,
-                "durationMs": duration_ms,
-                "attempts": attempts,
-                "error": error,
-            },
-            separators=(",", ":"),
+    def _route(self, ws: ClientConnection, frame: Mapping[str, Any], replay: _Replay) -> AsyncIterator[Element] | None:
+        """The steps that handle ``frame``: a ``welcome`` is handled at once (None); an ``event`` or
+        ``event_too_large`` with an ``eventId`` gets its handler's elements; anything else is
+        skipped (None)."""
+        kind = frame.get("type")
+        handler: _FrameHandler
+        if kind == FRAME_EVENT:
+            handler = self._on_event
+        elif kind == FRAME_EVENT_TOO_LARGE:
+            handler = self._on_too_large
+        else:
+            if kind == FRAME_WELCOME:
+                self._on_welcome(frame, replay)
+            return None
+        event_id = event_id_of(frame)
+        return None if event_id is None else handler(ws, frame, event_id, replay)
+
+    def _on_welcome(self, frame: Mapping[str, Any], replay: _Replay) -> None:
+        """A ``welcome``: note a gap in the replay, and take its ``lastEventId`` as the resume point
+        while nothing is acked yet."""
+        replay.welcomed(frame.get("resumedAfter"))
+        cursor = frame.get("lastEventId")
+        if self._last_acked is None and isinstance(cursor, str) and cursor:
+            # The server names the point this socket's stream starts after, so a drop before the
+            # first ack replays everything since.
+            self._last_acked = cursor
+
+    async def _on_event(
+        self, ws: ClientConnection, frame: Mapping[str, Any], event_id: str, replay: _Replay
+    ) -> AsyncIterator[Element]:
+        """An ``event``: forward it (or only report it) and ack its outcome; a replay of a handled
+        event is acked again with its first outcome instead. Yields :class:`EventReceived`, each
+        :class:`DeliveryAttempted` and the outcome (or :class:`DuplicateIgnored`)."""
+        payload = payload_text(frame)
+        ended = replay.observe(payload)
+        if ended is not None:
+            yield ended
+        ack = self._handled.get(event_id)
+        if ack is not None:
+            yield self._duplicate(event_id)
+            await self._ack(ws, event_id, ack)
+            return
+        event = event_received(frame, event_id, payload, self._session_id())
+        self._received += 1
+        forwarder = self._forwarder
+        if forwarder is None:
+            yield event
+            ack = self._remember(event_id, ack_frame(event_id, None, 0, 0, None))
+        else:
+            # Until its outcome is known, a stop leaves this event unacknowledged (see Stopped).
+            self._in_flight = event_id
+            yield event
+            outcome: Delivered | DeliveryFailed | None = None
+            async for step in forwarder.deliver(event):
+                if isinstance(step, DeliveryAttempted):
+                    yield step
+                else:
+                    outcome = step
+            assert outcome is not None
+            ack = self._settle(outcome)
+            yield outcome
+        await self._ack(ws, event_id, ack)
+
+    async def _on_too_large(
+        self, ws: ClientConnection, frame: Mapping[str, Any], event_id: str, replay: _Replay
+    ) -> AsyncIterator[Element]:
+        """An ``event_too_large`` notice: report it (:class:`EventTooLarge`, or
+        :class:`DuplicateIgnored` for a replayed one) and ack it as failed, never forwarded."""
+        replay.observe(None)
+        ack = self._handled.get(event_id)
+        if ack is None:
+            notice = too_large_notice(frame, event_id, self._max_frame)
+            self._too_large += 1
+            yield notice
+            ack = self._remember(event_id, ack_frame(event_id, None, 0, 0, notice.error))
+        else:
+            yield self._duplicate(event_id)
+        await self._ack(ws, event_id, ack)
+
+    def _duplicate(self, event_id: str) -> DuplicateIgnored:
+        """Count a replay of a handled event."""
+        self._duplicates += 1
+        return DuplicateIgnored(event_id)
+
+    def _settle(self, outcome: Outcome) -> str:
+        """Count a forwarded event's final ``outcome`` and return (and remember) its ack frame; the
+        event is no longer in flight."""
+        if outcome.ok:
+            self._forwarded += 1
+        else:
+            self._failed += 1
+        event_id = outcome.event.event_id
+        ack = self._remember(
+            event_id, ack_frame(event_id, outcome.status, round(outcome.duration_ms), outcome.attempts, outcome.error)
         )
+        self._in_flight = None
+        return ack
+
+    def _remember(self, event_id: str, ack: str) -> str:
+        """Keep ``ack`` (the last :data:`SEEN_WINDOW` only) to answer a replay of ``event_id``; returns it."""
         handled = self._handled
-        handled[event_id] = text
+        handled[event_id] = ack
         if len(handled) > SEEN_WINDOW:
             handled.popitem(last=False)
-        return text
+        return ack
 
-    def _acked(self, event_id: str) -> None:
+    async def _ack(self, ws: ClientConnection, event_id: str, ack: str) -> None:
+        """Send ``ack`` (raises ``ConnectionClosed``); ``event_id`` becomes the resume point."""
+        await ws.send(ack)
         self._last_acked = event_id
         self._acks += 1
-
-
-def _describe_network(e: BaseException) -> str:
-    if isinstance(e, asyncio.TimeoutError):
-        return "timed out"
-    if isinstance(e, ConnectionRefusedError):
-        return "connection refused"
-    text = str(e)
-    if isinstance(e, OSError) and e.strerror:
-        text = e.strerror.lower()
-    return text or type(e).__name__

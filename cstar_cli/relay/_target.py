@@ -13,7 +13,7 @@ import base64
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote_to_bytes, urlsplit, urlunsplit
 
 from cstar_cli.errors import CStarUsageError
 
@@ -32,28 +32,38 @@ _URL_SAFE = ":/?#[]@!$&'()*+,;=%"
 # other controls) would either split the header on the wire or make every delivery fail.
 _BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _MASK = "***"
+# An explicit scheme (RFC 3986: a letter, then letters, digits, "+-."; or empty, to be refused) and its
+# "://" at the start. A "://" further on, after a user:password@ or in the path, is not one.
+_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)?://")
+# Where an authority (user:password@host:port) ends; also what splits typed text into parts that
+# might each be one.
+_AUTHORITY_END_RE = re.compile(r"[/?#]")
+_PARTS_RE = re.compile(r"([/?#])")
 
 
-def _mask_userinfo(text: str) -> str:
-    """``text`` (a URL, possibly malformed or without a scheme) with the password of its
-    ``user:password@`` part replaced by ``***``; unchanged when it has none."""
-    start = text.find("://")
-    start = 0 if start < 0 else start + 3
-    end = len(text)
-    for stop in "/?#":
-        at = text.find(stop, start)
-        if at >= 0:
-            end = min(end, at)
-    userinfo, sep, hostport = text[start:end].rpartition("@")
-    if not sep:
-        return text
+def _mask_authority(text: str) -> str:
+    """``text`` (an authority, ``user:password@host:port``) with its password replaced by ``***``;
+    unchanged when it has none."""
+    userinfo, at, hostport = text.rpartition("@")
     user, colon, _ = userinfo.partition(":")
-    return text[:start] + user + (":" + _MASK if colon else "") + "@" + hostport + text[end:]
+    return user + ":" + _MASK + at + hostport if at and colon else text
+
+
+def _mask_input(text: str) -> str:
+    """``text`` as typed (possibly malformed, without a scheme) with any password masked. It can be
+    read more than one way, so every part between ``/``, ``?`` and ``#`` that reads as a
+    ``user:password@host`` is masked."""
+    return "".join(_mask_authority(part) for part in _PARTS_RE.split(text))
 
 
 def display_url(url: str) -> str:
-    """``url`` as it may be shown: ``http://user:***@host/…`` for ``http://user:pw@host/…``."""
-    return _mask_userinfo(url)
+    """``url`` (from :func:`parse_forward_url`) as it may be shown: ``http://user:***@host/…`` for
+    ``http://user:pw@host/…``."""
+    scheme = _SCHEME_RE.match(url)
+    start = scheme.end() if scheme else 0
+    stop = _AUTHORITY_END_RE.search(url, start)
+    end = stop.start() if stop else len(url)
+    return url[:start] + _mask_authority(url[start:end]) + url[end:]
 
 
 def basic_auth(url: str) -> str | None:
@@ -68,7 +78,7 @@ def basic_auth(url: str) -> str | None:
 
 def _bad_url(value: str, why: str) -> CStarUsageError:
     return CStarUsageError(
-        f"Invalid --forward-to {_mask_userinfo(value)!r}: {why}.",
+        f"Invalid --forward-to {_mask_input(value)!r}: {why}.",
         code="invalid_forward_to",
         field="forward-to",
         hint=_URL_HINT,
@@ -102,6 +112,19 @@ def parse_forward_url(value: str) -> str:
     :class:`CStarUsageError` (exit 2) with a hint for anything else: other schemes, bad ports,
     spaces, control characters, no host, a malformed ``[IPv6]`` address.
     """
+    raw, explicit_scheme = _with_scheme(value, _checked_text(value))
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # "Invalid IPv6 URL", characters that change under NFKC normalisation…
+        raise _bad_url(value, "it is not a valid URL") from None
+    _check_host_port(value, parts, explicit_scheme=explicit_scheme)
+    path = quote(parts.path, safe=_URL_SAFE) or "/"
+    query = quote(parts.query, safe=_URL_SAFE)
+    return urlunsplit((parts.scheme.lower(), parts.netloc, path, query, ""))
+
+
+def _checked_text(value: str) -> str:
+    """``value`` stripped; raises :class:`CStarUsageError` when empty or holding spaces or control characters."""
     raw = value.strip()
     if not raw:
         raise _bad_url(value, "it is empty")
@@ -109,20 +132,28 @@ def parse_forward_url(value: str) -> str:
         raise _bad_url(value, "it contains spaces")
     if not raw.isprintable():
         raise _bad_url(value, "it contains control characters")
-    explicit_scheme = "://" in raw
-    if explicit_scheme:
-        scheme = raw.split("://", 1)[0].lower()
+    return raw
+
+
+def _with_scheme(value: str, raw: str) -> tuple[str, bool]:
+    """``raw`` as a URL with a scheme, and whether the scheme was explicit. An explicit one must be
+    http or https (else :class:`CStarUsageError`); without one, ``http://`` is prepended and a bare
+    port means localhost."""
+    explicit = _SCHEME_RE.match(raw)
+    if explicit:
+        scheme = (explicit.group(1) or "").lower()
         if scheme not in ("http", "https"):
             raise _bad_url(value, f"the scheme must be http or https, not {scheme or 'empty'}")
-    else:
-        head = raw.split("/", 1)[0]
-        if head.isdigit() or (head.startswith(":") and head[1:].isdigit()):
-            raw = "localhost:" + raw.lstrip(":")
-        raw = "http://" + raw
-    try:
-        parts = urlsplit(raw)
-    except ValueError:  # "Invalid IPv6 URL", characters that change under NFKC normalisation…
-        raise _bad_url(value, "it is not a valid URL") from None
+        return raw, True
+    head = raw.split("/", 1)[0]
+    if head.isdigit() or (head.startswith(":") and head[1:].isdigit()):
+        raw = "localhost:" + raw.lstrip(":")
+    return "http://" + raw, False
+
+
+def _check_host_port(value: str, parts: SplitResult, *, explicit_scheme: bool) -> None:
+    """Raise :class:`CStarUsageError` unless ``parts`` has a valid port (or none) and host, and,
+    without an explicit scheme, the host is plausible on its own (see :func:`parse_forward_url`)."""
     try:
         port = parts.port
     except ValueError:
@@ -136,9 +167,6 @@ def parse_forward_url(value: str) -> str:
         raise _bad_url(value, f"{host!r} is not a host name")
     if not explicit_scheme and port is None and host != "localhost" and not _is_ip(host) and "." not in host:
         raise _bad_url(value, "it is neither a port, a host:port nor a URL")
-    path = quote(parts.path, safe=_URL_SAFE) or "/"
-    query = quote(parts.query, safe=_URL_SAFE)
-    return urlunsplit((parts.scheme.lower(), parts.netloc, path, query, ""))
 
 
 def parse_header(value: str) -> tuple[str, str]:

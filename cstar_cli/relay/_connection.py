@@ -1,0 +1,170 @@
+"""The listen WebSocket itself: which URLs it may open, the handshake, and what each way of losing
+it means (server contract "Listening — CLI sessions", steps 2 and 4; docs/protocol.md).
+
+- a handshake answered 401 or 403, or close 4401: the key is refused, the run ends (exit 3);
+- close 4403: the key may not attach to the session, the run ends (exit 4);
+- a handshake answered 404, or close 4404: the session is gone, a new one is needed;
+- close 1009 (sent or received): a frame over the relay's limit;
+- anything else (other closes, network errors, other statuses): transient, reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.frames import Close
+
+from cstar_cli.api import USER_AGENT
+from cstar_cli.errors import CStarAuthenticationError, CStarConnectionError, CStarPermissionError, CStarServerError
+from cstar_cli.protocol.frames import (
+    CLOSE_FORBIDDEN,
+    CLOSE_SESSION_UNKNOWN,
+    CLOSE_TOO_BIG,
+    CLOSE_UNAUTHORIZED,
+    LAST_EVENT_ID_HEADER,
+    MAX_FRAME_HEADER,
+)
+from cstar_cli.protocol.urls import is_loopback
+
+__all__ = ["Loss", "Lost", "SessionGone", "check_session", "classify_close", "open_socket", "revoked"]
+
+#: How long (s) the opening handshake may take.
+OPEN_TIMEOUT = 10.0
+#: How long (s) closing waits for the peer's close frame.
+CLOSE_TIMEOUT = 0.5
+
+
+class SessionGone(Exception):
+    """The server no longer knows the session: create a new one."""
+
+
+class Lost(Exception):
+    """A transient failure to open the socket; ``reason`` is what the user is told."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Loss:
+    """Why an open connection ended: ``reason`` (a phrase shown to the user), ``session_gone``
+    (create a new session before reconnecting) and ``too_big`` (it ended over a frame above the
+    relay's limit, close 1009)."""
+
+    reason: str
+    session_gone: bool = False
+    too_big: bool = False
+
+
+def revoked(detail: str | None = None) -> CStarAuthenticationError:
+    """The error that ends the run when the server refuses the key (``detail``: e.g. ``HTTP 401``)."""
+    return CStarAuthenticationError(
+        "The API key was rejected while listening: it is invalid or was revoked" + (f" ({detail})." if detail else "."),
+        code="key_revoked",
+        hint="Create a new key (`cstar keys create`) and run `cstar login` again, or pass --api-key.",
+    )
+
+
+def check_session(url: str, secret: str) -> None:
+    """Check a new session's ``websocketUrl`` and ``secret`` before any key is sent.
+
+    Raises :class:`CStarServerError` (exit 8) when either is empty, :class:`CStarConnectionError`
+    (exit 9) when ``url`` is neither ``wss://`` nor ``ws://`` to a loopback host.
+    """
+    if not url or not secret:
+        raise CStarServerError(
+            "The server's CLI session has no websocketUrl or secret.",
+            code="bad_session",
+            hint="Check --base-url / CSTAR_BASE_URL points at the cStar API.",
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or (parts.scheme == "ws" and not is_loopback(parts.hostname)):
+        # A key must never travel unencrypted to a non-local host, whatever the server says.
+        raise CStarConnectionError(
+            f"Refusing to open the listen WebSocket at {parts.scheme}://{parts.hostname}: not wss://.",
+            code="insecure_websocket",
+            hint="Use an https:// base URL, or http:// only with localhost.",
+        )
+
+
+async def open_socket(url: str, *, api_key: str, max_frame_bytes: int, last_event_id: str | None) -> ClientConnection:
+    """Open the session's WebSocket at ``url``, announcing ``max_frame_bytes`` and resuming after
+    ``last_event_id`` (when not None); messages above ``max_frame_bytes`` close it with 1009.
+
+    Raises :class:`SessionGone` (HTTP 404), :class:`CStarAuthenticationError` (HTTP 401 or 403),
+    :class:`CStarServerError` (an invalid URL) and :class:`Lost` for anything transient.
+    """
+    headers = {"Authorization": f"Bearer {api_key}", MAX_FRAME_HEADER: str(max_frame_bytes)}
+    if last_event_id:
+        headers[LAST_EVENT_ID_HEADER] = last_event_id
+    try:
+        return await connect(
+            url,
+            additional_headers=headers,
+            user_agent_header=USER_AGENT,
+            open_timeout=OPEN_TIMEOUT,
+            close_timeout=CLOSE_TIMEOUT,
+            max_size=max_frame_bytes,
+            # Frames are small JSON and mostly on loopback: compression would only cost CPU.
+            compression=None,
+        )
+    except InvalidStatus as e:
+        raise _refused(e.response.status_code) from None
+    except InvalidURI as e:
+        raise CStarServerError(f"The server sent an invalid WebSocket URL ({e}).", code="bad_session") from None
+    except (OSError, asyncio.TimeoutError, WebSocketException) as e:
+        raise Lost(_describe_network(e)) from None
+
+
+def _refused(status: int) -> Exception:
+    """What a handshake answered with HTTP ``status`` (not 101) means."""
+    if status in (401, 403):
+        return revoked(f"HTTP {status}")
+    if status == 404:
+        return SessionGone()
+    return Lost(f"the server answered HTTP {status}")
+
+
+def classify_close(e: ConnectionClosed, max_frame_bytes: int) -> Loss:
+    """What the end of an open connection means (``max_frame_bytes`` only words the 1009 reason).
+
+    Raises :class:`CStarAuthenticationError` (exit 3) for close 4401 and
+    :class:`CStarPermissionError` (exit 4) for close 4403: neither is worth retrying.
+    """
+    if _has_code(e.sent, CLOSE_TOO_BIG) or _has_code(e.rcvd, CLOSE_TOO_BIG):
+        return Loss(f"the server sent a frame over the {max_frame_bytes}-byte limit ({CLOSE_TOO_BIG})", too_big=True)
+    if e.rcvd is None:
+        return Loss("the connection was lost")
+    code, why = e.rcvd.code, e.rcvd.reason
+    if code == CLOSE_UNAUTHORIZED:
+        raise revoked() from None
+    if code == CLOSE_FORBIDDEN:
+        raise CStarPermissionError(
+            f"The server refused the listen WebSocket for this key (close {CLOSE_FORBIDDEN}): it needs a secret key"
+            " of the session's team and mode.",
+            code="secret_key_required",
+        ) from None
+    if code == CLOSE_SESSION_UNKNOWN:
+        return Loss("the session expired", session_gone=True)
+    return Loss(f"the server closed the connection ({code}{' ' + why if why else ''})")
+
+
+def _has_code(frame: Close | None, code: int) -> bool:
+    return frame is not None and frame.code == code
+
+
+def _describe_network(e: BaseException) -> str:
+    """A short phrase for a network failure: ``timed out``, ``connection refused``, the OS's words."""
+    if isinstance(e, asyncio.TimeoutError):
+        return "timed out"
+    if isinstance(e, ConnectionRefusedError):
+        return "connection refused"
+    text = str(e)
+    if isinstance(e, OSError) and e.strerror:
+        text = e.strerror.lower()
+    return text or type(e).__name__
