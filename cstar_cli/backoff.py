@@ -11,5 +11,5 @@ __all__ = ["backoff_delay"]
 def backoff_delay(attempt: int, *, base: float, cap: float, low: float = 0.5, high: float = 1.0) -> float:
     """Seconds to wait before retry ``attempt`` (1-based): ``base`` doubling per attempt, capped at
     ``cap``, times a random factor in ``[low, high)`` so many clients do not retry in step."""
-    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    delay = min(cap, base * 2.0 ** max(0, attempt - 1))
     return delay * (low + random.random() * (high - low))

@@ -156,6 +156,8 @@ class Receiver:
     def url(self) -> str:
         """Where to forward: ``http://<host>:<port><path or />``."""
         host = self._server.server_address[0]
+        if isinstance(host, bytes):  # typeshed allows it for AF_UNIX; an IP server has str
+            host = host.decode()
         return f"http://{host}:{self.port}{self.path or '/'}"
 
     def _handle(self, handler: _Handler, body: bytes, received_at: float) -> None:
