@@ -1,222 +1,399 @@
-"""``cstar listen`` throughput and added latency, on the local emulator. A script, not a test.
+"""``cstar listen`` throughput, CPU and added latency on the local emulator, against baselines
+measured in the same run. A script, not a test.
 
-    .venv/bin/python bench/listen_throughput.py [--events 5000] [--rate 100] [--seconds 10]
+    .venv/bin/python bench/listen_throughput.py [--events 20000] [--runs 3] [--rates 100,500]
+                                                [--latency-seconds 4] [--latency-runs 1] [--no-json-format]
 
-(a) Throughput: the emulator emits ``--events`` events at once (``POST /_emulator/burst``); a real
-    ``cstar listen`` subprocess forwards them, one at a time and in order, to the example receiver,
-    which verifies every signature. Events/s from the burst request to the last arrival, checked for
-    count, order and signatures; once with the human lines and once with ``--format json``.
-(b) Latency: events emitted one by one at ``--rate`` per second for ``--seconds``; each reaches one
-    receiver through ``cstar listen`` and another straight from the emulator's own webhook delivery
-    (a webhook registered with ``POST /webhooks``). Latency is arrival time minus the payload's
-    ``created_at`` (millisecond resolution, the same for both paths); p50/p99 per path and the ratio.
+Every delivery goes to one receiver process (``bench/fast_receiver.py``), which verifies each
+signature and records each body's SHA-256 and arrival time; afterwards every run is checked
+against the emulator's stored events: all arrived, in order, byte for byte, verified. Only one
+measured thing runs at a time; each process (emulator, receiver, listen, baseline sender) is its own.
 
-Targets on a 2-core machine: at least 1,000 events/s in order; p99 of the listen path within 10 ms of
-emission at 100 events/s.
+(a) Throughput, ``--runs`` interleaved rounds after a warm-up round (of ``--warmup-events``):
+    - baseline: ``bench/post_loop.py``, a bare asyncio loop POSTing the same kind of events one at a
+      time over one kept-alive connection, signed, into the same receiver;
+    - ``cstar listen`` (and ``--format json``): the emulator emits ``--events`` at once
+      (``POST /_emulator/burst``) and listen forwards them;
+    - the emulator's own webhook delivery of a burst of the same size (a webhook on the receiver).
+    Rate = (events − 1) / (last arrival − first arrival), the same definition for every case;
+    listen's ratio is against the baseline of the same round, the webhook's against listen's.
+    CPU per event: user+sys of the sending process during the run / events.
+(b) Latency at each of ``--rates`` events/s for ``--latency-seconds``, ``--latency-runs`` rounds:
+    events emitted one at a time (``emitted/s`` shows the rate achieved); once delivered straight by
+    the emulator's webhook, once through ``cstar listen`` (not at the same time), interleaved. Latency = arrival at the receiver − the event's creation time as
+    stored by the emulator (same clock, microseconds). Reported: p50/p99 of each path and the
+    difference (what listen adds).
+
+Exits 1 when a correctness check fails; targets are printed with a verdict, not enforced.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import os
-import statistics
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cstar_cli.receiver import Receiver  # noqa: E402
+from _common import (  # noqa: E402
+    BENCH,
+    PY,
+    BenchReceiver,
+    Listen,
+    Machine,
+    cli_env,
+    cpu_seconds,
+    emulator,
+    interleave,
+    paired_ratios,
+    run,
+    spread,
+    verdict,
+)
 
-TARGET_RATE = 1000.0
-TARGET_P99_MS = 10.0
+LISTEN_TARGET = 0.8  # × the one-at-a-time asyncio loop
+WEBHOOK_TARGET = 0.9  # × listen's rate from the same emulator
+BASELINE_SECRET = "whsec_bench_baseline_loop"
 
 
-class Emulator:
-    """``cstar emulator start`` on a free port and a temporary database."""
+@dataclass
+class Extra:
+    """What a throughput case saw besides its rate, one entry per kept round."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cstar_cli", "emulator", "start", "--json", "--port", "0"]
-            + ["--db", str(workdir / "emulator.db"), "--rate-limit", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=_env(workdir),
+    cpu_ms: list[float] = field(default_factory=list)  # sender's CPU ms per event
+    emu_cpu_ms: list[float] = field(default_factory=list)  # emulator's CPU ms per event
+    end_to_end: list[float] = field(default_factory=list)  # events / (burst request → last arrival)
+    problems: list[str] = field(default_factory=list)
+
+
+Got = list[tuple[str, str, bool, float]]  # the receiver's record: id, body SHA-256, verified, arrival
+
+
+class Bench:
+    """The processes of one run and what they delivered. The emulator holds its database file
+    exclusively while it runs, so the stored events are read only before (the baseline's bodies)
+    and after (:meth:`verify`: checks and creation times)."""
+
+    def __init__(self, workdir: Path, args: argparse.Namespace) -> None:
+        self.args = args
+        self.emu = emulator(workdir / "emulator.db")
+        try:
+            self._start(workdir, args)
+        except BaseException:
+            self.emu.stop()
+            raise
+
+    def _start(self, workdir: Path, args: argparse.Namespace) -> None:
+        self.http = httpx.Client(base_url=self.emu.base_url, timeout=120.0, trust_env=False)
+        corpus_first = self.burst(args.events)  # the baseline's bodies: stored, sent to no one
+        self.http.close()
+        self.emu.stop()
+        self.corpus = workdir / "corpus.jsonl"
+        db = sqlite3.connect(f"file:{self.emu.db}?mode=ro", uri=True)
+        try:
+            first_seq = db.execute("SELECT seq FROM events WHERE id = ?", (corpus_first,)).fetchone()[0]
+            rows = db.execute(
+                "SELECT id, type, payload FROM events WHERE team_id = ? AND mode = 'test' AND seq >= ? "
+                "ORDER BY seq LIMIT ?",
+                (self.emu.team_id, first_seq, args.events),
+            ).fetchall()
+        finally:
+            db.close()
+        self.corpus.write_text("".join(json.dumps(list(r)) + "\n" for r in rows), encoding="utf-8")
+        self.corpus_first = corpus_first
+        self.emu.restart()
+        self.http = httpx.Client(base_url=self.emu.base_url, timeout=120.0, trust_env=False)
+        self.api = self.emu.client(timeout=30.0)
+        self.rx = BenchReceiver()
+        self.env = cli_env(
+            workdir / "config", {"CSTAR_API_KEY": self.emu.keys["sk_test"], "CSTAR_BASE_URL": self.emu.base_url}
         )
-        assert self.proc.stdout is not None
-        info = json.loads(self.proc.stdout.readline())
-        self.base_url: str = info["baseUrl"]
-        self.team_id: str = info["teamId"]
-        self.key: str = info["keys"]["sk_test"]
-        self.http = httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.key}"}, timeout=30)
+        self.extra: dict[str, Extra] = {}
+        self.to_check: list[tuple[str, Got, str, int]] = []  # name, record, first event id, count
+        self.latencies: dict[str, list[float]] = {}
 
-    def burst(self, count: int) -> dict[str, Any]:
+    def close(self) -> None:
+        self.api.close()
+        self.http.close()
+        self.rx.close()
+        self.emu.stop()
+
+    # --- emulator helpers -------------------------------------------------------------------------
+
+    def burst(self, count: int) -> str:
+        """Emit ``count`` ticket.created events at once; returns the first one's id."""
         r = self.http.post("/_emulator/burst", json={"count": count, "event": "ticket.created"})
         r.raise_for_status()
-        return r.json()["data"]
+        return str(r.json()["data"]["firstEventId"])
 
-    def stop(self) -> None:
-        self.http.close()
-        self.proc.terminate()
+    def webhook(self) -> tuple[str, str]:
+        """A new webhook on the receiver for ticket.created: (id, secret)."""
+        r = self.api.post("/webhooks", json={"name": "bench", "url": self.rx.url, "events": ["ticket.created"]})
+        r.raise_for_status()
+        return r.json()["data"]["id"], r.json()["data"]["secret"]
+
+    def verify(self) -> None:
+        """After :meth:`close`: check every kept run against the stored events (all arrived, in
+        order, byte for byte, verified) and compute latencies from their creation times."""
+        db = sqlite3.connect(f"file:{self.emu.db}?mode=ro", uri=True)
         try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-def _env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["CSTAR_CONFIG_DIR"] = str(workdir / "config")
-    env["CSTAR_DATA_DIR"] = str(workdir / "data")
-    env.update(extra or {})
-    return env
-
-
-def _listen(emu: Emulator, workdir: Path, url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``cstar listen --forward-to URL ARGS`` (stdout to a file); wait for its ready line."""
-    env = _env(workdir, {"CSTAR_API_KEY": emu.key, "CSTAR_BASE_URL": emu.base_url})
-    out = open(workdir / f"listen-{time.monotonic_ns()}.out", "w")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cstar_cli", "listen", "--forward-to", url, *args],
-        stdout=out,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    out.close()
-    assert proc.stderr is not None
-    while True:
-        line = proc.stderr.readline()
-        if not line:
-            raise RuntimeError(f"cstar listen exited with {proc.wait()}")
-        if line.startswith("Ready! Your webhook signing secret is "):
-            return proc, line.split(" is ", 1)[1].split()[0]
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def _secret(emu: Emulator, workdir: Path) -> str:
-    env = _env(workdir, {"CSTAR_API_KEY": emu.key, "CSTAR_BASE_URL": emu.base_url})
-    r = subprocess.run(
-        [sys.executable, "-m", "cstar_cli", "listen", "--print-secret"], capture_output=True, text=True, env=env
-    )
-    return r.stdout.strip()
-
-
-def throughput(emu: Emulator, workdir: Path, events: int, *args: str) -> dict[str, Any]:
-    with Receiver(_secret(emu, workdir)) as rx:
-        proc, _ = _listen(emu, workdir, rx.url, *args)
-        try:
-            started = time.time()
-            sent = emu.burst(events)
-            complete = rx.wait_for(events, timeout=max(60.0, events / 100))
-            elapsed = rx.received[-1].received_at - started
+            for name, got, first_id, count in self.to_check:
+                first_seq = db.execute("SELECT seq FROM events WHERE id = ?", (first_id,)).fetchone()[0]
+                rows = db.execute(
+                    "SELECT id, payload, created FROM events WHERE team_id = ? AND mode = 'test' AND seq >= ? "
+                    "ORDER BY seq LIMIT ?",
+                    (self.emu.team_id, first_seq, count),
+                ).fetchall()
+                want = [(r[0], hashlib.sha256(r[1].encode("utf-8")).hexdigest(), r[2]) for r in rows]
+                self._check(name, got, want, count)
+                if "@" in name:
+                    created = {w[0]: w[2] for w in want}
+                    self.latencies.setdefault(name, []).extend(
+                        (g[3] - created[g[0]]) * 1000 for g in got if g[0] in created
+                    )
         finally:
-            _stop(proc)
-    ids = [d.event_id for d in rx.received]
-    in_order = ids[0] == sent["firstEventId"] and ids[-1] == sent["lastEventId"] and len(set(ids)) == len(ids)
-    return {
-        "events": len(ids),
-        "seconds": elapsed,
-        "rate": len(ids) / elapsed,
-        "ok": complete and in_order and all(d.verified and d.status == 200 for d in rx.received),
-    }
+            db.close()
 
+    def _check(self, name: str, got: Got, want: list[tuple[str, str, float]], count: int) -> None:
+        problems = self.extra.setdefault(name, Extra()).problems
+        if len(got) != count:
+            problems.append(f"{len(got)} of {count} arrived")
+        if [g[0] for g in got] != [w[0] for w in want][: len(got)]:
+            problems.append("out of order or unexpected events")
+        elif [g[1] for g in got] != [w[1] for w in want][: len(got)]:
+            problems.append("bodies differ from the stored payloads")
+        if not all(g[2] for g in got):
+            problems.append(f"{sum(not g[2] for g in got)} signatures did not verify")
 
-def _created(body: bytes) -> float:
-    stamp = json.loads(body)["created_at"]
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    def _size(self, warm: bool) -> int:
+        return int(min(self.args.events, self.args.warmup_events) if warm else self.args.events)
 
+    @staticmethod
+    def _timeout(count: int) -> float:
+        return max(60.0, count / 100)
 
-def _percentiles(values: list[float]) -> tuple[float, float]:
-    q = statistics.quantiles(values, n=100, method="inclusive")
-    return q[49], q[98]
+    @staticmethod
+    def _rate(got: Got) -> float:
+        if len(got) < 2 or got[-1][3] <= got[0][3]:
+            return 0.0
+        return (len(got) - 1) / (got[-1][3] - got[0][3])
 
+    # --- throughput cases -------------------------------------------------------------------------
 
-def latency(emu: Emulator, workdir: Path, rate: float, seconds: float) -> dict[str, Any]:
-    count = int(rate * seconds)
-    with Receiver(_secret(emu, workdir)) as via_listen, Receiver("set-below") as direct:
-        hook = emu.http.post(
-            f"/api/v1/teams/{emu.team_id}/webhooks",
-            json={"name": "bench-direct", "url": direct.url, "events": ["ticket.created"]},
+    def baseline(self, warm: bool) -> float:
+        n = self._size(warm)
+        self.rx.reset(BASELINE_SECRET)
+        out = subprocess.run(
+            [PY, str(BENCH / "post_loop.py"), "--url", self.rx.url, "--secret", BASELINE_SECRET]
+            + ["--events", str(self.corpus), "--count", str(n)],
+            capture_output=True,
+            text=True,
+            timeout=self._timeout(n),
         )
-        hook.raise_for_status()
-        direct.secret = hook.json()["data"]["secret"]
-        proc, _ = _listen(emu, workdir, via_listen.url)
+        self.rx.wait(n, 10.0)
+        got = self.rx.report()
+        if not warm:
+            ex = self.extra.setdefault("baseline", Extra())
+            if out.returncode == 0:
+                ex.cpu_ms.append(json.loads(out.stdout)["cpu"] * 1000 / n)
+            else:
+                ex.problems.append(f"post_loop.py exited {out.returncode}: {out.stderr.strip()[-200:]}")
+            self.to_check.append(("baseline", got, self.corpus_first, n))
+        return self._rate(got)
+
+    def _burst_case(self, name: str, warm: bool, sender_pid: int | None) -> float:
+        n = self._size(warm)
+        emu_pid = self.emu.process.pid
+        cpu0, emu0 = cpu_seconds(sender_pid) if sender_pid else None, cpu_seconds(emu_pid)
+        started = time.time()
+        first = self.burst(n)
+        complete = self.rx.wait(n, self._timeout(n))
+        cpu1, emu1 = cpu_seconds(sender_pid) if sender_pid else None, cpu_seconds(emu_pid)
+        got = self.rx.report()
+        if not warm:
+            ex = self.extra.setdefault(name, Extra())
+            if cpu0 is not None and cpu1 is not None:
+                ex.cpu_ms.append((cpu1 - cpu0) * 1000 / n)
+            if emu0 is not None and emu1 is not None:
+                ex.emu_cpu_ms.append((emu1 - emu0) * 1000 / n)
+            if got:
+                ex.end_to_end.append(len(got) / (got[-1][3] - started))
+            if not complete:
+                ex.problems.append("timed out")
+            self.to_check.append((name, got, first, n))
+        return self._rate(got)
+
+    def listen(self, name: str, *flags: str) -> Any:
+        def case(warm: bool) -> float:
+            proc = Listen(self.rx.url, self.env, *flags)
+            try:
+                self.rx.reset(proc.secret)
+                return self._burst_case(name, warm, proc.pid)
+            finally:
+                proc.stop()
+
+        return case
+
+    def webhook_case(self, warm: bool) -> float:
+        hook_id, secret = self.webhook()
         try:
-            emu.burst(20)  # warm both paths' connections
-            via_listen.wait_for(20, 30)
-            direct.wait_for(20, 30)
-            via_listen.received.clear()
-            direct.received.clear()
-            start = time.perf_counter()
-            for i in range(count):
-                pause = start + i / rate - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-                emu.burst(1)
-            ok = via_listen.wait_for(count, 60) and direct.wait_for(count, 60)
+            self.rx.reset(secret)
+            return self._burst_case("webhook", warm, None)
         finally:
-            _stop(proc)
-            emu.http.delete(f"/api/v1/teams/{emu.team_id}/webhooks/{hook.json()['data']['id']}")
-    result: dict[str, Any] = {"events": count, "ok": ok}
-    for name, rx in (("listen", via_listen), ("direct", direct)):
-        ms = [(d.received_at - _created(d.body)) * 1000 for d in rx.received if d.status == 200]
-        result[name] = _percentiles(ms)
-        result["ok"] = result["ok"] and all(d.verified for d in rx.received)
-    return result
+            self.api.delete(f"/webhooks/{hook_id}").raise_for_status()
+
+    # --- latency ----------------------------------------------------------------------------------
+
+    def _emit_paced(self, rate: float, seconds: float) -> tuple[int, str, float]:
+        """Emit one event at a time at ``rate``/s; returns (count, first event id, achieved rate)."""
+        count = max(2, int(rate * seconds))
+        first = ""
+        start = time.perf_counter()
+        for i in range(count):
+            pause = start + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)  # pacing the emitter, not waiting for a result
+            event_id = self.burst(1)
+            first = first or event_id
+        return count, first, count / (time.perf_counter() - start)
+
+    def latency(self, path: str, rate: float, achieved: dict[str, list[float]]) -> None:
+        name = f"{path} @{rate:g}/s"
+        proc: Listen | None = None
+        hook_id = ""
+        if path == "listen":
+            proc = Listen(self.rx.url, self.env)
+            secret = proc.secret
+        else:
+            hook_id, secret = self.webhook()
+        try:
+            self.rx.reset(secret)
+            self.burst(20)  # warm this path's connections
+            self.rx.wait(20, 30.0)
+            self.rx.reset(secret)
+            count, first, got_rate = self._emit_paced(rate, self.args.latency_seconds)
+            if not self.rx.wait(count, self._timeout(count)):
+                self.extra.setdefault(name, Extra()).problems.append("timed out")
+            got = self.rx.report()
+        finally:
+            if proc is not None:
+                proc.stop()
+            else:
+                self.api.delete(f"/webhooks/{hook_id}").raise_for_status()
+        self.to_check.append((name, got, first, count))
+        achieved.setdefault(name, []).append(got_rate)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=5000, help="events in the throughput burst")
-    parser.add_argument("--rate", type=float, default=100.0, help="events/s in the latency run")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
+    parser.add_argument("--events", type=int, default=20_000, help="events per burst (default 20,000)")
+    parser.add_argument("--runs", type=int, default=3, help="interleaved rounds kept (default 3)")
+    parser.add_argument("--warmup-events", type=int, default=2_000, help="events per case in the warm-up round")
+    parser.add_argument("--rates", default="100,500", help="latency runs, events/s, comma-separated")
+    parser.add_argument("--latency-seconds", type=float, default=4.0, help="length of each latency run (default 4)")
+    parser.add_argument("--latency-runs", type=int, default=1, help="interleaved latency rounds (default 1)")
+    parser.add_argument("--no-json-format", action="store_true", help="skip the `listen --format json` case")
     args = parser.parse_args()
+    if not 2 <= args.events <= 100_000 or args.runs < 1 or args.latency_runs < 0:
+        parser.error("--events must be 2–100,000, --runs at least 1 and --latency-runs at least 0")
+    rates = [float(x) for x in args.rates.split(",") if x.strip()]
+    machine = Machine()
     with tempfile.TemporaryDirectory(prefix="cstar-bench-") as tmp:
-        workdir = Path(tmp)
-        emu = Emulator(workdir)
+        bench = Bench(Path(tmp), args)
         try:
-            human = throughput(emu, workdir, args.events)
-            as_json = throughput(emu, workdir, args.events, "--format", "json")
-            lat = latency(emu, workdir, args.rate, args.seconds)
+            cases: list[tuple[str, Any]] = [
+                ("baseline", bench.baseline),
+                ("listen", bench.listen("listen")),
+            ]
+            if not args.no_json_format:
+                cases.append(("listen --format json", bench.listen("listen --format json", "--format", "json")))
+            cases.append(("webhook", bench.webhook_case))
+            print(f"throughput: {args.events:,}-event bursts, {args.runs} rounds + warm-up…", file=sys.stderr)
+            rate = interleave(cases, args.runs)
+            achieved: dict[str, list[float]] = {}
+            for i in range(args.latency_runs):
+                print(f"  latency round {i + 1}/{args.latency_runs}…", file=sys.stderr)
+                for r in rates:
+                    for path in ("direct", "listen"):
+                        bench.latency(path, r, achieved)
         finally:
-            emu.stop()
-    print(f"cstar listen, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+            bench.close()
+        bench.verify()
+    lat = bench.latencies
+
+    labels = {
+        "baseline": "asyncio POST loop (baseline)",
+        "listen": "cstar listen",
+        "listen --format json": "cstar listen --format json",
+        "webhook": "emulator webhook delivery",
+    }
+    print(f"cstar listen throughput: {args.events:,}-event bursts, {args.runs} interleaved rounds after a warm-up")
+    print("[p10–p90] across rounds; ratios are per-round pairs; CPU = user+sys ms per event")
+    print(f"{'case':<30}{'events/s':>22}{'ratio':>26}{'sender CPU':>12}{'emulator CPU':>14}  verdict")
+    failed = False
+    for name, samples in rate.items():
+        ex = bench.extra.get(name, Extra())
+        s = spread(samples)
+        if name == "baseline":
+            ratio_text, target = "1 (baseline)", ""
+        elif name == "webhook":
+            q = spread(paired_ratios(samples, rate["listen"]))
+            ratio_text, target = f"{q.fmt(digits=2)} × listen", verdict(q.median, WEBHOOK_TARGET, at_most=False)
+        else:
+            q = spread(paired_ratios(samples, rate["baseline"]))
+            ratio_text, target = f"{q.fmt(digits=2)} × base", verdict(q.median, LISTEN_TARGET, at_most=False)
+        cpu = f"{spread(ex.cpu_ms).median:.3f}" if ex.cpu_ms else "-"
+        emu_cpu = f"{spread(ex.emu_cpu_ms).median:.3f}" if ex.emu_cpu_ms else "-"
+        print(f"{labels[name]:<30}{s.fmt(digits=0):>22}{ratio_text:>26}{cpu:>12}{emu_cpu:>14}  {target}")
+        if ex.end_to_end:
+            print(f"{'':<4}burst request → last arrival: {spread(ex.end_to_end).fmt(digits=0)} events/s")
+        if ex.problems:
+            failed = True
+            print(f"{'':<4}CHECK FAILED: {'; '.join(sorted(set(ex.problems)))}")
+    checks = "all arrived, in order, byte-exact, signatures verified" if not failed else "see CHECK FAILED above"
+    print(f"checks: {checks}")
     print()
-    print(f"(a) throughput, burst of {args.events}     events/s   vs target {TARGET_RATE:.0f}/s   checks")
-    for name, r in (("human lines", human), ("--format json", as_json)):
-        check = "in order, verified" if r["ok"] else "FAILED (missing, out of order or unverified)"
-        print(f"    {name:<34} {r['rate']:8.0f}   {r['rate'] / TARGET_RATE:8.2f}x   {check}")
+    print(f"latency, ms from creation (emulator) to arrival (receiver); {args.latency_seconds:g} s per run, pooled")
+    print(f"{'rate':>8}  {'path':<20}{'p50':>8}{'p99':>8}{'events':>8}{'emitted/s':>11}")
+    for r in rates:
+        rows = {}
+        for path in ("direct", "listen"):
+            name = f"{path} @{r:g}/s"
+            values = lat.get(name, [])
+            if not values:
+                continue
+            rows[path] = (_quantile(values, 0.5), _quantile(values, 0.99))
+            label = "direct webhook" if path == "direct" else "cstar listen"
+            print(
+                f"{r:>6g}/s  {label:<20}{rows[path][0]:8.1f}{rows[path][1]:8.1f}{len(values):8d}"
+                f"{spread(achieved[name]).median:11.0f}"
+            )
+            if bench.extra.get(name) and bench.extra[name].problems:
+                failed = True
+                print(f"{'':<10}CHECK FAILED: {'; '.join(sorted(set(bench.extra[name].problems)))}")
+        if len(rows) == 2:
+            d50, d99 = rows["listen"][0] - rows["direct"][0], rows["listen"][1] - rows["direct"][1]
+            print(f"{'':>8}  {'added by listen':<20}{d50:+8.1f}{d99:+8.1f}")
     print()
-    lp50, lp99 = lat["listen"]
-    dp50, dp99 = lat["direct"]
-    print(f"(b) latency at {args.rate:.0f} events/s, {lat['events']} events   p50 ms    p99 ms")
-    print(f"    via cstar listen                    {lp50:7.1f}   {lp99:7.1f}   (target p99 <= {TARGET_P99_MS:.0f})")
-    print(f"    direct webhook from the emulator    {dp50:7.1f}   {dp99:7.1f}")
-    print(f"    ratio listen / direct               {lp50 / dp50:7.2f}x  {lp99 / dp99:7.2f}x")
-    print(f"    listen minus direct                 {lp50 - dp50:+7.1f}   {lp99 - dp99:+7.1f}")
-    if not lat["ok"]:
-        print("    FAILED: missing or unverified deliveries")
-    ok = human["ok"] and as_json["ok"] and lat["ok"]
-    return 0 if ok else 1
+    for line in machine.report():
+        print(line)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -1,143 +1,236 @@
-"""How long `cstar mcp-server` takes to answer `initialize`, measured from process start.
+"""`cstar mcp-server`: time to answer `initialize` from spawn, and the cost of a tool call, each
+against a baseline measured interleaved in the same run. A script, not a test.
 
-An agent starts the server as a subprocess and sends `initialize` at once; until the answer comes
-the user waits. This spawns the real command (``python -m cstar_cli mcp-server``, no API key, so no
-network) ``--runs`` times, writes `initialize` to its stdin immediately, and times until the response
-line arrives on stdout. For scale it also times ``python -c pass`` (interpreter start-up alone) and
-``python -c "import mcp"`` (the SDK's full import) and prints the ratios.
+    .venv/bin/python bench/mcp_startup.py [--runs 15] [--calls 50]
 
-    python bench/mcp_startup.py [--runs 10] [--budget 1.0]
+(a) Start, ``--runs`` rounds after a warm-up, each: ``python -c "print(1)"`` (the bare interpreter),
+    ``python -c "import mcp.server; print(1)"`` (the SDK's import: the baseline) and ``python -m
+    cstar_cli mcp-server`` with `initialize` written to its stdin at once. A sample is the time from
+    spawn to the first line on stdout (the `initialize` response for the server), so the
+    interpreter's teardown is left out alike.
+(b) Tool call, ``--calls`` rounds after 3 warm-up rounds, against a local emulator: a
+    `cstar_list_tickets` ``tools/call`` on one running, initialized server (request line written →
+    response line read), and the same ``GET /tickets?page=1&pageSize=20`` straight to the API with
+    a kept-alive ``httpx.Client`` (response parsed as JSON).
 
-Exits 1 when the median exceeds ``--budget`` seconds. Not part of the test suite.
+Prints medians [p10–p90], the per-round ratios against the baseline with a verdict against the
+targets, and the machine's load. Exits 1 when a reply is not what MCP promises.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO, Any
 
-ROOT = Path(__file__).resolve().parents[1]
+import httpx
 
-INITIALIZE = (
-    json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "mcp-startup-bench", "version": "1"},
-            },
-        }
-    )
-    + "\n"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import PY, ROOT, Machine, cli_env, emulator, interleave, paired_ratios, run, spread, verdict  # noqa: E402
+
+START_TARGET = 1.05  # × import mcp.server
+CALL_TARGET = 2.0  # × the direct GET
+
+
+def _line(message: dict[str, Any]) -> bytes:
+    return (json.dumps(message) + "\n").encode()
+
+
+INITIALIZE = _line(
+    {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "cstar-bench", "version": "1"},
+        },
+    }
 )
 
 
-def _env(config_dir: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CSTAR_")}
-    env.update(
-        {
-            "CSTAR_CONFIG_DIR": config_dir,
-            "CSTAR_CREDENTIAL_STORE": "file",
-            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-        }
-    )
-    return env
-
-
-def time_first_line(args: list[str], env: dict[str, str]) -> float:
-    """Seconds from spawning ``python ARGS`` to its first line on stdout; timing the first line, not
-    the exit, leaves the interpreter's teardown out, as for the server."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    elapsed = time.perf_counter() - started
-    proc.wait(timeout=10)
-    if not line:
-        raise SystemExit(f"no output from python {' '.join(args)}")
-    return elapsed
-
-
-def time_command(args: list[str], env: dict[str, str]) -> float:
-    """Seconds for ``python ARGS`` to run and exit."""
-    started = time.perf_counter()
-    subprocess.run([sys.executable, *args], env=env, check=True, stdin=subprocess.DEVNULL)
-    return time.perf_counter() - started
-
-
-def time_initialize(env: dict[str, str]) -> float:
-    """Seconds from spawning the server to reading its `initialize` response."""
+def first_line(args: list[str], env: dict[str, str], stdin: bytes | None = None) -> tuple[float, bytes]:
+    """(seconds from spawning ``python ARGS`` to its first stdout line, that line); ``stdin`` is
+    written at once. The process is then closed (stdin EOF) and waited for, outside the timing."""
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cstar_cli", "mcp-server"],
+        [PY, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
+        cwd=ROOT,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(INITIALIZE.encode())
-    proc.stdin.flush()
+    if stdin:
+        proc.stdin.write(stdin)
+        proc.stdin.flush()
     line = proc.stdout.readline()
     elapsed = time.perf_counter() - started
     proc.stdin.close()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+    if not line:
+        raise SystemExit(f"no output from python {' '.join(args)}")
+    return elapsed, line
+
+
+def initialize(env: dict[str, str]) -> float:
+    elapsed, line = first_line(["-m", "cstar_cli", "mcp-server"], env, INITIALIZE)
     reply = json.loads(line)
-    if reply.get("id") != 1 or "result" not in reply:
-        raise SystemExit(f"unexpected reply: {line[:200]!r}")
+    if reply.get("id") != 0 or "result" not in reply:
+        raise SystemExit(f"unexpected initialize reply: {line[:200]!r}")
     return elapsed
 
 
-def _summary(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p90
+class Server:
+    """One running, initialized ``cstar mcp-server``; :meth:`call` times one tool call."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [PY, "-m", "cstar_cli", "mcp-server"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin: IO[bytes] = self.proc.stdin
+        self.stdout: IO[bytes] = self.proc.stdout
+        self.next_id = 1
+        self.stdin.write(INITIALIZE)
+        self.stdin.flush()
+        self._reply(0)
+        self.stdin.write(_line({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        self.stdin.flush()
+
+    def _reply(self, want: int) -> dict[str, Any]:
+        while True:  # skips notifications; each read is bounded by the server answering or exiting
+            line = self.stdout.readline()
+            if not line:
+                raise SystemExit("cstar mcp-server exited")
+            message = json.loads(line)
+            if message.get("id") == want:
+                return message  # type: ignore[no-any-return]
+
+    def call(self, name: str, arguments: dict[str, Any]) -> float:
+        request_id, self.next_id = self.next_id, self.next_id + 1
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call"}
+        message["params"] = {"name": name, "arguments": arguments}
+        started = time.perf_counter()
+        self.stdin.write(_line(message))
+        self.stdin.flush()
+        reply = self._reply(request_id)
+        elapsed = time.perf_counter() - started
+        result = reply.get("result") or {}
+        if result.get("isError") or "tickets" not in (result.get("structuredContent") or {}):
+            raise SystemExit(f"unexpected {name} reply: {json.dumps(reply)[:300]}")
+        return elapsed
+
+    def close(self) -> None:
+        self.stdin.close()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.stdout.close()
+
+
+def direct_get(http: httpx.Client) -> float:
+    started = time.perf_counter()
+    r = http.get("/tickets", params={"page": 1, "pageSize": 20})
+    data = r.json()
+    elapsed = time.perf_counter() - started
+    if r.status_code != 200 or not data.get("success"):
+        raise SystemExit(f"GET /tickets answered {r.status_code}")
+    return elapsed
+
+
+def _table(title: str, samples: dict[str, list[float]], base: str, targets: dict[str, float]) -> None:
+    print(title)
+    print(f"{'':<40}{'ms':>22}{'× ' + base:>26}  verdict")
+    for name, values in samples.items():
+        if name == base:
+            ratio, mark = "1 (baseline)", ""
+        else:
+            r = spread(paired_ratios(values, samples[base]))
+            ratio = r.fmt(digits=2)
+            mark = verdict(r.median, targets[name]) if name in targets else "(for scale)"
+        print(f"{name:<40}{spread(values).fmt(1000):>22}{ratio:>26}  {mark}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--budget", type=float, default=1.0, help="median budget in seconds (default 1.0)")
-    opts = parser.parse_args()
+    parser.add_argument("--runs", type=int, default=15, help="start-up rounds kept (default 15)")
+    parser.add_argument("--calls", type=int, default=50, help="tool-call rounds kept (default 50)")
+    args = parser.parse_args()
+    if args.runs < 1 or args.calls < 1:
+        parser.error("--runs and --calls must be at least 1")
+    machine = Machine()
+    with tempfile.TemporaryDirectory(prefix="cstar-bench-") as tmp:
+        emu = emulator(Path(tmp) / "emulator.db")
+        try:
+            env = cli_env(
+                Path(tmp) / "config", {"CSTAR_API_KEY": emu.keys["sk_test"], "CSTAR_BASE_URL": emu.base_url}
+            )
+            sdk = "import mcp.server"
+            start = interleave(
+                [
+                    ('python -c "print(1)"', lambda warm: first_line(["-c", "print(1)"], env)[0]),
+                    (sdk, lambda warm: first_line(["-c", "import mcp.server; print(1)"], env)[0]),
+                    ("cstar mcp-server → initialize", lambda warm: initialize(env)),
+                ],
+                args.runs,
+                label="start-up round",
+            )
+            server = Server(env)
+            try:
+                with emu.client(timeout=30.0) as http:
+                    calls = interleave(
+                        [
+                            ("GET /tickets with httpx", lambda warm: direct_get(http)),
+                            ("tools/call cstar_list_tickets", lambda warm: server.call("cstar_list_tickets", {})),
+                        ],
+                        args.calls,
+                        warmup=3,
+                        label="tool-call round",
+                    )
+            finally:
+                server.close()
+        finally:
+            emu.stop()
 
-    with tempfile.TemporaryDirectory() as config_dir:
-        env = _env(config_dir)
-        time_initialize(env)  # warm the bytecode and file caches, like any run after the first
-        server: list[float] = []
-        bare: list[float] = []
-        sdk: list[float] = []
-        # Interleaved, so that a busy moment on the machine weighs on all three alike.
-        for _ in range(opts.runs):
-            server.append(time_initialize(env))
-            bare.append(time_command(["-c", "pass"], env))
-            sdk.append(time_first_line(["-c", "import mcp; print(1)"], env))
-
-    s_med, s_p90 = _summary(server)
-    b_med, b_p90 = _summary(bare)
-    m_med, m_p90 = _summary(sdk)
-    print(f"runs: {opts.runs}, cpus: {os.cpu_count()}, python {sys.version.split()[0]}")
-    print(f"{'':34}{'median':>9}{'p90':>9}")
-    for label, (med, p90) in (
-        ("cstar mcp-server → initialize", (s_med, s_p90)),
-        ("python -c pass", (b_med, b_p90)),
-        ('python -c "import mcp"', (m_med, m_p90)),
-    ):
-        print(f"{label:34}{med:8.3f}s{p90:8.3f}s")
-    print(f"ratio to `python -c pass`: {s_med / b_med:.1f}x; to `import mcp`: {s_med / m_med:.2f}x")
-    verdict = "within" if s_med <= opts.budget else "OVER"
-    print(f"median {s_med:.3f}s is {verdict} the {opts.budget:g}s budget")
-    return 0 if s_med <= opts.budget else 1
+    _table(
+        f"MCP start: spawn → first stdout line, {args.runs} interleaved rounds after a warm-up; [p10–p90]",
+        start,
+        sdk,
+        {"cstar mcp-server → initialize": START_TARGET},
+    )
+    print()
+    _table(
+        f"MCP tool call against the local emulator, {args.calls} interleaved rounds after 3 warm-up; [p10–p90]",
+        calls,
+        "GET /tickets with httpx",
+        {"tools/call cstar_list_tickets": CALL_TARGET},
+    )
+    print()
+    for line in machine.report():
+        print(line)
+    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(run(main))

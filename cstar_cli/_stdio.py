@@ -63,7 +63,7 @@ def guard_standard_streams() -> None:
         if fd == 0:
             sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
         elif fd == 1:
-            sys.stdout = ClosedStream(name)  # type: ignore[assignment]
+            sys.stdout = ClosedStream(name)
         else:
             sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - nowhere left to report
 

@@ -161,11 +161,19 @@ class RootGroup(compat.TyperGroup):
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         try:
-            rv = super().main(argv, prog_name or "cstar", complete_var, standalone_mode=False, **extra)
+            rv = super().main(
+                argv,
+                prog_name or "cstar",
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
         except compat.NoArgsIsHelpError as e:
             # Typer's rich help prints itself while the error is built and leaves the message empty;
             # plain Click's puts the help in the message.

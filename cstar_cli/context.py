@@ -9,7 +9,8 @@ from cstar_cli.output import Output
 
 if TYPE_CHECKING:
     from cstar_cli.api import CStarClient
-    from cstar_cli.config import Config, Settings
+    from cstar_cli.profiles import Config
+    from cstar_cli.settings import Settings
 
 __all__ = ["AppContext", "get_app"]
 
@@ -27,24 +28,25 @@ class AppContext:
     out: Output = field(default=None)  # type: ignore[assignment]
     _settings: Settings | None = None
     _config: Config | None = None
-    _clients: list[Any] = field(default_factory=list)
+    _clients: list[CStarClient] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # Rendering goes through one Output made from the global flags (streams and TTY flags from sys).
         if self.out is None:
             self.out = Output(json=self.json, no_color=self.no_color)
 
     @property
     def config(self) -> Config:
-        from cstar_cli.config import Config
+        from cstar_cli.profiles import Config
 
         if self._config is None:
             self._config = Config()
         return self._config
 
     def settings(self, *, load_stored_key: bool = True) -> Settings:
-        """The resolved profile, key and base URL (:func:`cstar_cli.config.resolve`); notices such as
-        "CSTAR_API_KEY overrides the stored key" are printed to stderr once."""
-        from cstar_cli.config import resolve
+        """The resolved profile, key and base URL (:func:`cstar_cli.settings.resolve`); its notices
+        (e.g. "CSTAR_API_KEY overrides the stored key") are shown on stderr once."""
+        from cstar_cli.settings import resolve
 
         # Resolved again when an earlier call skipped the stored key (login/logout do) and this one needs it.
         if self._settings is None or (
@@ -61,11 +63,13 @@ class AppContext:
                 load_stored_key=load_stored_key,
             )
             for notice in self._settings.notices:
-                self.out.warn(f"Note: {notice}")
+                self.out.warn(notice)
         return self._settings
 
     def client(self, *, api_key: str | None = None, **kwargs: Any) -> CStarClient:
-        """An API client for the resolved key and base URL. Raises
+        """An API client for the resolved key and base URL, closed by :meth:`close`. The profile's team
+        is passed on (so team-scoped calls need no ``GET /me``) unless ``api_key`` replaces the stored
+        key; ``kwargs`` go to :class:`~cstar_cli.api.CStarClient` (``timeout`` s, …). Raises
         :class:`CStarAuthenticationError` (exit 3, hint ``cstar login``) when there is no key, naming
         the API the profile is logged in to when its stored key belongs to another one."""
         from cstar_cli.api import CStarClient
@@ -80,6 +84,7 @@ class AppContext:
         return c
 
     def close(self) -> None:
+        """Close every client made by :meth:`client`."""
         for c in self._clients:
             c.close()
         self._clients.clear()

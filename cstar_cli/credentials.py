@@ -3,15 +3,17 @@
 Keychain entries use service ``cstar-cli`` and the profile name as user. Every keychain call runs
 with a timeout (:data:`KEYRING_TIMEOUT` seconds), because a locked or absent Secret Service can
 block forever on headless Linux. When the keychain is unusable (``NoKeyringError``, the fail/null
-backends, an error or a timeout) the key goes to ``<config dir>/credentials.toml`` and the caller is
-told so.
+backends, an error or a timeout) the key goes to ``<config dir>/credentials.toml``.
 
-The file is always mode 0600: each write is a locked read-modify-write (``credentials.toml.lock``, see
-:func:`cstar_cli.config.file_lock`) through a unique temp file made 0600 before the key is written
-(:func:`cstar_cli.config.atomic_write`). A folder cstar creates is 0700; an existing one keeps its
-mode. A credentials file found readable or writable by group or others (left by an older tool or a
-copy) is changed back to 0600 with a one-line warning on stderr, as ssh insists on private keys; if
-that is not possible, the file is not used.
+The file is always mode 0600: each write is a locked read-modify-write (``credentials.toml.lock``,
+:func:`cstar_cli._files.update_toml`) through a unique temp file made 0600 before the key is written.
+A folder cstar creates is 0700; an existing one keeps its mode. A credentials file found readable or
+writable by group or others (left by an older tool or a copy) is changed back to 0600, as ssh insists
+on private keys; if that is not possible, the file is not used.
+
+Nothing here prints. What the user should be told (the fallback and its reason, a mode that was fixed,
+a keychain that could not be read) comes back as ``notices`` in each result: one line each, starting
+``Note:`` or ``Warning:``, never holding the key; the caller shows them on stderr.
 
 ``CSTAR_CREDENTIAL_STORE=file`` skips the keychain altogether (CI, containers, tests).
 """
@@ -20,20 +22,45 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from cstar_cli.config import _load_toml, atomic_write, config_dir, config_write_error, file_lock
+from cstar_cli._files import config_dir, load_toml, update_toml
 from cstar_cli.protocol.keys import redact
 
-__all__ = ["KEYRING_TIMEOUT", "SERVICE", "delete_key", "load_key", "store_key"]
+__all__ = ["KEYRING_TIMEOUT", "SERVICE", "DeletedKey", "LoadedKey", "StoredKey", "delete_key", "load_key", "store_key"]
 
 SERVICE = "cstar-cli"
+#: Seconds every keychain call may take before the keychain counts as unusable.
 KEYRING_TIMEOUT = 3.0
 T = TypeVar("T")
+
+
+class StoredKey(NamedTuple):
+    """Where :func:`store_key` put the key: ``storage`` is ``"keychain"`` or ``"file"``, ``where`` says
+    it in words (``"OS keychain (service cstar-cli)"``, ``"<path> (mode 0600)"``)."""
+
+    storage: str
+    where: str
+    notices: tuple[str, ...] = ()
+
+
+class LoadedKey(NamedTuple):
+    """What :func:`load_key` found: the key and its ``source`` (``"keychain"``/``"file"``), or None and
+    None."""
+
+    key: str | None
+    source: str | None
+    notices: tuple[str, ...] = ()
+
+
+class DeletedKey(NamedTuple):
+    """Whether :func:`delete_key` removed anything (from the keychain or the file)."""
+
+    removed: bool
+    notices: tuple[str, ...] = ()
 
 
 class _Unavailable(Exception):
@@ -91,10 +118,10 @@ def _file_path() -> Path:
     return config_dir() / "credentials.toml"
 
 
-def _is_private(path: Path, *, rewriting: bool = False) -> bool:
+def _is_private(path: Path, notices: list[str], *, rewriting: bool = False) -> bool:
     """True when only the owner can read or write ``path`` (or it does not exist), fixing a looser mode
-    to 0600 with a warning on stderr; False, with a warning, when it stays exposed. ``rewriting``: the
-    caller is about to replace the file with a private copy, and the warning says so."""
+    to 0600 with a warning added to ``notices``; False, with a warning, when it stays exposed.
+    ``rewriting``: the caller is about to replace the file with a private copy, and the warning says so."""
     if os.name != "posix":
         return True  # Windows keeps access in ACLs, not in these mode bits
     try:
@@ -102,7 +129,7 @@ def _is_private(path: Path, *, rewriting: bool = False) -> bool:
     except FileNotFoundError:
         return True
     except OSError as e:
-        print(f"Warning: cannot check the permissions of {path}: {_reason(e)}.", file=sys.stderr)
+        notices.append(f"Warning: cannot check the permissions of {path}: {_reason(e)}.")
         return False
     if not mode & 0o077:
         return True
@@ -110,81 +137,70 @@ def _is_private(path: Path, *, rewriting: bool = False) -> bool:
         os.chmod(path, 0o600)
     except OSError as e:
         then = "replacing it with a private copy" if rewriting else f"not using it. Fix it with `chmod 600 {path}`"
-        print(
+        notices.append(
             f"Warning: {path} is accessible to other users (mode {mode:04o}) and cannot be made private "
-            f"({_reason(e)}); {then}.",
-            file=sys.stderr,
+            f"({_reason(e)}); {then}."
         )
         return False
-    print(f"Warning: {path} was accessible to other users (mode {mode:04o}); changed it to 0600.", file=sys.stderr)
+    notices.append(f"Warning: {path} was accessible to other users (mode {mode:04o}); changed it to 0600.")
     return True
 
 
-def _update_file(change: Callable[[dict[str, Any]], T]) -> T:
+def _update_file(change: Callable[[dict[str, Any]], T], notices: list[str]) -> T:
     """Apply ``change`` to the credentials file's data under its lock, re-read inside the lock, and
-    write the result (0600) when it changed. Raises :class:`~cstar_cli.errors.CStarError`."""
-    import tomli_w
-
+    write the result (0600) when it changed or the file was not private. Raises
+    :class:`~cstar_cli.errors.CStarError`."""
     path = _file_path()
-    with file_lock(path):
-        private = _is_private(path, rewriting=True)
-        data = _load_toml(path)
-        before = tomli_w.dumps(data)
-        result = change(data)
-        after = tomli_w.dumps(data)
-        if after != before or not private:
-            try:
-                atomic_write(path, after, 0o600)
-            except OSError as e:
-                raise config_write_error(path, e) from None
+    result, _ = update_toml(path, change, must_rewrite=lambda: not _is_private(path, notices, rewriting=True))
     return result
 
 
-def store_key(profile: str, key: str) -> tuple[str, str]:
-    """Store ``key`` for ``profile``. Returns ``(storage, where)``: ``("keychain", "OS keychain
-    (service cstar-cli)")`` or ``("file", "<path> (mode 0600)")``; a fallback and its reason are said
-    on stderr. Raises :class:`~cstar_cli.errors.CStarError` when the file cannot be written either."""
+def store_key(profile: str, key: str) -> StoredKey:
+    """Store ``key`` for ``profile``: in the keychain, else in the file (a notice gives the reason).
+    Raises :class:`~cstar_cli.errors.CStarError` when the file cannot be written either."""
+    notices: list[str] = []
     try:
         kr = _keyring()
         _with_timeout(lambda: kr.set_password(SERVICE, profile, key), secret=key)
-        _remove_from_file(profile)
-        return "keychain", f"OS keychain (service {SERVICE})"
+        _remove_from_file(profile, notices)
+        return StoredKey("keychain", f"OS keychain (service {SERVICE})", tuple(notices))
     except _Unavailable as why:
 
         def put(data: dict[str, Any]) -> None:
             data.setdefault("profiles", {})[profile] = {"api_key": key}
 
-        _update_file(put)
+        _update_file(put, notices)
         path = _file_path()
-        print(f"Note: {why}; the key is stored in {path} (mode 0600) instead.", file=sys.stderr)
-        return "file", f"{path} (mode 0600)"
+        notices.append(f"Note: {why}; the key is stored in {path} (mode 0600) instead.")
+        return StoredKey("file", f"{path} (mode 0600)", tuple(notices))
 
 
-def load_key(profile: str, storage: str | None) -> tuple[str | None, str | None]:
-    """The stored key for ``profile`` and where it came from (``"keychain"``/``"file"``), or
-    ``(None, None)``. Never raises: an unreadable keychain, or a credentials file other users can read
-    and that cannot be made private, counts as no key (said on stderr)."""
+def load_key(profile: str, storage: str | None) -> LoadedKey:
+    """The stored key for ``profile`` (``storage`` is the profile's ``key_storage``). Never raises: an
+    unreadable keychain or file, or a credentials file other users can read and that cannot be made
+    private, counts as no key (with a notice)."""
+    notices: list[str] = []
     if storage == "keychain":
         try:
             kr = _keyring()
             key = _with_timeout(lambda: kr.get_password(SERVICE, profile))
             if key:
-                return key, "keychain"
+                return LoadedKey(key, "keychain")
         except _Unavailable as why:
-            print(f"Note: {why}; cannot read the stored key.", file=sys.stderr)
+            notices.append(f"Note: {why}; cannot read the stored key.")
     path = _file_path()
-    if not _is_private(path):
-        return None, None
+    if not _is_private(path, notices):
+        return LoadedKey(None, None, tuple(notices))
     try:
-        entry = (_load_toml(path).get("profiles") or {}).get(profile) or {}
+        entry = (load_toml(path).get("profiles") or {}).get(profile) or {}
     except Exception as e:
-        print(f"Note: {getattr(e, 'message', e)}", file=sys.stderr)
+        notices.append(f"Note: {getattr(e, 'message', e)}")
         entry = {}
     key = entry.get("api_key")
-    return (key, "file") if key else (None, None)
+    return LoadedKey(key, "file", tuple(notices)) if key else LoadedKey(None, None, tuple(notices))
 
 
-def _remove_from_file(profile: str) -> bool:
+def _remove_from_file(profile: str, notices: list[str]) -> bool:
     if not _file_path().exists():
         return False
 
@@ -194,12 +210,14 @@ def _remove_from_file(profile: str) -> bool:
         del data["profiles"][profile]
         return True
 
-    return _update_file(remove)
+    return _update_file(remove, notices)
 
 
-def delete_key(profile: str) -> bool:
-    """Remove ``profile``'s key from the keychain and the file. True if anything was removed."""
+def delete_key(profile: str) -> DeletedKey:
+    """Remove ``profile``'s key from the keychain and the file. Raises
+    :class:`~cstar_cli.errors.CStarError` when the file cannot be rewritten."""
     removed = False
+    notices: list[str] = []
     try:
         kr = _keyring()
 
@@ -213,4 +231,4 @@ def delete_key(profile: str) -> bool:
         removed = bool(_with_timeout(delete))
     except _Unavailable:
         pass
-    return _remove_from_file(profile) or removed
+    return DeletedKey(_remove_from_file(profile, notices) or removed, tuple(notices))

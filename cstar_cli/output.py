@@ -9,16 +9,20 @@ so piped and ``--json`` output start fast.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, TypeVar
 
 from cstar_cli.errors import CStarError, CStarOutputError
 
-__all__ = ["Output", "dumps", "output_error", "use_color"]
+__all__ = ["JsonDoc", "Output", "doc_of", "dumps", "json_doc", "output_error", "use_color"]
+
+M = TypeVar("M")
 
 
 def dumps(obj: Any) -> str:
@@ -71,8 +75,9 @@ def _writing_stdout() -> Iterator[None]:
         raise output_error(e) from None
 
 
-def use_color(stream: IO[str], no_color_flag: bool = False) -> bool:
-    """Whether ``stream`` may get colour and animation (see the module docstring for the rules)."""
+def use_color(stream: IO[str], no_color_flag: bool = False, *, tty: bool | None = None) -> bool:
+    """Whether ``stream`` may get colour and animation (see the module docstring for the rules);
+    ``tty`` says whether it is a terminal (default: ask the stream)."""
     env = os.environ
     if no_color_flag or env.get("NO_COLOR") or env.get("CLICOLOR") == "0":
         return False
@@ -80,7 +85,7 @@ def use_color(stream: IO[str], no_color_flag: bool = False) -> bool:
         return True
     if env.get("TERM") == "dumb":
         return False
-    return _isatty(stream)
+    return _isatty(stream) if tty is None else tty
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -93,39 +98,65 @@ def _isatty(stream: IO[str]) -> bool:
 class Output:
     """Everything a command shows. ``json`` selects machine output; ``no_color`` the ``--no-color`` flag.
 
-    - :meth:`data` / :meth:`json_line` / :meth:`table` / :meth:`line` write data to stdout;
+    ``stdout``/``stderr`` are the streams written to (default: ``sys.stdout``/``sys.stderr``, looked up
+    at each write so runners that swap them are honoured); ``stdout_tty``/``stderr_tty`` say whether
+    each is a terminal (default: ask the stream). A renderer given a ``StringIO`` and
+    ``stdout_tty=True`` draws exactly what a terminal would get.
+
+    - :meth:`data` / :meth:`show` / :meth:`json_line` / :meth:`table` / :meth:`line` write data to stdout;
     - :meth:`info` / :meth:`warn` / :meth:`success` / :meth:`error` write to stderr;
     - :meth:`spinner` animates on a colour-capable stderr only, after ``delay`` seconds.
     """
 
-    def __init__(self, *, json: bool = False, no_color: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        json: bool = False,
+        no_color: bool = False,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        stdout_tty: bool | None = None,
+        stderr_tty: bool | None = None,
+    ) -> None:
         self.json = json
         self.no_color = no_color
+        self._stdout = stdout
+        self._stderr = stderr
+        self._stdout_tty = stdout_tty
+        self._stderr_tty = stderr_tty
         self._lock = threading.Lock()
 
     @property
     def stdout(self) -> IO[str]:
-        # Looked up at call time so test runners that swap sys.stdout are honoured.
-        return sys.stdout
+        return self._stdout if self._stdout is not None else sys.stdout
 
     @property
     def stderr(self) -> IO[str]:
-        return sys.stderr
+        return self._stderr if self._stderr is not None else sys.stderr
+
+    @property
+    def stdout_tty(self) -> bool:
+        """Whether stdout is a terminal (tables, local times) rather than a pipe (TSV, ISO times)."""
+        return _isatty(self.stdout) if self._stdout_tty is None else self._stdout_tty
+
+    @property
+    def stderr_tty(self) -> bool:
+        return _isatty(self.stderr) if self._stderr_tty is None else self._stderr_tty
 
     @property
     def color_out(self) -> bool:
-        return use_color(self.stdout, self.no_color)
+        return use_color(self.stdout, self.no_color, tty=self.stdout_tty)
 
     @property
     def color_err(self) -> bool:
-        return use_color(self.stderr, self.no_color)
+        return use_color(self.stderr, self.no_color, tty=self.stderr_tty)
 
-    def _console(self, stream: IO[str], color: bool) -> Any:
+    def _console(self, stream: IO[str], color: bool, tty: bool) -> Any:
         from rich.console import Console
 
         # When use_color() says yes, Rich must not veto it for a pipe or TERM=dumb (CLICOLOR_FORCE /
         # FORCE_COLOR); there it gets the 16 standard colours, which every ANSI reader understands.
-        native = _isatty(stream) and os.environ.get("TERM") != "dumb"
+        native = tty and os.environ.get("TERM") != "dumb"
         return Console(
             file=stream,
             no_color=not color,
@@ -149,11 +180,18 @@ class Output:
         text = printable(text)
         if style and self.color_out:
             with _writing_stdout():
-                self._console(self.stdout, True).print(text, style=style, markup=False)
+                self._console(self.stdout, True, self.stdout_tty).print(text, style=style, markup=False)
             return
         with self._lock, _writing_stdout():
             self.stdout.write(text + "\n")
             self.stdout.flush()
+
+    def show(self, model: M, render: Callable[[M, Output], None]) -> None:
+        """A command's output model: as one JSON line with ``--json``, else ``render(model, self)``."""
+        if self.json:
+            self.json_line(model)
+        else:
+            render(model, self)
 
     def data(self, obj: Any, human: Any = None) -> None:
         """``obj`` as JSON with ``--json``; otherwise call ``human()`` (or print ``obj`` plainly)."""
@@ -179,7 +217,7 @@ class Output:
         def text(v: Any) -> str:
             return "-" if v is None or v == "" else printable(v)
 
-        if not _isatty(self.stdout):
+        if not self.stdout_tty:
             with self._lock, _writing_stdout():
                 for row in rows:
                     self.stdout.write("\t".join(text(v) for v in row) + "\n")
@@ -200,7 +238,7 @@ class Output:
                     style = style(v)
                 cells.append(Text(text(v), style=(style or "") if color else ""))
             tbl.add_row(*cells)
-        console = self._console(self.stdout, color)
+        console = self._console(self.stdout, color, True)
         # Rows are never squeezed into a narrow terminal: IDs and paths are copied into the next
         # command, so a cell stays whole on one line and a long row soft-wraps instead.
         natural = console.measure(tbl, options=console.options.update(max_width=100_000)).maximum
@@ -219,7 +257,7 @@ class Output:
     def _err(self, text: str, style: str | None) -> None:
         text = printable(text)
         if style and self.color_err:
-            self._console(self.stderr, True).print(text, style=style, markup=False)
+            self._console(self.stderr, True, self.stderr_tty).print(text, style=style, markup=False)
             return
         with self._lock:
             self.stderr.write(text + "\n")
@@ -253,12 +291,12 @@ class Output:
         """Show a spinner on stderr for waits longer than ``delay`` s; nothing when stderr is not a
         colour-capable terminal or in ``--json`` mode."""
         # FORCE_COLOR / CLICOLOR_FORCE may colour a pipe, but an animation there is only noise.
-        if self.json or not self.color_err or not _isatty(self.stderr):
+        if self.json or not self.color_err or not self.stderr_tty:
             yield
             return
         from rich.status import Status
 
-        status = Status(text, console=self._console(self.stderr, True))
+        status = Status(text, console=self._console(self.stderr, True, self.stderr_tty))
         timer = threading.Timer(delay, status.start)
         timer.daemon = True
         timer.start()
@@ -267,3 +305,42 @@ class Output:
         finally:
             timer.cancel()
             status.stop()
+
+
+# the --json contract, declared on the output models ----------------------------------------------
+
+_Model = TypeVar("_Model", bound=type)
+
+
+@dataclass(frozen=True)
+class JsonDoc:
+    """How docs/json.md presents one command's output model (``scripts/gen_json_docs.py``):
+    ``command`` (the heading, e.g. ``cstar keys revoke KEY_ID --yes``), ``intro`` (a sentence before the
+    example), ``example`` (a JSON document exactly as shown, whose keys must be the model's) and
+    ``list_of`` (the output is a list of the model). The text after the example is the model
+    docstring's body (everything after its first paragraph)."""
+
+    command: str
+    example: str | None = None
+    intro: str = ""
+    list_of: bool = False
+
+
+def json_doc(command: str, *, example: str | None = None, intro: str = "", list_of: bool = False) -> Callable[[_Model], _Model]:
+    """Class decorator: attach a :class:`JsonDoc` to an output model (read back by :func:`doc_of`)."""
+
+    def attach(model: _Model) -> _Model:
+        model.__json_doc__ = JsonDoc(command, example, intro, list_of)  # type: ignore[attr-defined]
+        return model
+
+    return attach
+
+
+def doc_of(model: type) -> tuple[JsonDoc, str]:
+    """``(JsonDoc, notes)`` of a model decorated with :func:`json_doc`; ``notes`` is its docstring after
+    the first paragraph (empty when it has none). Raises ``LookupError`` for an undecorated model."""
+    doc = getattr(model, "__json_doc__", None)
+    if not isinstance(doc, JsonDoc):
+        raise LookupError(f"{model.__name__} has no @json_doc")
+    body = inspect.cleandoc(model.__doc__ or "").split("\n\n", 1)
+    return doc, body[1].strip() if len(body) > 1 else ""

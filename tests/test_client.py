@@ -66,15 +66,15 @@ def test_unwraps_envelope_and_keeps_metadata() -> None:
         )
 
     c, _ = client(handler)
-    page = c.list(c.team_path("tickets"), status="open", search=None)
-    assert page.data == [{"id": "tkt_1"}] and page.has_more
+    page = c.list_tickets(status="open", search=None)
+    assert page.data == [{"id": "tkt_1"}] and page.meta.has_more
     req = seen[0]
     assert req.url.path == f"/api/v1/teams/{TEAM}/tickets"
-    assert dict(req.url.params) == {"status": "open"}
+    assert dict(req.url.params) == {"status": "open", "page": "1", "pageSize": "20"}
     assert req.headers["authorization"] == f"Bearer {KEY}"
     assert req.headers["user-agent"] == USER_AGENT and USER_AGENT.startswith("cstar-cli/")
-    assert c.last_meta.request_id == "req_abc"
-    assert c.last_meta.rate_limit.to_dict() == {"limit": 1000, "remaining": 998, "reset": 1700000000, "window": 3600}
+    assert page.meta.request_id == "req_abc"
+    assert page.meta.rate_limit.to_dict() == {"limit": 1000, "remaining": 998, "reset": 1700000000, "window": 3600}
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_unwraps_envelope_and_keeps_metadata() -> None:
 def test_errors_become_reference_classes(status: int, type_: str, cls: type) -> None:
     c, _ = client(lambda req: error(status, type_, "INVALID_FIELD", "Title is required", "title"))
     with pytest.raises(cls) as e:
-        c.post(c.team_path("tickets"), {})
+        c.transport.request("POST", f"/teams/{TEAM}/tickets", json={})
     err = e.value
     assert (err.status_code, err.request_id, err.doc_url, err.message) == (
         status,
@@ -108,14 +108,15 @@ def test_get_retries_5xx_then_succeeds() -> None:
         ]
     )
     c, sleeps = client(lambda req: next(calls))
-    assert c.get("/me") == {"ok": True}
-    assert len(sleeps) == 2 and c.last_meta.attempts == 3
+    result = c.transport.request("GET", "/me")
+    assert result.data == {"ok": True}
+    assert len(sleeps) == 2 and result.meta.attempts == 3
 
 
 def test_gives_up_after_retries() -> None:
     c, sleeps = client(lambda req: error(500, "server_error", "x", "boom"))
     with pytest.raises(CStarServerError) as e:
-        c.get("/me")
+        c.transport.request("GET", "/me")
     assert e.value.request_id == "req_500" and len(sleeps) == 2
 
 
@@ -129,11 +130,11 @@ def test_mutation_retries_reuse_one_idempotency_key() -> None:
         return httpx.Response(201, json=envelope({"id": "tkt_9"}))
 
     c, _ = client(handler)
-    assert c.post(c.team_path("tickets"), {"title": "x"}) == {"id": "tkt_9"}
+    assert c.create_ticket(title="x").data == {"id": "tkt_9"}
     assert len(keys) == 2 and keys[0] == keys[1]
-    c.post(c.team_path("tickets"), {"title": "y"})
+    c.create_ticket(title="y")
     assert keys[2] != keys[0]  # a new logical call gets a new key
-    c.post(c.team_path("tickets"), {"title": "z"}, idempotency_key="form_42")
+    c.create_ticket(title="z", idempotency_key="form_42")
     assert keys[3] == "form_42"
 
 
@@ -152,11 +153,11 @@ def test_rate_limit_honours_retry_after_or_raises() -> None:
         ]
     )
     c, sleeps = client(lambda req: next(responses))
-    assert c.get("/me") == {"ok": 1} and sleeps == [2.0]
+    assert c.transport.request("GET", "/me").data == {"ok": 1} and sleeps == [2.0]
 
     c, sleeps = client(lambda req: httpx.Response(429, json={}, headers={"Retry-After": "120"}))
     with pytest.raises(CStarRateLimitError) as e:
-        c.get("/me")
+        c.transport.request("GET", "/me")
     assert e.value.retry_after == 120.0 and sleeps == [] and e.value.exit_code == 7
 
 
@@ -166,14 +167,14 @@ def test_connection_failure_is_a_network_error() -> None:
 
     c, sleeps = client(handler)
     with pytest.raises(CStarConnectionError) as e:
-        c.get("/me")
+        c.transport.request("GET", "/me")
     assert e.value.exit_code == 9 and len(sleeps) == 2 and KEY not in str(e.value)
 
 
 def test_non_json_error_body() -> None:
     c, _ = client(lambda req: httpx.Response(502, text="<html>Bad gateway</html>"), max_retries=0)
     with pytest.raises(CStarServerError) as e:
-        c.get("/me")
+        c.transport.request("GET", "/me")
     assert "502" in e.value.message
 
 
@@ -188,7 +189,7 @@ def test_non_json_error_body() -> None:
 def test_a_server_that_is_not_the_cstar_api_is_a_base_url_problem(response: httpx.Response) -> None:
     c, sleeps = client(lambda req: response)
     with pytest.raises(CStarConnectionError) as e:
-        c.get("/me")
+        c.transport.request("GET", "/me")
     assert e.value.code == "not_cstar_api" and "--base-url" in (e.value.hint or "") and sleeps == []
 
 
@@ -201,7 +202,7 @@ def test_timeouts_are_retried_once() -> None:
 
     c, _ = client(handler)
     with pytest.raises(CStarConnectionError) as e:
-        c.get("/me")
+        c.transport.request("GET", "/me")
     assert len(calls) == 2 and e.value.code == "timeout"
 
 
@@ -221,4 +222,7 @@ def test_team_id_from_me() -> None:
         return httpx.Response(200, content=json.dumps(envelope({"team": {"id": TEAM}})).encode())
 
     c = CStarClient(KEY, "https://api.example", transport=httpx.MockTransport(handler))
-    assert c.team_id == TEAM
+    assert c.team_id is None
+    learned = c.resolve_team()
+    assert learned is not None and learned.data["team"]["id"] == TEAM
+    assert c.team_id == TEAM and c.resolve_team() is None  # learned once

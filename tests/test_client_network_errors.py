@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from cstar_cli import credentials, logstream
-from cstar_cli.api import _client
-from cstar_cli.api._client import CStarClient, connection_error
+from cstar_cli import credentials
+from cstar_cli.api import CStarClient, _transport
+from cstar_cli.api._transport import connection_error
 from cstar_cli.errors import CStarConnectionError
 from tests.support.cli import cstar, cstar_subprocess
 
@@ -55,7 +55,7 @@ def test_an_unverifiable_certificate_fails_at_once_with_a_hint() -> None:
 
     c, sleeps = mock_client(handler)
     with pytest.raises(CStarConnectionError) as e:
-        c.get("/me")
+        c.me()
     assert len(calls) == 1 and sleeps == []
     err = e.value
     assert err.exit_code == 9 and err.code == "tls_verify_failed"
@@ -74,16 +74,15 @@ def test_other_tls_handshake_failures_are_not_retried_either() -> None:
 
     c, sleeps = mock_client(handler)
     with pytest.raises(CStarConnectionError) as e:
-        c.get("/me")
+        c.me()
     assert sleeps == [] and e.value.code == "tls_failed" and "wrong version number" in e.value.message
 
 
 def test_the_log_stream_does_not_retry_a_certificate_failure() -> None:
-    c, _ = mock_client(lambda r: httpx.Response(500))
-    sleeps: list[float] = []
+    c, sleeps = mock_client(cert_verify_failure)
     elements = []
     with pytest.raises(CStarConnectionError) as e:
-        for el in logstream.tail(c, transport=httpx.MockTransport(cert_verify_failure), sleep=sleeps.append):
+        for el in c.stream_logs():
             elements.append(el)
     assert elements == [] and sleeps == [] and e.value.code == "tls_verify_failed"
 
@@ -213,7 +212,7 @@ def test_chained_os_errors_give_their_own_text() -> None:
 
 
 def test_a_failing_keychain_is_described_without_its_class_name(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import keyring
 
@@ -225,10 +224,11 @@ def test_a_failing_keychain_is_described_without_its_class_name(
     previous = keyring.get_keyring()
     keyring.set_keyring(FileKeyring())
     try:
-        assert credentials.store_key("default", KEY)[0] == "file"
+        storage, _, notices = credentials.store_key("default", KEY)
     finally:
         keyring.set_keyring(previous)
-    err = capsys.readouterr().err
+    assert storage == "file"
+    err = "\n".join(notices)
     assert "the OS keychain failed: locked" in err and "KeyringError" not in err and KEY not in err
 
 
@@ -247,7 +247,7 @@ def test_status_retries_5xx_and_429_like_the_other_commands(emulator: Any) -> No
 
 def test_round_trip_is_the_answering_attempts_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(_client, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(_transport, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
     answers = iter([(0.300, 503), (0.004, 200)])
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -262,10 +262,10 @@ def test_round_trip_is_the_answering_attempts_alone(monkeypatch: pytest.MonkeyPa
         clock[0] += 2.0
 
     c = CStarClient(KEY, "https://api.example", transport=httpx.MockTransport(handler), sleep=sleep)
-    c.me()
-    assert c.last_meta.attempts == 2
-    assert c.last_meta.round_trip_ms == pytest.approx(4.0)
-    assert c.last_meta.elapsed_ms == pytest.approx(2304.0)
+    meta = c.me().meta
+    assert meta.attempts == 2
+    assert meta.round_trip_ms == pytest.approx(4.0)
+    assert meta.elapsed_ms == pytest.approx(2304.0)
 
 
 def test_a_url_too_long_to_send_is_a_validation_error_not_a_crash() -> None:
@@ -274,7 +274,7 @@ def test_a_url_too_long_to_send_is_a_validation_error_not_a_crash() -> None:
     client = CStarClient("sk_test_" + "a" * 24, "http://127.0.0.1:9", team_id="t", max_retries=0)
     try:
         with pytest.raises(CStarValidationError) as info:
-            client.request("GET", "/teams/t/tickets", params={"search": "x" * 70_000})
+            client.list_tickets(search="x" * 70_000)
     finally:
         client.close()
     assert info.value.code == "invalid_request_url" and info.value.exit_code == 2

@@ -6,9 +6,10 @@ import os
 
 import pytest
 
-from cstar_cli.config import Config, check_base_url, resolve, validate_key
 from cstar_cli.errors import CStarUsageError
+from cstar_cli.profiles import Config
 from cstar_cli.protocol.keys import key_mode, key_type, redact
+from cstar_cli.settings import check_base_url, resolve, validate_key
 
 KEY = "sk_test_" + "q" * 28
 

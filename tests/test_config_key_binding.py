@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from cstar_cli import credentials
-from cstar_cli.config import DEFAULT_BASE_URL, Config, check_base_url, resolve, same_api
 from cstar_cli.errors import CStarAuthenticationError, CStarUsageError
+from cstar_cli.profiles import Config
+from cstar_cli.settings import DEFAULT_BASE_URL, check_base_url, resolve, same_api
 from tests.support.cli import cstar
 
 KEY = "sk_test_" + "b1Nd" * 7

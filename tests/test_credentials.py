@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cstar_cli import credentials
-from cstar_cli.config import Config, resolve
+from cstar_cli.profiles import Config
+from cstar_cli.settings import resolve
 
 KEY = "sk_test_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4"
 
 
 @pytest.fixture
-def test_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def test_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     import keyring
 
     from tests.support.keyring_backend import FileKeyring
@@ -31,34 +33,35 @@ def test_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_store_in_keychain_and_load(test_keyring: Path) -> None:
-    storage, where = credentials.store_key("default", KEY)
-    assert storage == "keychain"
+    storage, where, notices = credentials.store_key("default", KEY)
+    assert (storage, notices) == ("keychain", ())
     assert "cstar-cli" in where
     assert json.loads(test_keyring.read_text()) == {"cstar-cli/default": KEY}
-    assert credentials.load_key("default", "keychain") == (KEY, "keychain")
-    assert credentials.delete_key("default")
-    assert credentials.load_key("default", "keychain") == (None, None)
+    assert credentials.load_key("default", "keychain") == (KEY, "keychain", ())
+    assert credentials.delete_key("default").removed
+    assert credentials.load_key("default", "keychain") == (None, None, ())
 
 
 def test_failing_keychain_falls_back_to_private_file(
     test_keyring: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CSTAR_TEST_KEYRING_MODE", "fail")
-    storage, where = credentials.store_key("work", KEY)
+    storage, where, notices = credentials.store_key("work", KEY)
     assert storage == "file"
-    err = capsys.readouterr().err
-    assert "mode 0600" in err and KEY not in err
+    assert capsys.readouterr().err == ""  # said through the caller's output, not printed here
+    (notice,) = notices
+    assert notice.startswith("Note: the OS keychain failed") and "mode 0600) instead" in notice
+    assert KEY not in notice
     path = Path(os.environ["CSTAR_CONFIG_DIR"]) / "credentials.toml"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert credentials.load_key("work", "file") == (KEY, "file")
+    assert credentials.load_key("work", "file") == (KEY, "file", ())
 
 
 def test_hanging_keychain_times_out(test_keyring: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSTAR_TEST_KEYRING_MODE", "hang")
     monkeypatch.setattr(credentials, "KEYRING_TIMEOUT", 0.2)
-    storage, _ = credentials.store_key("default", KEY)
-    assert storage == "file"
+    assert credentials.store_key("default", KEY).storage == "file"
 
 
 def test_no_keyring_backend_uses_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +72,7 @@ def test_no_keyring_backend_uses_file(monkeypatch: pytest.MonkeyPatch) -> None:
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())
     try:
-        assert credentials.store_key("default", KEY)[0] == "file"
+        assert credentials.store_key("default", KEY).storage == "file"
     finally:
         keyring.set_keyring(previous)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cstar_cli.config import _load_toml
+from cstar_cli._files import load_toml
 from tests.support.cli import cstar_env
 from tests.support.emulator import EmulatorProcess
 
@@ -40,7 +40,7 @@ def run_parallel(commands: list[list[str]], env: dict[str, str]) -> list[tuple[i
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    return _load_toml(path)
+    return load_toml(path)
 
 
 def login_args(emu: EmulatorProcess, profile: str, key: str) -> list[str]:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from cstar_cli import credentials
-from cstar_cli.config import Config, atomic_write, ensure_dir
+from cstar_cli._files import atomic_write, ensure_dir
+from cstar_cli.profiles import Config
 from tests.support.cli import cstar
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
@@ -114,10 +115,12 @@ def test_a_credentials_file_that_cannot_be_made_private_is_not_used(
         real_chmod(p, m, *a, **kw)
 
     monkeypatch.setattr(os, "chmod", refuse)
-    assert credentials.load_key("default", "file") == (None, None)
-    err = capsys.readouterr().err
-    assert "cannot be made private (Operation not permitted); not using it" in err
-    assert KEY not in err
+    key, source, notices = credentials.load_key("default", "file")
+    assert (key, source) == (None, None)
+    assert capsys.readouterr().err == ""
+    (notice,) = notices
+    assert notice.startswith("Warning: ") and "cannot be made private (Operation not permitted); not using it" in notice
+    assert KEY not in notice
 
 
 def test_writes_replace_the_file_and_keep_other_entries(tmp_path: Path, loose_umask: None) -> None:

@@ -20,8 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cstar_cli import logstream
-from cstar_cli.api import CStarClient
+from cstar_cli.api import CStarClient, streams
 from cstar_cli.commands.logs import short_path
 from cstar_cli.errors import CStarAuthenticationError, CStarConnectionError
 from tests.support.cli import cstar, cstar_env
@@ -301,8 +300,9 @@ def test_tail_streams_new_requests_and_ctrl_c_exits_130(emulator: Any, tails: li
 
 @pytest.mark.parametrize("seen_before_drop", [True, False], ids=["after-entries", "before-any-entry"])
 def test_tail_survives_a_server_restart_without_gap_or_duplicate(
-    emulator: Any, tails: list[TailProcess], seen_before_drop: bool
+    emulator_process: Any, tails: list[TailProcess], seen_before_drop: bool
 ) -> None:
+    emulator = emulator_process  # restarted on the same port and database
     env = env_for(emulator)
     tail = TailProcess("--json", env=env)
     tails.append(tail)
@@ -425,15 +425,17 @@ def _sse(*chunks: bytes | Exception) -> httpx.Response:
     return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_Chunks(*chunks))
 
 
-def _client() -> CStarClient:
-    return CStarClient("sk_test_" + "a" * 32, "http://127.0.0.1:9", team_id="team")
+def _client(handler: Any, sleep: Any = lambda s: None) -> CStarClient:
+    return CStarClient(
+        "sk_test_" + "a" * 32, "http://127.0.0.1:9", team_id="team", transport=httpx.MockTransport(handler), sleep=sleep
+    )
 
 
 def _run(handler: Any, stop_at: str | None = None, limit: int = 50) -> list[Any]:
     got: list[Any] = []
-    for el in logstream.tail(_client(), transport=httpx.MockTransport(handler), sleep=lambda s: None):
+    for el in _client(handler).stream_logs():
         got.append(el)
-        if isinstance(el, logstream.LogEntry) and el.id == stop_at or len(got) >= limit:
+        if isinstance(el, streams.LogStreamEntry) and el.id == stop_at or len(got) >= limit:
             break
     return got
 
@@ -458,12 +460,12 @@ def test_resume_after_a_drop_has_no_gap_and_no_duplicate() -> None:
         return _sse(_event(2), _event(3), b": ping\n\n", _event(4))
 
     got = _run(handler, stop_at="req_4")
-    ids = [el.id for el in got if isinstance(el, logstream.LogEntry)]
+    ids = [el.id for el in got if isinstance(el, streams.LogStreamEntry)]
     assert ids == ["req_1", "req_2", "req_3", "req_4"]
     assert seen_headers == [None, "req_2"]
     kinds = [type(el).__name__ for el in got]
-    assert kinds[:4] == ["Connected", "LogEntry", "LogEntry", "Reconnecting"]
-    assert got[4] == logstream.Connected("req_2")
+    assert kinds[:4] == ["LogStreamOpened", "LogStreamEntry", "LogStreamEntry", "LogStreamReconnecting"]
+    assert got[4] == streams.LogStreamOpened("req_2")
 
 
 def test_server_errors_and_rate_limits_are_retried_auth_errors_are_not() -> None:
@@ -498,12 +500,12 @@ def test_server_errors_and_rate_limits_are_retried_auth_errors_are_not() -> None
 
     got: list[Any] = []
     with pytest.raises(CStarAuthenticationError) as info:
-        for el in logstream.tail(_client(), transport=httpx.MockTransport(handler), sleep=lambda s: None):
+        for el in _client(handler).stream_logs():
             got.append(el)
     assert info.value.code == "key_revoked" and info.value.exit_code == 3 and info.value.request_id == "req_x"
-    reasons = [el.reason for el in got if isinstance(el, logstream.Reconnecting)]
+    reasons = [el.reason for el in got if isinstance(el, streams.LogStreamReconnecting)]
     assert reasons == ["server error 503", "rate limited", "the server closed the stream"]
-    assert [el.id for el in got if isinstance(el, logstream.LogEntry)] == ["req_1"]
+    assert [el.id for el in got if isinstance(el, streams.LogStreamEntry)] == ["req_1"]
 
 
 def test_never_connecting_gives_up_with_a_connection_error() -> None:
@@ -512,30 +514,28 @@ def test_never_connecting_gives_up_with_a_connection_error() -> None:
 
     slept: list[float] = []
     with pytest.raises(CStarConnectionError):
-        for _ in logstream.tail(
-            _client(), transport=httpx.MockTransport(handler), sleep=slept.append, connect_attempts=3
-        ):
+        for _ in _client(handler, sleep=slept.append).stream_logs(connect_attempts=3):
             pass
     assert len(slept) == 2
 
 
 def test_backoff_grows_and_is_capped() -> None:
-    delays = [logstream.backoff_delay(n) for n in range(1, 12)]
-    assert all(0 < d <= logstream.MAX_BACKOFF for d in delays)
-    assert delays[-1] >= logstream.MAX_BACKOFF * 0.75 > delays[0]
+    delays = [streams.backoff_delay(n) for n in range(1, 12)]
+    assert all(0 < d <= streams.MAX_BACKOFF for d in delays)
+    assert delays[-1] >= streams.MAX_BACKOFF * 0.75 > delays[0]
 
 
 def test_sse_parser_follows_the_spec() -> None:
-    p = logstream.SSEParser()
+    p = streams.SSEParser()
     lines = [": comment", "retry: 2500", "id: req_1", "event: request", 'data: {"a":', "data:1}", ""]
     out = [p.feed(line) for line in lines]
     assert out[:-1] == [None] * 6
-    assert out[-1] == logstream.SSEEvent("request", '{"a":\n1}', "req_1")
+    assert out[-1] == streams.SSEEvent("request", '{"a":\n1}', "req_1")
     assert p.retry == 2.5 and p.last_id == "req_1"
     # No data: nothing dispatched, but the id still counts; an unnamed event is a "message".
     assert p.feed("id: req_2") is None and p.feed("") is None and p.last_id == "req_2"
     assert p.feed("data: x") is None
-    assert p.feed("") == logstream.SSEEvent("message", "x", "req_2")
+    assert p.feed("") == streams.SSEEvent("message", "x", "req_2")
     # An event cut off before its blank line does not move the resume point.
     p.feed("id: req_3")
     p.feed("data: partial")

@@ -17,10 +17,10 @@ from mcp import Client
 from mcp_types import CallToolResult
 from pydantic import BaseModel, ValidationError
 
-from cstar_cli.config import resolve
 from cstar_cli.mcp.access import ApiAccess
 from cstar_cli.mcp.server import CStarMCPServer, build_server, strict_arguments_model
 from cstar_cli.mcp.tools import SPECS, Tools
+from cstar_cli.settings import resolve
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 

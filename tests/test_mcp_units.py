@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import pytest
 
-from cstar_cli.api import Page
+from cstar_cli.api import ResponseMeta, Result
 from cstar_cli.errors import (
     CStarConflictError,
     CStarError,
@@ -100,20 +101,19 @@ def test_select_tools_refuses_write_tool_with_read_only_and_empty_lists() -> Non
         select_tools([" , "])
 
 
-def _page(items: list[dict], page: int, total: int, size: int = 2) -> Page:
+def _page(items: list[dict], page: int, total: int, size: int = 2) -> Result[list[Any]]:
     pages = -(-total // size)
-    return Page(items, {"page": page, "pageSize": size, "total": total, "totalPages": pages}, page < pages)
+    pagination = {"page": page, "pageSize": size, "total": total, "totalPages": pages}
+    return Result(items, ResponseMeta(request_id=f"req_{page}", pagination=pagination))
 
 
 def test_list_result_says_how_to_get_the_next_page() -> None:
-    result = views.ticket_list(
-        _page([{"id": "tkt_1"}, {"id": "tkt_2"}], 1, 5), requested_page=1, page_size=2, request_id="req_1"
-    )
-    assert result["nextPage"] == 2
+    result = views.ticket_list(_page([{"id": "tkt_1"}, {"id": "tkt_2"}], 1, 5), requested_page=1, page_size=2)
+    assert result["nextPage"] == 2 and result["requestId"] == "req_1"
     assert "page=2" in result["note"] and "5" in result["note"]
-    last = views.ticket_list(_page([{"id": "tkt_5"}], 3, 5), requested_page=3, page_size=2, request_id=None)
+    last = views.ticket_list(_page([{"id": "tkt_5"}], 3, 5), requested_page=3, page_size=2)
     assert last["nextPage"] is None and "last page" in last["note"]
-    empty = views.ticket_list(_page([], 9, 5), requested_page=9, page_size=2, request_id=None)
+    empty = views.ticket_list(_page([], 9, 5), requested_page=9, page_size=2)
     assert empty["nextPage"] is None and "past the last page" in empty["note"]
 
 
@@ -130,8 +130,11 @@ def test_ticket_detail_trims_long_messages_and_threads() -> None:
 
 
 def test_article_excerpt_is_short_and_flagged() -> None:
-    page = Page([{"id": "art_1", "content": "# Title\n\n" + "body " * 200}], {"page": 1, "totalPages": 1}, False)
-    article = views.article_list(page, requested_page=1, page_size=20, request_id=None)["articles"][0]
+    page = Result(
+        [{"id": "art_1", "content": "# Title\n\n" + "body " * 200}],
+        ResponseMeta(pagination={"page": 1, "totalPages": 1}),
+    )
+    article = views.article_list(page, requested_page=1, page_size=20)["articles"][0]
     assert article["excerptTrimmed"] and len(article["excerpt"] or "") <= views.EXCERPT_LIMIT
 
 

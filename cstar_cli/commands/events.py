@@ -1,7 +1,6 @@
 """``cstar events [--category tickets] [--triggerable]``: the webhook event catalog, offline.
 
-``--json`` prints a list of ``{"type", "category", "description", "triggerable"}`` in the reference's
-order (docs/json.md).
+``--json`` prints a list of :class:`~cstar_cli.views.events.EventTypeInfo` in the reference's order (docs/json.md).
 """
 
 from __future__ import annotations
@@ -9,10 +8,26 @@ from __future__ import annotations
 import typer
 
 from cstar_cli.context import get_app
-from cstar_cli.errors import CStarUsageError
+from cstar_cli.output import Output
 from cstar_cli.protocol import events as catalog
+from cstar_cli.views.events import EventTypeInfo, event_types
 
 app = typer.Typer(add_completion=False)
+
+
+# render ------------------------------------------------------------------------------------------
+
+
+def render_events(types: list[EventTypeInfo], out: Output) -> None:
+    """A table of type, category, triggerable and description (TSV when piped)."""
+    out.table(
+        ["EVENT TYPE", "CATEGORY", "TRIGGER", "DESCRIPTION"],
+        [(t["type"], t["category"], "yes" if t["triggerable"] else "", t["description"]) for t in types],
+        styles={0: "cyan", 2: "green"},
+    )
+
+
+# command -----------------------------------------------------------------------------------------
 
 
 def _categories(incomplete: str) -> list[str]:
@@ -32,23 +47,4 @@ def events_command(
     triggerable: bool = typer.Option(False, "--triggerable", help="Only the types `cstar trigger` can fire."),
 ) -> None:
     """List webhook event types with their category and description."""
-    out = get_app(ctx).out
-    try:
-        types = catalog.by_category(category)
-    except KeyError:
-        raise CStarUsageError(
-            f"Unknown category {category!r}.",
-            code="invalid_category",
-            field="category",
-            hint="Valid categories: " + ", ".join(catalog.CATEGORIES) + ".",
-        ) from None
-    if triggerable:
-        types = [t for t in types if t.triggerable]
-    out.data(
-        [t.to_dict() for t in types],
-        lambda: out.table(
-            ["EVENT TYPE", "CATEGORY", "TRIGGER", "DESCRIPTION"],
-            [(t.name, t.category, "yes" if t.triggerable else "", t.description) for t in types],
-            styles={0: "cyan", 2: "green"},
-        ),
-    )
+    get_app(ctx).out.show(event_types(category, triggerable=triggerable), render_events)

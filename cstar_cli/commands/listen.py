@@ -24,17 +24,21 @@ import json
 import math
 import signal
 import socket
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import typer
+from typing_extensions import TypedDict
 
 from cstar_cli.context import get_app
 from cstar_cli.errors import EXIT_INTERRUPTED, CStarError, CStarUsageError
-from cstar_cli.output import Output, dumps
+from cstar_cli.output import Output, dumps, json_doc
 from cstar_cli.protocol import events as catalog
 
 if TYPE_CHECKING:
+    from cstar_cli.api import CStarClient
+    from cstar_cli.api.models import CliSession
     from cstar_cli.relay import (
         DeliveryAttempted,
         EventReceived,
@@ -52,6 +56,29 @@ app = typer.Typer(add_completion=False)
 
 _GREEN, _RED, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[1m", "\x1b[0m"
 MAX_TIMEOUT = 3600.0
+
+
+# output model ------------------------------------------------------------------------------------
+
+
+@json_doc("cstar listen --format json")
+class ListenEventLine(TypedDict):
+    """One line of ``cstar listen --format json`` per event: ``payload`` is the event as sent (parsed
+    JSON, or the text when it is not JSON), ``delivery`` the forward's final outcome (null without
+    ``--forward-to``), ``receivedAt`` ISO 8601.
+
+    One `{"type": "event", "eventId", "eventType", "receivedAt", "requestId", "payload", "delivery"}`
+    object per line, written when the event's delivery has its final outcome; the fields are documented in
+    [listen.md](listen.md#json-lines---format-json-or---json).
+    """
+
+    type: str
+    eventId: str
+    eventType: str
+    receivedAt: str
+    requestId: str | None
+    payload: Any
+    delivery: dict[str, Any] | None
 
 
 def _resource_patterns() -> list[str]:
@@ -248,19 +275,16 @@ class Renderer:
         return line + f"{detail}, gave up after {tries}"
 
     def _json_event(self, ev: EventReceived, delivery: dict[str, Any] | None) -> None:
-        self._stdout(
-            dumps(
-                {
-                    "type": "event",
-                    "eventId": ev.event_id,
-                    "eventType": ev.event_type,
-                    "receivedAt": _iso(ev.received_at),
-                    "requestId": ev.request_id,
-                    "payload": _parsed(ev.payload),
-                    "delivery": delivery,
-                }
-            )
-        )
+        line: ListenEventLine = {
+            "type": "event",
+            "eventId": ev.event_id,
+            "eventType": ev.event_type,
+            "receivedAt": _iso(ev.received_at),
+            "requestId": ev.request_id,
+            "payload": _parsed(ev.payload),
+            "delivery": delivery,
+        }
+        self._stdout(dumps(line))
 
     def stopped(self, totals: Stopped) -> None:
         """The summary line on stderr."""
@@ -279,6 +303,25 @@ class Renderer:
                 "be sent again (a new `cstar listen` starts with new events)."
             )
         self.out.info(f"Stopped: {text}.")
+
+
+# the session: opened and closed on the API for the relay -----------------------------------------
+
+
+def session_opener(client: CStarClient, patterns: list[str], device: str) -> Callable[[], CliSession]:
+    """``open_session`` for :class:`~cstar_cli.relay.Relay`: ``POST …/cli/sessions`` with the filter and
+    this machine's name, returning the session (``id``, ``websocketUrl``, ``secret``, …)."""
+    return lambda: client.create_cli_session(patterns, device_name=device).data
+
+
+def session_closer(client: CStarClient) -> Callable[[str], None]:
+    """``close_session`` for the relay: ``DELETE …/cli/sessions/{id}``, tried once. It only tidies up
+    (the session would expire anyway), so it must not delay the exit."""
+
+    def close(session_id: str) -> None:
+        client.delete_cli_session(session_id, retries=0)
+
+    return close
 
 
 async def run_relay(relay: Relay, render: Renderer) -> int:
@@ -394,14 +437,11 @@ def listen_command(
         out.warn("Note: -H/--headers and --skip-verify only apply with --forward-to.")
 
     client = app_ctx.client()
-    device = socket.gethostname()
-
-    def close_session(session_id: str) -> None:
-        # One try: it only tidies up (the session would expire anyway), so it must not delay the exit.
-        client.request("DELETE", client.team_path(f"cli/sessions/{session_id}"), retries=0)
+    open_session = session_opener(client, patterns, socket.gethostname())
+    close_session = session_closer(client)
 
     if print_secret:
-        session = client.create_cli_session(patterns, device_name=device)
+        session = open_session()
         out.data({"secret": session.get("secret")}, lambda: out.line(str(session.get("secret"))))
         # The secret is stable per device, so the session itself is not needed any more.
         if session.get("id"):
@@ -410,7 +450,7 @@ def listen_command(
         return
 
     relay = Relay(
-        lambda: client.create_cli_session(patterns, device_name=device),
+        open_session,
         api_key=client.api_key,
         events=tuple(patterns),
         forward=forward,

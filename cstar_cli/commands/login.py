@@ -4,23 +4,64 @@ The key comes from ``--api-key`` (``-`` reads one line from stdin), else a hidde
 else ``CSTAR_API_KEY`` (said on stderr, redacted, so an inherited variable is never stored unnoticed).
 It is checked with ``GET /me`` (server contract, Key introspection), stored in
 the OS keychain (or the 0600 file fallback, said on stderr) and the profile records the team.
-``--json`` prints ``{"profile", "team": {"id", "name"}, "mode", "keyType", "key", "storage",
-"baseUrl"}`` (``key`` redacted).
+``--json`` prints :class:`LoginOutput` (``key`` redacted).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 
 import typer
+from typing_extensions import TypedDict
 
-from cstar_cli.config import validate_key
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarUsageError
+from cstar_cli.output import Output, json_doc
 from cstar_cli.protocol.keys import redact
+from cstar_cli.settings import validate_key
 
 app = typer.Typer(add_completion=False)
+
+
+# output model ------------------------------------------------------------------------------------
+
+
+class LoginTeam(TypedDict):
+    """The team the key belongs to."""
+
+    id: str | None
+    name: str | None
+
+
+@json_doc(
+    "cstar login",
+    example="""{"profile": "default", "team": {"id": "…uuid…", "name": "Acme Support"}, "mode": "test",
+ "keyType": "secret", "key": "sk_test_…a1b2", "storage": "keychain", "baseUrl": "https://www.cstar.help"}""",
+)
+class LoginOutput(TypedDict):
+    """``cstar login``: the profile now logged in, and where its key is stored.
+
+    `key` is redacted; `storage` is `keychain` or `file`.
+    """
+
+    profile: str
+    team: LoginTeam
+    mode: str | None
+    keyType: str | None
+    key: str
+    storage: str
+    baseUrl: str
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    """What ``cstar login`` shows: the ``--json`` document and, for people, ``where`` the key is stored
+    (``OS keychain``, or the credentials file's path)."""
+
+    output: LoginOutput
+    where: str
 
 
 def _read_key(flag: str | None) -> tuple[str, bool]:
@@ -54,6 +95,27 @@ def _read_key(flag: str | None) -> tuple[str, bool]:
     )
 
 
+# render ------------------------------------------------------------------------------------------
+
+
+def render_login(done: LoggedIn, out: Output) -> None:
+    """``Logged in to <team> (<id>)`` and the details, aligned, on stdout."""
+    o = done.output
+    out.line(f"Logged in to {o['team']['name']} ({o['team']['id']})", style="green")
+    out.fields(
+        [
+            ("Mode", o["mode"]),
+            ("Key", f"{o['key']} ({o['keyType']})"),
+            ("Stored in", done.where),
+            ("Profile", o["profile"]),
+            ("Base URL", o["baseUrl"]),
+        ]
+    )
+
+
+# command -----------------------------------------------------------------------------------------
+
+
 @app.command("login")
 def login_command(ctx: typer.Context) -> None:
     """Check an API key against the API and store it for this profile.
@@ -70,12 +132,14 @@ def login_command(ctx: typer.Context) -> None:
     settings = app_ctx.settings(load_stored_key=False)
     client = app_ctx.client(api_key=key)
     with out.spinner("Checking the key…"):
-        me = client.me()
-    team = me["team"]
+        me = client.me().data
+    team = me.get("team") or {}
 
     from cstar_cli import credentials
 
-    storage, where = credentials.store_key(settings.profile, key)
+    storage, where, notices = credentials.store_key(settings.profile, key)
+    for notice in notices:
+        out.warn(notice)
     app_ctx.config.set_profile(
         settings.profile,
         {
@@ -90,7 +154,7 @@ def login_command(ctx: typer.Context) -> None:
             "key_storage": storage,
         },
     )
-    result = {
+    output: LoginOutput = {
         "profile": settings.profile,
         "team": {"id": team.get("id"), "name": team.get("name")},
         "mode": me.get("mode"),
@@ -99,17 +163,7 @@ def login_command(ctx: typer.Context) -> None:
         "storage": storage,
         "baseUrl": settings.base_url,
     }
-
-    def human() -> None:
-        out.line(f"Logged in to {team.get('name')} ({team.get('id')})", style="green")
-        out.fields(
-            [
-                ("Mode", me.get("mode")),
-                ("Key", f"{redact(key)} ({me.get('keyType')})"),
-                ("Stored in", where),
-                ("Profile", settings.profile),
-                ("Base URL", settings.base_url),
-            ]
-        )
-
-    out.data(result, human)
+    if out.json:
+        out.json_line(output)
+    else:
+        render_login(LoggedIn(output, where), out)

@@ -4,22 +4,29 @@ Recent API requests of the key's team and mode, newest first (server contract, "
 ``--tail`` the requests made from now on, as they happen. Filters are checked before any request
 (exit 2, the valid forms in the hint).
 
-``--json`` prints the list of log entries ``[{"id", "method", "path", "status", "durationMs",
-"createdAt", "keyId", "ip", "userAgent", "errorCode"}]``; with ``--tail`` one such object per line,
-flushed per line. Reconnection notices go to stderr. Ctrl-C ends a tail with exit 130.
+``--json`` prints the list of log entries (:class:`LogLine`); with ``--tail`` one such object per
+line, flushed per line. Reconnection notices go to stderr. Ctrl-C ends a tail with exit 130.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from cstar_cli.api.models import LogEntry
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarUsageError, CStarValidationError
+from cstar_cli.output import Output, json_doc
+
+if TYPE_CHECKING:
+    from cstar_cli.api import CStarClient
+    from cstar_cli.api.streams import LogStreamElement
 
 app = typer.Typer(add_completion=False)
 
@@ -29,6 +36,46 @@ DEFAULT_LIMIT = 20
 _STATUS_RE = re.compile(r"^(?:[1-5]xx|[1-5][0-9]{2})$")
 _REQ_RE = re.compile(r"^req_[A-Za-z0-9]+$")
 _COLUMNS = ["TIME", "STATUS", "METHOD", "PATH", "DURATION", "REQUEST ID", "ERROR"]
+#: Fixed column widths of ``--tail`` on a terminal, so lines printed one at a time still line up.
+_TAIL_WIDTHS = [8, 3, 6, 28, 8, 28, 0]
+
+
+# output models -----------------------------------------------------------------------------------
+
+
+@json_doc(
+    "cstar logs [filters]",
+    list_of=True,
+    intro="A list of request-log entries, newest first:",
+    example="""[{"id": "req_…", "method": "POST", "path": "/api/v1/teams/…/tickets", "status": 201,
+  "durationMs": 12.4, "createdAt": "2026-05-07T21:29:46.233Z", "keyId": "key_…",
+  "ip": "127.0.0.1", "userAgent": "cstar-cli/0.1.0 python/3.11.9", "errorCode": null}]""",
+)
+class LogLine(LogEntry):
+    """One entry of ``cstar logs`` (and one line of ``--tail``): the API's log entry, as sent.
+
+    `path` is the full request path (the human table shortens it to the part after the team). For the
+    next page pass the last entry's `id` as `--before`.
+    """
+
+
+@dataclass(frozen=True)
+class LogsPage:
+    """What ``cstar logs`` shows: ``entries`` (the ``--json`` document), the key's ``mode`` and, when
+    there are more, ``more`` (the command line that lists the next page)."""
+
+    entries: list[LogEntry]
+    mode: str
+    more: str | None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The contract's filters, normalised by :func:`check_filters`."""
+
+    method: str | None = None
+    status: str | None = None
+    path: str | None = None
 
 
 def check_filters(
@@ -123,7 +170,7 @@ def _when(iso: Any, tty: bool) -> str:
     return local.strftime("%H:%M:%S" if local.date() == today else "%Y-%m-%d %H:%M:%S")
 
 
-def _row(e: dict[str, Any], tty: bool) -> list[Any]:
+def _row(e: Mapping[str, Any], tty: bool) -> list[Any]:
     duration = e.get("durationMs")
     return [
         _when(e.get("createdAt"), tty),
@@ -134,6 +181,108 @@ def _row(e: dict[str, Any], tty: bool) -> list[Any]:
         e.get("id"),
         e.get("errorCode"),
     ]
+
+
+# fetch -------------------------------------------------------------------------------------------
+
+
+def fetch_logs(client: CStarClient, filters: Filters, limit: int | None, before: str | None) -> LogsPage:
+    """One page of entries, newest first. An unknown ``before`` is :class:`CStarValidationError` with a
+    hint to use an ID ``cstar logs`` listed."""
+    try:
+        page = client.list_logs(
+            method=filters.method,
+            status=filters.status,
+            path=filters.path,
+            limit=limit or DEFAULT_LIMIT,
+            before=before,
+        )
+    except CStarValidationError as e:
+        # A well-formed --before the server does not know (another team or mode, or expired).
+        if before is not None and e.hint is None and e.field in (None, "before"):
+            e.hint = (
+                "Use a request ID listed by `cstar logs` with this key, or leave --before out to start from the newest."
+            )
+        raise
+    more = None
+    if page.meta.has_more and page.data:
+        cursor = (page.meta.pagination or {}).get("nextCursor") or page.data[-1].get("id")
+        more = next_page_command(str(cursor), filters.method, filters.status, filters.path, limit)
+    return LogsPage(page.data, "test" if client.is_test_mode else "live", more)
+
+
+def follow_logs(client: CStarClient, filters: Filters) -> Iterator[LogStreamElement]:
+    """The stream of new entries, without this command's own set-up calls.
+
+    The newest entry is where the stream starts: resuming after it from the first connection on means
+    a drop before anything was printed leaves no gap either. The set-up calls (learning the team, when
+    the profile does not know it, and reading the newest entry) are logged once answered, possibly
+    after the stream opened; they are this command's own, so they are left out."""
+    own: set[str] = set()
+    learned = client.resolve_team()
+    if learned is not None and learned.meta.request_id:
+        own.add(learned.meta.request_id)
+    newest = client.list_logs(limit=1)
+    if newest.meta.request_id:
+        own.add(newest.meta.request_id)
+    anchor = newest.data[0].get("id") if newest.data and isinstance(newest.data[0], dict) else None
+    from cstar_cli.api.streams import LogStreamEntry
+
+    for el in client.stream_logs(
+        method=filters.method, status=filters.status, path=filters.path, last_event_id=anchor
+    ):
+        if not (isinstance(el, LogStreamEntry) and el.id in own):
+            yield el
+
+
+# render ------------------------------------------------------------------------------------------
+
+
+def render_logs(page: LogsPage, out: Output) -> None:
+    """A table on a terminal (local times), TSV with ISO times when piped; the next page's command on
+    stderr."""
+    if not page.entries:
+        out.info(f"No matching API requests in {page.mode} mode.")
+        return
+    tty = out.stdout_tty
+    out.table(
+        _COLUMNS,
+        [_row(e, tty) for e in page.entries],
+        styles={1: status_style, 5: "dim", 6: lambda code: "red" if code else ""},
+    )
+    if page.more:
+        out.info(f"More entries: {page.more}")
+
+
+def render_tail(elements: Iterable[LogStreamElement], out: Output, mode: str) -> None:
+    """Each entry as it comes: a JSON line (``--json``), a fixed-width line on a terminal or a TSV row
+    when piped; connection notices on stderr."""
+    from cstar_cli.api.streams import LogStreamEntry, LogStreamOpened, LogStreamReconnecting
+
+    tty = out.stdout_tty
+    connected_once = False
+    for el in elements:
+        if isinstance(el, LogStreamEntry):
+            if out.json:
+                out.json_line(el.entry)
+            elif tty:
+                cells = ["-" if v is None or v == "" else str(v) for v in _row(el.entry, tty)]
+                text = "  ".join(c.ljust(w) for c, w in zip(cells, _TAIL_WIDTHS, strict=False)).rstrip()
+                out.line(text, style=status_style(el.entry.get("status")) or None)
+            else:
+                out.table(_COLUMNS, [_row(el.entry, tty)])
+        elif isinstance(el, LogStreamOpened):
+            if not connected_once:
+                out.info(f"Tailing API requests ({mode} mode). Press Ctrl-C to stop.")
+            else:
+                out.info(f"Reconnected; resuming after {el.resumed_after or 'the start'}.")
+            connected_once = True
+        elif isinstance(el, LogStreamReconnecting) and (el.attempt <= 3 or el.attempt % 10 == 0):
+            # A long outage retries every ~10 s for as long as it lasts; say so now and then, not each time.
+            out.warn(f"Log stream interrupted ({el.reason}); reconnecting in {el.delay:g} s (attempt {el.attempt}).")
+
+
+# command -----------------------------------------------------------------------------------------
 
 
 @app.command("logs")
@@ -163,88 +312,15 @@ def logs_command(
             code="invalid_combination",
             hint="Use `cstar logs --limit N` for past requests, or `cstar logs --tail` for new ones.",
         )
+    filters = Filters(method, status, path)
     client = app_ctx.client()
+    out = app_ctx.out
     if tail_:
-        _tail(app_ctx, client, method, status, path)
+        render_tail(follow_logs(client, filters), out, "test" if client.is_test_mode else "live")
         return
-    out = app_ctx.out
-    params = {"method": method, "status": status, "path": path, "limit": limit or DEFAULT_LIMIT, "before": before}
-    try:
-        with out.spinner("Fetching request logs…"):
-            # request(), not list(): the contract's `path` filter would collide with list()'s own argument.
-            entries = list(client.request("GET", client.team_path("logs"), params=params) or [])
-    except CStarValidationError as e:
-        # A well-formed --before the server does not know (another team or mode, or expired).
-        if before is not None and e.hint is None and e.field in (None, "before"):
-            e.hint = (
-                "Use a request ID listed by `cstar logs` with this key, or leave --before out to start from the newest."
-            )
-        raise
-    pagination = client.last_meta.pagination or {}
-
-    def human() -> None:
-        if not entries:
-            mode = "test" if client.is_test_mode else "live"
-            out.info(f"No matching API requests in {mode} mode.")
-            return
-        tty = _isatty(out.stdout)
-        out.table(
-            _COLUMNS,
-            [_row(e, tty) for e in entries],
-            styles={1: status_style, 5: "dim", 6: lambda code: "red" if code else ""},
-        )
-        if pagination.get("hasMore"):
-            cursor = pagination.get("nextCursor") or entries[-1].get("id")
-            out.info(f"More entries: {next_page_command(str(cursor), method, status, path, limit)}")
-
-    out.data(entries, human)
-
-
-def _tail(app_ctx: Any, client: Any, method: str | None, status: str | None, path: str | None) -> None:
-    from cstar_cli import logstream
-
-    out = app_ctx.out
-    tty = _isatty(out.stdout)
-    # The newest entry is where the stream starts: resuming after it from the first connection on
-    # means a drop before anything was printed leaves no gap either. These set-up calls (and the
-    # GET /me that may come first to learn the team) are logged once answered, possibly after the
-    # stream opened; they are this command's own, so they are not shown.
-    own: set[str] = set()
-    if client.team_id and client.last_meta.request_id:
-        own.add(client.last_meta.request_id)
-    newest = client.request("GET", client.team_path("logs"), params={"limit": 1}) or []
-    if client.last_meta.request_id:
-        own.add(client.last_meta.request_id)
-    anchor = newest[0].get("id") if newest and isinstance(newest[0], dict) else None
-    # Fixed columns on a terminal, so lines printed one at a time still line up.
-    widths = [8, 3, 6, 28, 8, 28, 0]
-    connected_once = False
-    for el in logstream.tail(client, method=method, status=status, path=path, last_event_id=anchor):
-        if isinstance(el, logstream.LogEntry):
-            if el.id in own:
-                continue
-            if out.json:
-                out.json_line(el.entry)
-            elif tty:
-                cells = ["-" if v is None or v == "" else str(v) for v in _row(el.entry, tty)]
-                text = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
-                out.line(text, style=status_style(el.entry.get("status")) or None)
-            else:
-                out.table(_COLUMNS, [_row(el.entry, tty)])
-        elif isinstance(el, logstream.Connected):
-            if not connected_once:
-                mode = "test" if client.is_test_mode else "live"
-                out.info(f"Tailing API requests ({mode} mode). Press Ctrl-C to stop.")
-            else:
-                out.info(f"Reconnected; resuming after {el.resumed_after or 'the start'}.")
-            connected_once = True
-        elif isinstance(el, logstream.Reconnecting) and (el.attempt <= 3 or el.attempt % 10 == 0):
-            # A long outage retries every ~10 s for as long as it lasts; say so now and then, not each time.
-            out.warn(f"Log stream interrupted ({el.reason}); reconnecting in {el.delay:g} s (attempt {el.attempt}).")
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+    with out.spinner("Fetching request logs…"):
+        page = fetch_logs(client, filters, limit, before)
+    if out.json:
+        out.json_line(page.entries)
+    else:
+        render_logs(page, out)

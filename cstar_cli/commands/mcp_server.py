@@ -17,8 +17,8 @@ from typing import Any
 
 import typer
 
-from cstar_cli.config import Settings, resolve
 from cstar_cli.context import get_app
+from cstar_cli.settings import Settings, resolve
 
 app = typer.Typer(add_completion=False)
 

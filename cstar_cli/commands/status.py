@@ -8,32 +8,67 @@ printed, then exit 9.
 
 ``GET /me`` is retried on 5xx, 429 and network errors like every other command's calls; the round
 trip shown (``roundTripMs``) is the final, successful attempt's, from request sent to response read.
-
-``--json`` prints ``{"profile", "team": {"id", "name", "slug", "plan"} | null, "mode", "keyType",
-"keyId", "key", "keySource", "baseUrl", "baseUrlSource", "api": {"reachable", "roundTripMs",
-"requestId"}, "rateLimit": {"limit", "remaining", "reset", "window"} | null, "version"}``.
+The model and its builder live in :mod:`cstar_cli.views.status`, shared with MCP's ``cstar_get_status``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from cstar_cli import __version__
 from cstar_cli.context import get_app
-from cstar_cli.errors import CStarConnectionError, CStarError
-from cstar_cli.protocol.keys import key_mode, key_type, redact
+from cstar_cli.errors import CStarConnectionError
+from cstar_cli.output import Output
+from cstar_cli.views.status import KEY_SOURCES, StatusOutput, build_status
+
+if TYPE_CHECKING:
+    from cstar_cli.api import CStarClient
+    from cstar_cli.settings import Settings
+
+__all__ = ["fetch_status", "render_status", "status_command"]
 
 app = typer.Typer(add_completion=False)
 
-_SOURCES = {
-    "flag": "--api-key",
-    "env": "CSTAR_API_KEY",
-    "keychain": "OS keychain",
-    "file": "credentials file",
-}
+# fetch -------------------------------------------------------------------------------------------
+
+
+def fetch_status(settings: Settings, client: CStarClient) -> tuple[StatusOutput, CStarConnectionError | None]:
+    """``GET /me`` through ``client`` → ``(status, None)``, or ``(status, error)`` when the API could not be
+    reached (the status then holds what is known locally). Other API errors are raised."""
+    try:
+        me = client.me()
+    except CStarConnectionError as e:
+        return build_status(settings, None), e
+    return build_status(settings, me), None
+
+
+# render ------------------------------------------------------------------------------------------
+
+
+def render_status(status: StatusOutput, out: Output) -> None:
+    """The human form: aligned ``Label: value`` lines on stdout."""
+    team, api, rl = status["team"], status["api"], status["rateLimit"]
+    reset = None
+    if rl and rl["reset"]:
+        reset = datetime.fromtimestamp(rl["reset"], timezone.utc).astimezone().strftime("%H:%M:%S")
+    out.fields(
+        [
+            ("Team", f"{team['name']} ({team['id']})" if team else "-"),
+            ("Mode", status["mode"]),
+            ("Key", f"{status['key']} ({status['keyType']}, from {KEY_SOURCES.get(status['keySource'] or '', '-')})"),
+            ("Profile", status["profile"]),
+            ("Base URL", status["baseUrl"]),
+            ("API", f"reachable, {api['roundTripMs']:g} ms" if api["reachable"] else "unreachable"),
+            ("Rate limit", f"{rl['remaining']}/{rl['limit']} left, resets {reset}" if rl and rl["limit"] else "-"),
+            ("CLI", f"cstar {__version__}"),
+        ]
+    )
+
+
+# command -----------------------------------------------------------------------------------------
 
 
 @app.command("status")
@@ -41,60 +76,10 @@ def status_command(ctx: typer.Context) -> None:
     """Show the team, mode, key, base URL, API round trip and rate limit."""
     app_ctx = get_app(ctx)
     out = app_ctx.out
-    s = app_ctx.settings()
+    settings = app_ctx.settings()
     client = app_ctx.client(timeout=10.0)  # no key: the "not logged in" error, exit 3
-    me: dict[str, Any] | None = None
-    failure: CStarError | None = None
-    try:
-        with out.spinner("Contacting the cStar API…"):
-            me = client.me()
-    except CStarConnectionError as e:
-        failure = e
-    meta = client.last_meta
-    # Retries and their waits are not the API's speed: time the attempt that answered.
-    rtt = round(meta.round_trip_ms, 1)
-    team = (me or {}).get("team") or {}
-    result = {
-        "profile": s.profile,
-        "team": {k: team.get(k) for k in ("id", "name", "slug", "plan")} if team else None,
-        "mode": (me or {}).get("mode") or key_mode(s.api_key or ""),
-        "keyType": (me or {}).get("keyType") or key_type(s.api_key or ""),
-        "keyId": (me or {}).get("keyId"),
-        "key": redact(s.api_key),
-        "keySource": s.key_source,
-        "baseUrl": s.base_url,
-        "baseUrlSource": s.base_url_source,
-        "api": {
-            "reachable": failure is None,
-            "roundTripMs": rtt if failure is None else None,
-            "requestId": meta.request_id,
-        },
-        "rateLimit": meta.rate_limit.to_dict() if failure is None else None,
-        "version": __version__,
-    }
-
-    def human() -> None:
-        rl = meta.rate_limit
-        reset = datetime.fromtimestamp(rl.reset, timezone.utc).astimezone().strftime("%H:%M:%S") if rl.reset else None
-        out.fields(
-            [
-                ("Team", f"{team.get('name')} ({team.get('id')})" if team else "-"),
-                ("Mode", result["mode"]),
-                (
-                    "Key",
-                    f"{result['key']} ({result['keyType']}, from {_SOURCES.get(s.key_source or '', '-')})",
-                ),
-                ("Profile", s.profile),
-                ("Base URL", s.base_url),
-                ("API", f"reachable, {rtt:g} ms" if failure is None else "unreachable"),
-                (
-                    "Rate limit",
-                    f"{rl.remaining}/{rl.limit} left, resets {reset}" if failure is None and rl.limit else "-",
-                ),
-                ("CLI", f"cstar {__version__}"),
-            ]
-        )
-
-    out.data(result, human)
+    with out.spinner("Contacting the cStar API…"):
+        status, failure = fetch_status(settings, client)
+    out.show(status, render_status)
     if failure is not None:
         raise failure

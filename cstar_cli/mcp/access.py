@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from cstar_cli.errors import CStarAuthenticationError
 from cstar_cli.protocol.keys import redact
 
 if TYPE_CHECKING:
-    from cstar_cli.api import CStarClient, ResponseMeta
-    from cstar_cli.config import Settings
+    from cstar_cli.api import CStarClient
+    from cstar_cli.settings import Settings
 
 __all__ = ["NOT_LOGGED_IN_HINT", "ApiAccess", "Secrets"]
-
-T = TypeVar("T")
 
 NOT_LOGGED_IN_HINT = (
     "Ask the user to run `cstar login` in a terminal, or to set CSTAR_API_KEY in this MCP server's env "
@@ -54,22 +51,21 @@ class Secrets:
 class ApiAccess:
     """Settings and one :class:`~cstar_cli.api.CStarClient`, shared by the tools.
 
-    ``load_settings`` is :func:`cstar_cli.config.resolve` bound to the command's flags; it may block
-    (keychain), so call :meth:`settings` and :meth:`call` from a worker thread. Calls are serialised:
-    the client keeps the last call's metadata (request ID, pagination, rate limit) on itself, and two
-    calls at once would read each other's. ``client_options`` go to the client (``timeout`` s,
-    ``max_retries``, ``team_id``, ``transport``).
+    ``load_settings`` is :func:`cstar_cli.settings.resolve` bound to the command's flags; it may block
+    (keychain), so call :meth:`settings` and :meth:`client` from a worker thread. Only making them is
+    serialised: every call returns its own metadata, so tool calls run concurrently on the one client.
+    ``client_options`` go to the client (``timeout`` s, ``max_retries``, ``team_id``, ``transport``).
     """
 
     def __init__(
         self,
         load_settings: Callable[[], Settings],
         secrets: Secrets | None = None,
-        **client_options: object,
+        **client_options: Any,
     ) -> None:
         self._load_settings = load_settings
         self.secrets = secrets or Secrets()
-        self._client_options = {"timeout": 20.0, "max_retries": 2, **client_options}
+        self._client_options: dict[str, Any] = {"timeout": 20.0, "max_retries": 2, **client_options}
         self._settings: Settings | None = None
         self._client: CStarClient | None = None
         self._lock = threading.RLock()
@@ -84,36 +80,23 @@ class ApiAccess:
                 self._settings = settings
             return self._settings
 
-    def _client_locked(self) -> CStarClient:
-        if self._client is None:
-            s = self.settings()
-            if not s.api_key and s.withheld_for:
-                # The stored key belongs to another API: say which, as the CLI does.
-                raise s.not_logged_in()
-            if not s.api_key:
-                raise CStarAuthenticationError(
-                    f"No cStar API key (profile '{s.profile}'): not logged in, and CSTAR_API_KEY is not set.",
-                    code="not_logged_in",
-                    hint=NOT_LOGGED_IN_HINT,
-                )
-            from cstar_cli.api import CStarClient
-
-            options = {"team_id": s.team_id, **self._client_options}
-            self._client = CStarClient(s.api_key, s.base_url, **options)  # type: ignore[arg-type]
-        return self._client
-
-    def call(self, op: Callable[[CStarClient], T]) -> tuple[T, ResponseMeta]:
-        """Run ``op(client)`` and return its result with that call's metadata.
-
-        Raises what ``op`` raises (:class:`~cstar_cli.errors.CStarError` subclasses), and
-        :class:`~cstar_cli.errors.CStarAuthenticationError` (``not_logged_in``) when there is no key.
-        """
+    def client(self) -> CStarClient:
+        """The shared client, made on first use. Raises
+        :class:`~cstar_cli.errors.CStarAuthenticationError` (``not_logged_in``) when there is no key,
+        naming the API the profile is logged in to when its stored key belongs to another one."""
         with self._lock:
-            client = self._client_locked()
-            result = op(client)
-            return result, client.last_meta
+            if self._client is None:
+                s = self.settings()
+                if not s.api_key:
+                    raise s.not_logged_in(hint=NOT_LOGGED_IN_HINT)
+                from cstar_cli.api import CStarClient
+
+                options = {"team_id": s.team_id, **self._client_options}
+                self._client = CStarClient(s.api_key, s.base_url, **options)
+            return self._client
 
     def close(self) -> None:
+        """Close the client's connections (a later :meth:`client` makes a new one)."""
         with self._lock:
             if self._client is not None:
                 self._client.close()

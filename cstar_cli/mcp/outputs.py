@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
+from cstar_cli.views import events, status
+
 __all__ = [
     "ArticleList",
     "ArticleSummary",
@@ -227,29 +229,20 @@ class TriggerResult(TypedDict):
     requestId: str | None
 
 
+# The status parts are cstar status's own (one model for both surfaces), titled for MCP.
 @with_config(_CONFIG)
-class Team(TypedDict):
-    id: str | None
-    name: str | None
-    slug: str | None
-    plan: str | None
+class Team(status.StatusTeam):
+    pass
 
 
 @with_config(_CONFIG)
-class ApiCheck(TypedDict):
-    reachable: bool
-    roundTripMs: float | None
-    requestId: str | None
+class ApiCheck(status.ApiCheck):
+    pass
 
 
 @with_config(_CONFIG)
-class RateLimitInfo(TypedDict):
+class RateLimitInfo(status.RateLimitInfo):
     """`X-RateLimit-*`: `limit`/`remaining` requests, `reset` (unix s), `window` (s)."""
-
-    limit: int | None
-    remaining: int | None
-    reset: int | None
-    window: int | None
 
 
 @with_config(_CONFIG)
@@ -270,13 +263,8 @@ class StatusResult(TypedDict):
 
 
 @with_config(_CONFIG)
-class EventInfo(TypedDict):
+class EventInfo(events.EventTypeInfo):
     """One webhook event type of the reference's "Webhooks" list."""
-
-    type: str
-    category: str
-    description: str
-    triggerable: bool
 
 
 @with_config(_CONFIG)

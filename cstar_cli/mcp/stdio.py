@@ -147,7 +147,7 @@ async def stdio_transport(
         async with anyio.create_task_group() as tg:
             tg.start_soon(read_messages, lambda: _read(in_fd), messages_in, outgoing_in.clone(), limit)
             tg.start_soon(write_messages, lambda data: _write_all(out_fd, data), outgoing_out)
-            yield messages_out, outgoing_in  # type: ignore[misc]
+            yield messages_out, outgoing_in
     finally:
         restore_stdout()
         restore_stdin()

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
-from cstar_cli import __version__
 from cstar_cli.errors import CStarError
 from cstar_cli.mcp import outputs as o
 from cstar_cli.mcp import results, views
 from cstar_cli.mcp.access import ApiAccess
 from cstar_cli.protocol import events as catalog
-from cstar_cli.protocol.keys import key_mode, key_type, redact
+from cstar_cli.protocol.keys import redact
+from cstar_cli.views.events import event_types
+from cstar_cli.views.status import KEY_SOURCES, build_status
 
 __all__ = ["SPECS", "ToolSpec", "Tools"]
 
@@ -206,10 +206,6 @@ SPECS: tuple[ToolSpec, ...] = (
 )
 
 
-def _id_path(resource: str, ident: str) -> str:
-    return f"{resource}/{quote(ident, safe='')}"
-
-
 class Tools:
     """The tool bodies, bound to one :class:`~cstar_cli.mcp.access.ApiAccess`. Each method returns a
     successful :class:`CallToolResult` whose ``structuredContent`` matches its annotated output type,
@@ -234,32 +230,21 @@ class Tools:
         pageSize: PageSizeArg = 20,
     ) -> Annotated[CallToolResult, o.TicketList]:
         """``GET /teams/{teamId}/tickets`` (reference: Tickets → list) → :class:`~.outputs.TicketList`."""
-        data, meta = self.api.call(
-            lambda c: c.list(
-                c.team_path("tickets"),
-                status=status,
-                priority=priority,
-                search=search,
-                customerId=customerId,
-                page=page,
-                pageSize=pageSize,
-            )
+        result = self.api.client().list_tickets(
+            status=status, priority=priority, search=search, customer_id=customerId, page=page, page_size=pageSize
         )
-        return self._ok(views.ticket_list(data, requested_page=page, page_size=pageSize, request_id=meta.request_id))
+        return self._ok(views.ticket_list(result, requested_page=page, page_size=pageSize))
 
     def get_ticket(self, ticketId: TicketIdArg) -> Annotated[CallToolResult, o.TicketResult]:
         """``GET /teams/{teamId}/tickets/{ticketId}`` (reference: Tickets → get, "includes the full message
         thread") → :class:`~.outputs.TicketResult`. Falls back to ``GET …/messages`` (reference: Messages)
         when the ticket comes without its thread."""
-
-        def fetch(c: Any) -> dict[str, Any]:
-            ticket = c.get(c.team_path(_id_path("tickets", ticketId)))
-            if isinstance(ticket, dict) and "messages" not in ticket and ticket.get("messageCount"):
-                ticket = {**ticket, "messages": c.get(c.team_path(_id_path("tickets", ticketId) + "/messages"))}
-            return ticket if isinstance(ticket, dict) else {}
-
-        ticket, meta = self.api.call(fetch)
-        return self._ok(views.ticket_detail(ticket, request_id=meta.request_id))
+        client = self.api.client()
+        result = client.get_ticket(ticketId)
+        ticket = result.data
+        if "messages" not in ticket and ticket.get("messageCount"):
+            ticket = {**ticket, "messages": client.list_messages(ticketId).data}
+        return self._ok(views.ticket_detail(ticket, request_id=result.meta.request_id))
 
     def create_ticket(
         self,
@@ -289,26 +274,16 @@ class Tools:
     ) -> Annotated[CallToolResult, o.TicketCreated]:
         """``POST /teams/{teamId}/tickets`` (reference: Tickets → create; Code of cStar 04, idempotency)
         → :class:`~.outputs.TicketCreated`. Needs a secret key (403 ``forbidden`` otherwise)."""
-        body = {
-            k: v
-            for k, v in {
-                "title": title,
-                "priority": priority,
-                "customerId": customerId,
-                "customerName": customerName,
-                "tags": tags,
-                "notes": notes,
-            }.items()
-            if v is not None
-        }
-        ticket, meta = self.api.call(lambda c: c.post(c.team_path("tickets"), body, idempotency_key=idempotencyKey))
-        return self._ok(
-            views.ticket_created(
-                ticket if isinstance(ticket, dict) else {},
-                replayed=meta.idempotent_replayed,
-                request_id=meta.request_id,
-            )
+        result = self.api.client().create_ticket(
+            title=title,
+            priority=priority,
+            customer_id=customerId,
+            customer_name=customerName,
+            tags=tags,
+            notes=notes,
+            idempotency_key=idempotencyKey,
         )
+        return self._ok(views.ticket_created(result))
 
     def list_customers(
         self,
@@ -321,25 +296,15 @@ class Tools:
         pageSize: PageSizeArg = 20,
     ) -> Annotated[CallToolResult, o.CustomerList]:
         """``GET /teams/{teamId}/customers`` (reference: Customers → list) → :class:`~.outputs.CustomerList`."""
-        data, meta = self.api.call(
-            lambda c: c.list(
-                c.team_path("customers"),
-                status=status,
-                sentiment=sentiment,
-                search=search,
-                page=page,
-                pageSize=pageSize,
-            )
+        result = self.api.client().list_customers(
+            status=status, sentiment=sentiment, search=search, page=page, page_size=pageSize
         )
-        return self._ok(views.customer_list(data, requested_page=page, page_size=pageSize, request_id=meta.request_id))
+        return self._ok(views.customer_list(result, requested_page=page, page_size=pageSize))
 
     def get_customer(self, customerId: CustomerIdArg) -> Annotated[CallToolResult, o.CustomerResult]:
         """``GET /teams/{teamId}/customers/{customerId}`` (reference: Customers → get)
         → :class:`~.outputs.CustomerResult`."""
-        customer, meta = self.api.call(lambda c: c.get(c.team_path(_id_path("customers", customerId))))
-        return self._ok(
-            views.customer_detail(customer if isinstance(customer, dict) else {}, request_id=meta.request_id)
-        )
+        return self._ok(views.customer_detail(self.api.client().get_customer(customerId)))
 
     def list_articles(
         self,
@@ -355,18 +320,10 @@ class Tools:
         pageSize: PageSizeArg = 20,
     ) -> Annotated[CallToolResult, o.ArticleList]:
         """``GET /teams/{teamId}/articles`` (reference: Articles → list) → :class:`~.outputs.ArticleList`."""
-        data, meta = self.api.call(
-            lambda c: c.list(
-                c.team_path("articles"),
-                category=category,
-                status=status,
-                isPublic=None if isPublic is None else str(isPublic).lower(),
-                search=search,
-                page=page,
-                pageSize=pageSize,
-            )
+        result = self.api.client().list_articles(
+            category=category, status=status, is_public=isPublic, search=search, page=page, page_size=pageSize
         )
-        return self._ok(views.article_list(data, requested_page=page, page_size=pageSize, request_id=meta.request_id))
+        return self._ok(views.article_list(result, requested_page=page, page_size=pageSize))
 
     def trigger_webhook(
         self,
@@ -374,10 +331,7 @@ class Tools:
     ) -> Annotated[CallToolResult, o.TriggerResult]:
         """``POST /teams/{teamId}/webhooks/trigger-test`` (reference: Webhooks → trigger-test)
         → :class:`~.outputs.TriggerResult`. Needs a secret key."""
-        data, meta = self.api.call(lambda c: c.trigger(event))
-        return self._ok(
-            views.trigger_result(data if isinstance(data, dict) else {}, event=event, request_id=meta.request_id)
-        )
+        return self._ok(views.trigger_result(self.api.client().trigger_test(event), event=event))
 
     def status_lines(self) -> list[str]:
         """Where the server points, for error results of :meth:`get_status` (key redacted)."""
@@ -385,46 +339,31 @@ class Tools:
             s = self.api.settings()
         except CStarError:
             return []
-        source = {"flag": "--api-key", "env": "CSTAR_API_KEY", "keychain": "OS keychain", "file": "credentials file"}
-        key = f"{redact(s.api_key)} (from {source.get(s.key_source or '', '-')})" if s.api_key else "none"
+        key = f"{redact(s.api_key)} (from {KEY_SOURCES.get(s.key_source or '', '-')})" if s.api_key else "none"
         return [f"Base URL: {s.base_url}", f"Key: {key}", f"Profile: {s.profile}"]
 
     def get_status(self) -> Annotated[CallToolResult, o.StatusResult]:
-        """``GET /me`` (server contract: Key introspection), timed, like ``cstar status``
-        → :class:`~.outputs.StatusResult`."""
-        # The call raises the not-logged-in error itself (naming the other API when the stored key
-        # belongs to one).
-        me, meta = self.api.call(lambda c: c.me())
-        s = self.api.settings()
-        team = me.get("team") or {}
-        result: o.StatusResult = {
-            "team": {k: team.get(k) for k in ("id", "name", "slug", "plan")},  # type: ignore[misc]
-            "mode": me.get("mode") or key_mode(s.api_key),
-            "keyType": me.get("keyType") or key_type(s.api_key),
-            "keyId": me.get("keyId"),
-            "key": redact(s.api_key),
-            "keySource": s.key_source,
-            "profile": s.profile,
-            "baseUrl": s.base_url,
-            "api": {"reachable": True, "roundTripMs": meta.round_trip_ms, "requestId": meta.request_id},
-            # A server without rate limiting (the emulator's --rate-limit 0) sends no X-RateLimit-* headers.
-            "rateLimit": meta.rate_limit.to_dict() if meta.rate_limit.limit is not None else None,  # type: ignore[typeddict-item]
-            "version": __version__,
-        }
-        return self._ok(result)
+        """``GET /me`` (server contract: Key introspection), timed, built like ``cstar status``
+        (:func:`cstar_cli.views.status.build_status`) → :class:`~.outputs.StatusResult`."""
+        # The client raises the not-logged-in error itself (naming the other API when the stored key
+        # belongs to one); an unreachable API is an error result here, not a partial status.
+        me = self.api.client().me()
+        return self._ok(views.status_result(build_status(self.api.settings(), me)))
 
     def list_events(
         self,
         category: Annotated[
-            EventCategory | SkipJsonSchema[None], _arg("Only this category: " + ", ".join(catalog.CATEGORIES) + ".")
+            EventCategory | SkipJsonSchema[None],  # type: ignore[valid-type]
+            _arg("Only this category: " + ", ".join(catalog.CATEGORIES) + "."),
         ] = None,
     ) -> Annotated[CallToolResult, o.EventList]:
-        """The event catalog (reference: "Webhooks" event list), offline → :class:`~.outputs.EventList`."""
-        types = catalog.by_category(category)
-        triggerable = sum(t.triggerable for t in types)
+        """The event catalog (reference: "Webhooks" event list), offline, as ``cstar events`` lists it
+        → :class:`~.outputs.EventList`."""
+        types = event_types(category)
+        triggerable = sum(t["triggerable"] for t in types)
         return self._ok(
             {
-                "events": [t.to_dict() for t in types],
+                "events": types,
                 "category": category,
                 "categories": list(catalog.CATEGORIES),
                 "note": f"{len(types)} event type(s); {triggerable} can be sent with cstar_trigger_webhook.",

@@ -20,8 +20,10 @@ from cstar_cli.mcp.sanitize import trim
 
 if TYPE_CHECKING:
     # Type hints only: the API client pulls in httpx, which start-up must not wait for.
-    from cstar_cli.api import Page
+    from cstar_cli.api import Result
+    from cstar_cli.api.models import Article, Customer, Message, Ticket, TriggerTestResult
     from cstar_cli.mcp import outputs as o
+    from cstar_cli.views.status import StatusOutput
 
 __all__ = [
     "EXCERPT_LIMIT",
@@ -34,6 +36,7 @@ __all__ = [
     "ticket_created",
     "ticket_detail",
     "ticket_list",
+    "status_result",
     "ticket_summary",
     "trigger_result",
 ]
@@ -89,8 +92,8 @@ def _metadata(value: Any) -> dict[str, Any] | None:
     return out
 
 
-def _pagination(page: Page, requested_page: int, page_size: int) -> o.Pagination:
-    pag = page.pagination or {}
+def _pagination(page: Result[Any], requested_page: int, page_size: int) -> o.Pagination:
+    pag = page.meta.pagination or {}
     return {
         "page": _int(pag.get("page")) or requested_page,
         "pageSize": _int(pag.get("pageSize")) or page_size,
@@ -118,7 +121,7 @@ def _paging_note(tool: str, noun: str, pag: o.Pagination, count: int, has_more: 
     return None, f"Showing {count}{of_total} {noun}; page {p} is the last page."
 
 
-def ticket_summary(t: dict[str, Any], *, title_limit: int = TITLE_LIMIT) -> tuple[o.TicketSummary, bool]:
+def ticket_summary(t: Ticket, *, title_limit: int = TITLE_LIMIT) -> tuple[o.TicketSummary, bool]:
     """``(summary, title_trimmed)`` of a reference Tickets object."""
     title, trimmed = trim(_str(t.get("title")), title_limit)
     return {
@@ -135,19 +138,25 @@ def ticket_summary(t: dict[str, Any], *, title_limit: int = TITLE_LIMIT) -> tupl
     }, trimmed
 
 
-def ticket_list(page: Page, *, requested_page: int, page_size: int, request_id: str | None) -> o.TicketList:
+def ticket_list(page: Result[list[Ticket]], *, requested_page: int, page_size: int) -> o.TicketList:
     """``GET /tickets`` page → :class:`~cstar_cli.mcp.outputs.TicketList`."""
     shaped = [ticket_summary(t) for t in page.data if isinstance(t, dict)]
     tickets = [s for s, _ in shaped]
     pag = _pagination(page, requested_page, page_size)
-    next_page, note = _paging_note("cstar_list_tickets", "tickets", pag, len(tickets), page.has_more)
+    next_page, note = _paging_note("cstar_list_tickets", "tickets", pag, len(tickets), page.meta.has_more)
     if any(trimmed for _, trimmed in shaped):
         note += f" Titles over {TITLE_LIMIT} characters are trimmed (…)."
     note += " Use cstar_get_ticket for a ticket's messages."
-    return {"tickets": tickets, "pagination": pag, "nextPage": next_page, "note": note, "requestId": request_id}
+    return {
+        "tickets": tickets,
+        "pagination": pag,
+        "nextPage": next_page,
+        "note": note,
+        "requestId": page.meta.request_id,
+    }
 
 
-def _message(m: dict[str, Any]) -> o.Message:
+def _message(m: Message) -> o.Message:
     content, trimmed = trim(_str(m.get("content")) or "", TEXT_LIMIT)
     return {
         "id": _str(m.get("id")) or "",
@@ -160,7 +169,7 @@ def _message(m: dict[str, Any]) -> o.Message:
     }
 
 
-def ticket_detail(t: dict[str, Any], *, request_id: str | None) -> o.TicketResult:
+def ticket_detail(t: Ticket, *, request_id: str | None) -> o.TicketResult:
     """``GET /tickets/{id}`` (ticket with ``messages``) → :class:`~cstar_cli.mcp.outputs.TicketResult`."""
     raw = [m for m in (t.get("messages") or []) if isinstance(m, dict)]
     omitted = max(0, len(raw) - MAX_MESSAGES)
@@ -171,7 +180,7 @@ def ticket_detail(t: dict[str, Any], *, request_id: str | None) -> o.TicketResul
     notes, notes_trimmed = trim(_str(t.get("notes")), TEXT_LIMIT)
     summary, _ = ticket_summary(t, title_limit=TEXT_LIMIT)
     detail: o.TicketDetail = {
-        **summary,  # type: ignore[typeddict-item]
+        **summary,
         "notes": notes,
         "metadata": _metadata(t.get("metadata")),
         "resolvedAt": _str(t.get("resolvedAt")),
@@ -196,13 +205,17 @@ def ticket_detail(t: dict[str, Any], *, request_id: str | None) -> o.TicketResul
     }
 
 
-def ticket_created(t: dict[str, Any], *, replayed: bool, request_id: str | None) -> o.TicketCreated:
+def ticket_created(created: Result[Ticket]) -> o.TicketCreated:
     """``POST /tickets`` answer → :class:`~cstar_cli.mcp.outputs.TicketCreated`."""
-    summary, _ = ticket_summary(t, title_limit=TEXT_LIMIT)
-    return {"ticket": summary, "idempotentReplayed": replayed, "requestId": request_id}
+    summary, _ = ticket_summary(created.data, title_limit=TEXT_LIMIT)
+    return {
+        "ticket": summary,
+        "idempotentReplayed": created.meta.idempotent_replayed,
+        "requestId": created.meta.request_id,
+    }
 
 
-def _customer_summary(c: dict[str, Any]) -> o.CustomerSummary:
+def _customer_summary(c: Customer) -> o.CustomerSummary:
     return {
         "id": _str(c.get("id")) or "",
         "name": trim(_str(c.get("name")), TITLE_LIMIT)[0],
@@ -215,27 +228,34 @@ def _customer_summary(c: dict[str, Any]) -> o.CustomerSummary:
     }
 
 
-def customer_list(page: Page, *, requested_page: int, page_size: int, request_id: str | None) -> o.CustomerList:
+def customer_list(page: Result[list[Customer]], *, requested_page: int, page_size: int) -> o.CustomerList:
     """``GET /customers`` page → :class:`~cstar_cli.mcp.outputs.CustomerList`."""
     customers = [_customer_summary(c) for c in page.data if isinstance(c, dict)]
     pag = _pagination(page, requested_page, page_size)
-    next_page, note = _paging_note("cstar_list_customers", "customers", pag, len(customers), page.has_more)
+    next_page, note = _paging_note("cstar_list_customers", "customers", pag, len(customers), page.meta.has_more)
     note += " Use cstar_get_customer for a customer's notes and metadata."
-    return {"customers": customers, "pagination": pag, "nextPage": next_page, "note": note, "requestId": request_id}
+    return {
+        "customers": customers,
+        "pagination": pag,
+        "nextPage": next_page,
+        "note": note,
+        "requestId": page.meta.request_id,
+    }
 
 
-def customer_detail(c: dict[str, Any], *, request_id: str | None) -> o.CustomerResult:
+def customer_detail(found: Result[Customer]) -> o.CustomerResult:
     """``GET /customers/{id}`` → :class:`~cstar_cli.mcp.outputs.CustomerResult`."""
+    c = found.data
     detail: o.CustomerDetail = {
-        **_customer_summary(c),  # type: ignore[typeddict-item]
+        **_customer_summary(c),
         "notes": trim(_str(c.get("notes")), TEXT_LIMIT)[0],
         "metadata": _metadata(c.get("metadata")),
         "updatedAt": _str(c.get("updatedAt")),
     }
-    return {"customer": detail, "requestId": request_id}
+    return {"customer": detail, "requestId": found.meta.request_id}
 
 
-def _article_summary(a: dict[str, Any]) -> o.ArticleSummary:
+def _article_summary(a: Article) -> o.ArticleSummary:
     excerpt, trimmed = trim(_str(a.get("content")), EXCERPT_LIMIT)
     return {
         "id": _str(a.get("id")) or "",
@@ -253,18 +273,25 @@ def _article_summary(a: dict[str, Any]) -> o.ArticleSummary:
     }
 
 
-def article_list(page: Page, *, requested_page: int, page_size: int, request_id: str | None) -> o.ArticleList:
+def article_list(page: Result[list[Article]], *, requested_page: int, page_size: int) -> o.ArticleList:
     """``GET /articles`` page → :class:`~cstar_cli.mcp.outputs.ArticleList`."""
     articles = [_article_summary(a) for a in page.data if isinstance(a, dict)]
     pag = _pagination(page, requested_page, page_size)
-    next_page, note = _paging_note("cstar_list_articles", "articles", pag, len(articles), page.has_more)
+    next_page, note = _paging_note("cstar_list_articles", "articles", pag, len(articles), page.meta.has_more)
     if any(a["excerptTrimmed"] for a in articles):
         note += f" Each excerpt is the first {EXCERPT_LIMIT} characters of the article's Markdown (…)."
-    return {"articles": articles, "pagination": pag, "nextPage": next_page, "note": note, "requestId": request_id}
+    return {
+        "articles": articles,
+        "pagination": pag,
+        "nextPage": next_page,
+        "note": note,
+        "requestId": page.meta.request_id,
+    }
 
 
-def trigger_result(d: dict[str, Any], *, event: str, request_id: str | None) -> o.TriggerResult:
+def trigger_result(sent: Result[TriggerTestResult], *, event: str) -> o.TriggerResult:
     """trigger-test answer → :class:`~cstar_cli.mcp.outputs.TriggerResult`."""
+    d = sent.data
     deliveries: list[o.Delivery] = [
         {"target": _str(x.get("target")) or "", "queued": x.get("queued") is not False}
         for x in (d.get("deliveries") or [])
@@ -283,5 +310,25 @@ def trigger_result(d: dict[str, Any], *, event: str, request_id: str | None) -> 
         "test": d.get("test") is not False,
         "deliveries": deliveries,
         "note": note,
-        "requestId": request_id,
+        "requestId": sent.meta.request_id,
+    }
+
+
+def status_result(status: StatusOutput) -> o.StatusResult:
+    """``cstar status``'s document (:func:`cstar_cli.views.status.build_status`) →
+    :class:`~cstar_cli.mcp.outputs.StatusResult`: without ``baseUrlSource``, and ``rateLimit`` null when
+    the server sends no rate-limit headers (the emulator's ``--rate-limit 0``)."""
+    rate_limit = status["rateLimit"]
+    return {
+        "team": status["team"],
+        "mode": status["mode"],
+        "keyType": status["keyType"],
+        "keyId": status["keyId"],
+        "key": status["key"],
+        "keySource": status["keySource"],
+        "profile": status["profile"],
+        "baseUrl": status["baseUrl"],
+        "api": status["api"],
+        "rateLimit": rate_limit if rate_limit is not None and rate_limit["limit"] is not None else None,
+        "version": status["version"],
     }

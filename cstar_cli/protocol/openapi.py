@@ -69,7 +69,8 @@ def load() -> dict[str, Any]:
     """The parsed document (a dict; shared, do not modify). Raises ``OSError`` or
     ``json.JSONDecodeError`` only for a broken installation."""
     text = resources.files(__package__).joinpath("openapi.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 @functools.cache
@@ -138,7 +139,8 @@ def operation(operation_id: str) -> dict[str, Any]:
     op = _by_id().get(operation_id)
     if op is None:
         raise KeyError(f"no operation {operation_id!r} in the cStar OpenAPI document")
-    return load()["paths"][op.path][op.method.lower()]
+    found: dict[str, Any] = load()["paths"][op.path][op.method.lower()]
+    return found
 
 
 def resolve(node: Any) -> Any:
@@ -203,7 +205,10 @@ def _registry() -> Registry:
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    return Registry().with_resource(DOCUMENT_URI, Resource.from_contents(load(), default_specification=DRAFT202012))
+    registry: Registry = Registry().with_resource(
+        DOCUMENT_URI, Resource.from_contents(load(), default_specification=DRAFT202012)
+    )
+    return registry
 
 
 def _absolute(node: Any) -> Any:

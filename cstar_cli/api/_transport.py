@@ -1,41 +1,43 @@
-"""The cStar REST client: envelope, request IDs, rate-limit headers, timeouts, retries, idempotency.
+"""The transport under every cStar API call: httpx, the envelope, request IDs, rate-limit headers,
+timeouts, retries, idempotency keys, and errors as :mod:`cstar_cli.errors` classes.
 
 Implements the reference's "Authentication", "Response shape", "Error shape", "Request IDs" and
 "Idempotency is yours" (Code of cStar 04), plus the server contract's conventions.
 
-The client returns bare resources (``data``) and keeps the last call's metadata on
-:attr:`CStarClient.last_meta`; it raises :mod:`cstar_cli.errors` classes and never prints,
-prompts or exits.
+Each call returns a :class:`Result`: the envelope's ``data`` and that call's :class:`ResponseMeta`
+together, so concurrent calls on one transport never read each other's metadata. The transport
+raises :mod:`cstar_cli.errors` classes and never prints, prompts or exits.
 
 Retries (at most ``max_retries`` more attempts, exponential backoff with jitter, capped at 8 s):
 
 - 429: after ``Retry-After`` seconds when that is at most ``max_retry_wait``, else raised at once;
 - 5xx and connection errors (timeouts: one retry only): for GET always; for POST/PATCH/DELETE only with an
-  ``Idempotency-Key``, which the client generates once per logical call (unless the caller gives
+  ``Idempotency-Key``, which the transport generates once per logical call (unless the caller gives
   one) and sends unchanged on every retry, so the server applies the mutation once;
 - never a TLS failure (a certificate that cannot be verified, a failed handshake): retrying cannot fix
   it, so it is raised at once (:class:`CStarConnectionError`, ``tls_verify_failed`` / ``tls_failed``).
 
 Network errors are described in words (``connection refused``, ``timed out after 15 s``), never by
-exception class (:func:`connection_error`, shared with the log stream).
+exception class (:func:`connection_error`). Streams (:meth:`Transport.stream`) share the connection
+pool, headers, TLS settings and error decoding.
 """
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import socket
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypedDict, TypeVar
 
 import httpx
 
 from cstar_cli import __version__
 from cstar_cli.backoff import backoff_delay
-from cstar_cli.config import check_base_url, validate_key
 from cstar_cli.errors import (
     CStarConnectionError,
     CStarError,
@@ -45,17 +47,30 @@ from cstar_cli.errors import (
     CStarValidationError,
     error_from_response,
 )
+from cstar_cli.settings import check_base_url, validate_key
 
-__all__ = ["USER_AGENT", "CStarClient", "Page", "RateLimit", "ResponseMeta", "connection_error", "is_tls_failure"]
+__all__ = [
+    "USER_AGENT",
+    "RateLimit",
+    "ResponseMeta",
+    "Result",
+    "Transport",
+    "TransportOptions",
+    "connection_error",
+    "error_for",
+    "is_tls_failure",
+]
+
+T = TypeVar("T")
 
 USER_AGENT = f"cstar-cli/{__version__} python/{platform.python_version()}"
 _MUTATIONS = {"POST", "PATCH", "PUT", "DELETE"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class RateLimit:
     """The ``X-RateLimit-*`` headers: ``limit``/``remaining`` requests, ``reset`` (unix s),
-    ``window`` (s)."""
+    ``window`` (s); each None when the server did not send it."""
 
     limit: int | None = None
     remaining: int | None = None
@@ -64,6 +79,8 @@ class RateLimit:
 
     @classmethod
     def from_headers(cls, headers: httpx.Headers) -> RateLimit:
+        """The four headers of a response (a missing or non-numeric one is None)."""
+
         def num(name: str) -> int | None:
             try:
                 return int(float(headers[name]))
@@ -78,10 +95,11 @@ class RateLimit:
         )
 
     def to_dict(self) -> dict[str, int | None]:
+        """``{"limit", "remaining", "reset", "window"}``."""
         return {"limit": self.limit, "remaining": self.remaining, "reset": self.reset, "window": self.window}
 
 
-@dataclass
+@dataclass(frozen=True)
 class ResponseMeta:
     """Metadata of one call: ``request_id`` (``req_…``), ``timestamp`` (ISO 8601), ``pagination``
     (list calls), ``rate_limit``, ``status_code``, ``elapsed_ms`` (all attempts and the waits between
@@ -98,24 +116,43 @@ class ResponseMeta:
     attempts: int = 1
     idempotent_replayed: bool = False
 
+    @property
+    def has_more(self) -> bool:
+        """Whether a list call has a next page: ``hasMore`` (cursor paging, the logs) or ``page`` <
+        ``totalPages`` (the reference's page paging); False without pagination."""
+        pag = self.pagination or {}
+        if "hasMore" in pag:
+            return bool(pag["hasMore"])
+        try:
+            return int(pag.get("page") or 1) < int(pag.get("totalPages") or 0)
+        except (TypeError, ValueError):
+            return False
 
-@dataclass
-class Page:
-    """A list call's answer: ``data`` (list), ``pagination`` (``page``, ``pageSize``, ``total``,
-    ``totalPages``, or ``limit``/``hasMore``/``nextCursor`` for logs) and ``has_more``."""
 
-    data: list[Any]
-    pagination: dict[str, Any]
-    has_more: bool
+@dataclass(frozen=True)
+class Result(Generic[T]):
+    """One call's answer: ``data`` (the envelope's, typed by the endpoint method) and ``meta``."""
+
+    data: T
+    meta: ResponseMeta
 
 
-class CStarClient:
-    """Synchronous client for ``<base_url>/api/v1``.
+class TransportOptions(TypedDict, total=False):
+    """The knobs of a :class:`Transport` besides its key and base URL (see there)."""
 
-    ``team_id`` is learned from ``GET /me`` on first need when not given. ``timeout`` (s) applies to
-    connect, read and write of every attempt. ``transport`` lets tests inject ``httpx.MockTransport``
-    for what a real server cannot produce. Raises :class:`CStarUsageError` for a plain-http,
-    non-loopback base URL.
+    timeout: float
+    max_retries: int
+    max_retry_wait: float
+    transport: httpx.BaseTransport | None
+    sleep: Callable[[float], None]
+
+
+class Transport:
+    """Synchronous HTTP for ``<base_url>/api/v1`` with one key.
+
+    ``timeout`` (s) applies to connect (at most 10 s), read and write of every attempt. ``transport``
+    lets tests inject ``httpx.MockTransport`` for what a real server cannot produce. Raises
+    :class:`CStarUsageError` for a missing or malformed key and for a plain-http, non-loopback base URL.
     """
 
     def __init__(
@@ -123,7 +160,6 @@ class CStarClient:
         api_key: str,
         base_url: str,
         *,
-        team_id: str | None = None,
         timeout: float = 15.0,
         max_retries: int = 2,
         max_retry_wait: float = 10.0,
@@ -133,20 +169,17 @@ class CStarClient:
         if not api_key:
             raise CStarUsageError("No API key given.")
         # A malformed key (pasted with a newline, say) is a usage error, not a network failure later.
-        api_key = validate_key(api_key)
+        self.api_key = validate_key(api_key)
         self.base_url = check_base_url(base_url)
-        self._key = api_key
-        self._team_id = team_id
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
-        self._sleep = sleep
-        self.last_meta = ResponseMeta()
-        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        self.sleep = sleep
+        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._http = httpx.Client(
             base_url=self.base_url + "/api/v1",
-            timeout=self._timeout,
+            timeout=self.timeout,
             headers={
-                "Authorization": f"Bearer {api_key}",
+                "Authorization": f"Bearer {self.api_key}",
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
             },
@@ -154,54 +187,27 @@ class CStarClient:
             follow_redirects=False,
         )
 
-    # lifecycle --------------------------------------------------------------------------------
-
     def close(self) -> None:
+        """Close the connection pool."""
         self._http.close()
-
-    def __enter__(self) -> CStarClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def api_key(self) -> str:
-        return self._key
-
-    @property
-    def is_test_mode(self) -> bool:
-        return self._key.startswith(("sk_test_", "pk_test_"))
-
-    @property
-    def team_id(self) -> str:
-        """The team's UUID (``GET /me`` once if not given)."""
-        if not self._team_id:
-            self._team_id = self.me()["team"]["id"]
-        return self._team_id
-
-    def team_path(self, suffix: str) -> str:
-        """``/teams/{teamId}/<suffix>``."""
-        return f"/teams/{self.team_id}/{suffix.lstrip('/')}"
-
-    # core -------------------------------------------------------------------------------------
 
     def request(
         self,
         method: str,
         path: str,
         *,
-        params: dict[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
         json: Any = None,
         idempotency_key: str | None = None,
         retries: int | None = None,
-    ) -> Any:
-        """Send one logical call and return the envelope's ``data``.
+    ) -> Result[Any]:
+        """Send one logical call; return the envelope's ``data`` with the call's metadata.
 
         ``path`` is relative to ``/api/v1`` (``/me``, ``/teams/…``). ``params`` with None values are
-        dropped. Raises a :class:`CStarError` subclass for error responses,
-        :class:`CStarConnectionError` when the server cannot be reached after the retries (at once for
-        a TLS failure).
+        dropped. ``retries`` overrides ``max_retries`` for this call. Raises a :class:`CStarError`
+        subclass for error responses, :class:`CStarValidationError` (``invalid_request_url``) for a
+        URL that cannot be sent, :class:`CStarConnectionError` when the server cannot be reached after
+        the retries (at once for a TLS failure).
         """
         method = method.upper()
         headers: dict[str, str] = {}
@@ -221,11 +227,11 @@ class CStarClient:
                 # the user would otherwise wait minutes before hearing anything.
                 budget = min(retry_budget, 1) if isinstance(e, httpx.TimeoutException) else retry_budget
                 if attempt <= budget and not is_tls_failure(e):
-                    self._sleep(self._backoff(attempt))
+                    self.sleep(self._backoff(attempt))
                     continue
-                raise connection_error(self.base_url, e, self._timeout) from None
+                raise connection_error(self.base_url, e, self.timeout) from None
             except httpx.HTTPError as e:
-                raise connection_error(self.base_url, e, self._timeout) from None
+                raise connection_error(self.base_url, e, self.timeout) from None
             except httpx.InvalidURL as e:
                 # Not an HTTPError: a path or query too long (over 64 KiB) or not encodable as a URL.
                 raise CStarValidationError(
@@ -237,31 +243,49 @@ class CStarClient:
                 return self._handle(resp, started, attempt, attempt_started)
             except CStarRateLimitError as e:
                 if attempt <= retry_budget and e.retry_after <= self.max_retry_wait:
-                    self._sleep(e.retry_after)
+                    self.sleep(e.retry_after)
                     continue
                 raise
             except CStarServerError:
                 if attempt <= retry_budget:
-                    self._sleep(self._backoff(attempt))
+                    self.sleep(self._backoff(attempt))
                     continue
                 raise
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> Iterator[httpx.Response]:
+        """``GET path`` with the body left unread, on the same pool, key and TLS settings. ``headers``
+        add to (or replace) the defaults; ``timeout`` replaces the transport's for this request.
+        The response is yielded whatever its status (:func:`error_for` decodes an error); httpx
+        errors propagate."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        with self._http.stream(
+            "GET", path, params=clean or None, headers=dict(headers or {}), timeout=timeout or self.timeout
+        ) as resp:
+            yield resp
 
     def _backoff(self, attempt: int) -> float:
         return backoff_delay(attempt, base=0.25, cap=8.0, low=0.5, high=1.0)
 
-    def _handle(self, resp: httpx.Response, started: float, attempt: int, attempt_started: float) -> Any:
+    def _handle(self, resp: httpx.Response, started: float, attempt: int, attempt_started: float) -> Result[Any]:
         try:
             body = resp.json()
         except ValueError:
             body = None
         now = time.monotonic()
-        request_id = resp.headers.get("x-cstar-request-id")
-        meta = body.get("meta") if isinstance(body, dict) else None
-        meta = meta if isinstance(meta, dict) else {}
-        self.last_meta = ResponseMeta(
-            request_id=request_id or meta.get("requestId"),
-            timestamp=meta.get("timestamp"),
-            pagination=meta.get("pagination"),
+        envelope_meta = body.get("meta") if isinstance(body, dict) else None
+        envelope_meta = envelope_meta if isinstance(envelope_meta, dict) else {}
+        meta = ResponseMeta(
+            request_id=resp.headers.get("x-cstar-request-id") or envelope_meta.get("requestId"),
+            timestamp=envelope_meta.get("timestamp"),
+            pagination=envelope_meta.get("pagination"),
             rate_limit=RateLimit.from_headers(resp.headers),
             status_code=resp.status_code,
             elapsed_ms=(now - started) * 1000,
@@ -270,7 +294,7 @@ class CStarClient:
             idempotent_replayed=resp.headers.get("idempotent-replayed", "").lower() == "true",
         )
         if resp.is_success and isinstance(body, dict) and body.get("success", True) is not False:
-            return body.get("data")
+            return Result(body.get("data"), meta)
         if not (isinstance(body, dict) and isinstance(body.get("error"), dict)) and resp.status_code != 429:
             # Not the cStar envelope: a proxy's 5xx page is worth retrying; anything else means the base
             # URL points at some other server.
@@ -286,58 +310,22 @@ class CStarClient:
                 status_code=resp.status_code,
                 hint="Check --base-url / CSTAR_BASE_URL: https://www.cstar.help, or a running `cstar emulator start`.",
             )
-        retry_after: float | None = None
-        if "retry-after" in resp.headers:
-            try:
-                retry_after = max(0.0, float(resp.headers["retry-after"]))
-            except ValueError:
-                retry_after = None
-        raise error_from_response(resp.status_code, body, request_id=self.last_meta.request_id, retry_after=retry_after)
+        raise error_for(resp, body, request_id=meta.request_id)
 
-    # conveniences -----------------------------------------------------------------------------
 
-    def get(self, path: str, **params: Any) -> Any:
-        return self.request("GET", path, params=params)
-
-    def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
-        return self.request("POST", path, json=body if body is not None else {}, idempotency_key=idempotency_key)
-
-    def patch(self, path: str, body: Any, *, idempotency_key: str | None = None) -> Any:
-        return self.request("PATCH", path, json=body, idempotency_key=idempotency_key)
-
-    def delete(self, path: str, *, idempotency_key: str | None = None) -> Any:
-        return self.request("DELETE", path, idempotency_key=idempotency_key)
-
-    def list(self, path: str, **params: Any) -> Page:
-        """A list call: ``Page(data, pagination, has_more)``."""
-        data = self.get(path, **params)
-        pag = dict(self.last_meta.pagination or {})
-        if "hasMore" in pag:
-            more = bool(pag["hasMore"])
-        else:
-            more = int(pag.get("page") or 1) < int(pag.get("totalPages") or 0)
-        return Page(list(data or []), pag, more)
-
-    # the contract's endpoints -----------------------------------------------------------------
-
-    def me(self) -> dict[str, Any]:
-        """``GET /me`` → ``{"object": "api_key_context", "keyId", "keyType", "mode", "team": {"id",
-        "name", "slug", "plan", "memberCount"}}`` (server contract, Key introspection)."""
-        data = self.get("/me")
-        if not isinstance(data, dict) or not isinstance(data.get("team"), dict):
-            raise CStarError("Unexpected /me response.", code="bad_response")
-        self._team_id = self._team_id or data["team"].get("id")
-        return data
-
-    def trigger(self, event: str) -> dict[str, Any]:
-        """``POST /teams/{teamId}/webhooks/trigger-test`` → ``{"event", "eventId", "test",
-        "deliveries": [{"target", "queued"}]}`` (reference, Webhooks → trigger-test)."""
-        return self.post(self.team_path("webhooks/trigger-test"), {"event": event})
-
-    def create_cli_session(self, events: list[str], device_name: str) -> dict[str, Any]:
-        """``POST /teams/{teamId}/cli/sessions`` → ``{"id": "cls_…", "websocketUrl", "secret",
-        "events", "expiresAt"}`` (server contract, Listening §1)."""
-        return self.post(self.team_path("cli/sessions"), {"events": events, "deviceName": device_name})
+def error_for(resp: httpx.Response, body: Any, *, request_id: str | None = None) -> CStarError:
+    """The :class:`CStarError` subclass for an error response whose decoded body is ``body`` (None when
+    it was not JSON), with its ``Retry-After`` (s) and request ID (``request_id``, else the
+    ``x-cstar-request-id`` header). Never raises."""
+    retry_after: float | None = None
+    with contextlib.suppress(KeyError, ValueError):
+        retry_after = max(0.0, float(resp.headers["retry-after"]))
+    return error_from_response(
+        resp.status_code,
+        body,
+        request_id=request_id or resp.headers.get("x-cstar-request-id"),
+        retry_after=retry_after,
+    )
 
 
 # network failures in words -----------------------------------------------------------------------

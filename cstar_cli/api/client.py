@@ -1,0 +1,300 @@
+"""The cStar API's endpoints as typed methods over one :class:`~cstar_cli.api._transport.Transport`.
+
+Every method returns a :class:`~cstar_cli.api._transport.Result`: the endpoint's data (a model of
+:mod:`cstar_cli.api.models`) and that call's metadata together. Paths are built here and nowhere
+else. Methods raise :mod:`cstar_cli.errors` classes (see the transport) and never print.
+
+Team-scoped routes need the key's team UUID: given to the constructor (a profile remembers it from
+``cstar login``), or learned once, explicitly, by :meth:`CStarClient.resolve_team` (``GET /me``),
+which the team-scoped methods call when it is not known yet.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any, cast
+from urllib.parse import quote
+
+from typing_extensions import Unpack
+
+import cstar_cli.api.models as m
+import cstar_cli.api.streams as streams
+from cstar_cli.api._transport import Result, Transport, TransportOptions
+from cstar_cli.errors import CStarError
+
+__all__ = ["CStarClient"]
+
+
+def _seg(ident: str) -> str:
+    """One path segment: an ID as given, percent-encoded (a ``/`` in it cannot reach another route)."""
+    return quote(ident, safe="")
+
+
+def _list(result: Result[Any]) -> Result[list[Any]]:
+    return Result(list(result.data or []), result.meta)
+
+
+def _obj(result: Result[Any]) -> Result[dict[str, Any]]:
+    return Result(result.data if isinstance(result.data, dict) else {}, result.meta)
+
+
+class CStarClient:
+    """The cStar API for one key at ``<base_url>/api/v1``.
+
+    ``team_id`` (UUID) skips ``GET /me`` before team-scoped calls. ``options`` (``timeout`` s,
+    ``max_retries``, ``max_retry_wait`` s, ``transport``: an ``httpx`` transport for tests, ``sleep``) go
+    to the :class:`~cstar_cli.api._transport.Transport`. Safe to share between threads. Raises
+    :class:`~cstar_cli.errors.CStarUsageError` for a missing or malformed key and a plain-http,
+    non-loopback base URL.
+    """
+
+    def __init__(
+        self, api_key: str, base_url: str, *, team_id: str | None = None, **options: Unpack[TransportOptions]
+    ) -> None:
+        self.transport = Transport(api_key, base_url, **options)
+        self._team_id = team_id
+        self._team_lock = threading.Lock()
+
+    # lifecycle --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.transport.close()
+
+    def __enter__(self) -> CStarClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def api_key(self) -> str:
+        """The full key (never to be shown: see :func:`cstar_cli.protocol.keys.redact`)."""
+        return self.transport.api_key
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, normalised, without ``/api/v1``."""
+        return self.transport.base_url
+
+    @property
+    def is_test_mode(self) -> bool:
+        """True for a ``sk_test_``/``pk_test_`` key (reference: "Test mode is real mode")."""
+        return self.api_key.startswith(("sk_test_", "pk_test_"))
+
+    # the team ---------------------------------------------------------------------------------
+
+    @property
+    def team_id(self) -> str | None:
+        """The team's UUID when known (given, or learned by :meth:`resolve_team`); None otherwise."""
+        return self._team_id
+
+    def resolve_team(self) -> Result[m.ApiKeyContext] | None:
+        """Learn the key's team with ``GET /me`` unless it is known; return that call's result, or None
+        when no call was needed. Done once per client, also when several threads ask at once."""
+        with self._team_lock:
+            if self._team_id:
+                return None
+            return self.me()
+
+    def _team(self, suffix: str) -> str:
+        """``/teams/{teamId}/<suffix>``, learning the team first when needed."""
+        if not self._team_id:
+            self.resolve_team()
+        return f"/teams/{self._team_id}/{suffix}"
+
+    # key introspection ------------------------------------------------------------------------
+
+    def me(self) -> Result[m.ApiKeyContext]:
+        """``GET /me`` (server contract, Key introspection); remembers the team. Raises
+        :class:`CStarError` (``bad_response``) when the answer has no ``team`` object."""
+        result = self.transport.request("GET", "/me")
+        data = result.data
+        if not isinstance(data, dict) or not isinstance(data.get("team"), dict):
+            raise CStarError("Unexpected /me response.", code="bad_response", request_id=result.meta.request_id)
+        self._team_id = self._team_id or data["team"].get("id")
+        return Result(cast(m.ApiKeyContext, data), result.meta)
+
+    # tickets, messages, customers, articles (reference: API Reference) ------------------------
+
+    def list_tickets(
+        self,
+        *,
+        status: str | None = None,
+        priority: str | None = None,
+        search: str | None = None,
+        customer_id: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> Result[list[m.Ticket]]:
+        """``GET /teams/{teamId}/tickets``: one page of tickets (``meta.pagination``: ``page``,
+        ``pageSize``, ``total``, ``totalPages``)."""
+        params = {
+            "status": status,
+            "priority": priority,
+            "search": search,
+            "customerId": customer_id,
+            "page": page,
+            "pageSize": page_size,
+        }
+        return _list(self.transport.request("GET", self._team("tickets"), params=params))
+
+    def get_ticket(self, ticket_id: str) -> Result[m.Ticket]:
+        """``GET /teams/{teamId}/tickets/{ticketId}``: the ticket, with ``messages`` when the server
+        includes the thread."""
+        return cast(Result[m.Ticket], _obj(self.transport.request("GET", self._team(f"tickets/{_seg(ticket_id)}"))))
+
+    def list_messages(self, ticket_id: str) -> Result[list[m.Message]]:
+        """``GET /teams/{teamId}/tickets/{ticketId}/messages``: the thread, oldest first."""
+        return _list(self.transport.request("GET", self._team(f"tickets/{_seg(ticket_id)}/messages")))
+
+    def create_ticket(
+        self,
+        *,
+        title: str,
+        priority: str | None = None,
+        customer_id: str | None = None,
+        customer_name: str | None = None,
+        tags: list[str] | None = None,
+        notes: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Result[m.Ticket]:
+        """``POST /teams/{teamId}/tickets`` (fields left None are not sent); ``idempotency_key`` makes a
+        retried call create one ticket (``meta.idempotent_replayed`` on a repeat)."""
+        fields = {
+            "title": title,
+            "priority": priority,
+            "customerId": customer_id,
+            "customerName": customer_name,
+            "tags": tags,
+            "notes": notes,
+        }
+        body = {k: v for k, v in fields.items() if v is not None}
+        result = self.transport.request("POST", self._team("tickets"), json=body, idempotency_key=idempotency_key)
+        return cast(Result[m.Ticket], _obj(result))
+
+    def list_customers(
+        self,
+        *,
+        status: str | None = None,
+        sentiment: str | None = None,
+        search: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> Result[list[m.Customer]]:
+        """``GET /teams/{teamId}/customers``: one page of customers."""
+        params = {"status": status, "sentiment": sentiment, "search": search, "page": page, "pageSize": page_size}
+        return _list(self.transport.request("GET", self._team("customers"), params=params))
+
+    def get_customer(self, customer_id: str) -> Result[m.Customer]:
+        """``GET /teams/{teamId}/customers/{customerId}``."""
+        result = self.transport.request("GET", self._team(f"customers/{_seg(customer_id)}"))
+        return cast(Result[m.Customer], _obj(result))
+
+    def list_articles(
+        self,
+        *,
+        category: str | None = None,
+        status: str | None = None,
+        is_public: bool | None = None,
+        search: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> Result[list[m.Article]]:
+        """``GET /teams/{teamId}/articles``: one page of articles (``is_public`` sent as ``true``/``false``)."""
+        params = {
+            "category": category,
+            "status": status,
+            "isPublic": None if is_public is None else str(is_public).lower(),
+            "search": search,
+            "page": page,
+            "pageSize": page_size,
+        }
+        return _list(self.transport.request("GET", self._team("articles"), params=params))
+
+    # webhooks ---------------------------------------------------------------------------------
+
+    def trigger_test(self, event: str) -> Result[m.TriggerTestResult]:
+        """``POST /teams/{teamId}/webhooks/trigger-test`` (reference: Webhooks → trigger-test)."""
+        result = self.transport.request("POST", self._team("webhooks/trigger-test"), json={"event": event})
+        return cast(Result[m.TriggerTestResult], _obj(result))
+
+    # API keys (server contract, "API keys") ---------------------------------------------------
+
+    def list_api_keys(self, *, page: int = 1, page_size: int = 100) -> Result[list[m.ApiKey]]:
+        """``GET /teams/{teamId}/api-keys``: one page of the team's keys, newest first, redacted."""
+        params = {"page": page, "pageSize": page_size}
+        return _list(self.transport.request("GET", self._team("api-keys"), params=params))
+
+    def iter_api_keys(self, *, page_size: int = 100, max_pages: int = 50) -> Iterator[Result[list[m.ApiKey]]]:
+        """The pages of :meth:`list_api_keys` in order, until the last one (or ``max_pages``, so a runaway
+        server cannot make a listing loop for ever)."""
+        for page in range(1, max_pages + 1):
+            result = self.list_api_keys(page=page, page_size=page_size)
+            yield result
+            if not result.meta.has_more or not result.data:
+                return
+
+    def create_api_key(self, name: str, *, type: str, mode: str | None = None) -> Result[m.CreatedApiKey]:
+        """``POST /teams/{teamId}/api-keys`` ``{"name", "type", "mode"?}``: the new key, with the full
+        ``key`` this once."""
+        body = {"name": name, "type": type, **({"mode": mode} if mode is not None else {})}
+        return cast(Result[m.CreatedApiKey], _obj(self.transport.request("POST", self._team("api-keys"), json=body)))
+
+    def revoke_api_key(self, key_id: str) -> Result[m.RevokedApiKey]:
+        """``DELETE /teams/{teamId}/api-keys/{keyId}``."""
+        result = self.transport.request("DELETE", self._team(f"api-keys/{_seg(key_id)}"))
+        return cast(Result[m.RevokedApiKey], _obj(result))
+
+    # CLI sessions (server contract, "Listening") ----------------------------------------------
+
+    def create_cli_session(self, events: list[str], device_name: str) -> Result[m.CliSession]:
+        """``POST /teams/{teamId}/cli/sessions`` ``{"events", "deviceName"}``: ``id`` (``cls_…``),
+        ``websocketUrl``, ``secret``, ``events``, ``expiresAt``."""
+        body = {"events": events, "deviceName": device_name}
+        return cast(Result[m.CliSession], _obj(self.transport.request("POST", self._team("cli/sessions"), json=body)))
+
+    def list_cli_sessions(self) -> Result[list[m.CliSession]]:
+        """``GET /teams/{teamId}/cli/sessions``: the live sessions of the key's team and mode, newest first."""
+        return _list(self.transport.request("GET", self._team("cli/sessions")))
+
+    def delete_cli_session(self, session_id: str, *, retries: int | None = None) -> Result[m.DeletedCliSession]:
+        """``DELETE /teams/{teamId}/cli/sessions/{id}``; ``retries`` overrides the retry budget."""
+        result = self.transport.request("DELETE", self._team(f"cli/sessions/{_seg(session_id)}"), retries=retries)
+        return cast(Result[m.DeletedCliSession], _obj(result))
+
+    # request logs (server contract, "Request logs") -------------------------------------------
+
+    def list_logs(
+        self,
+        *,
+        method: str | None = None,
+        status: str | None = None,
+        path: str | None = None,
+        limit: int | None = None,
+        before: str | None = None,
+    ) -> Result[list[m.LogEntry]]:
+        """``GET /teams/{teamId}/logs``: entries newest first (``meta.pagination``: ``limit``,
+        ``hasMore``, ``nextCursor``). ``status`` is a class (``4xx``) or a code; ``path`` a prefix."""
+        params = {"method": method, "status": status, "path": path, "limit": limit, "before": before}
+        return _list(self.transport.request("GET", self._team("logs"), params=params))
+
+    def stream_logs(
+        self,
+        *,
+        method: str | None = None,
+        status: str | None = None,
+        path: str | None = None,
+        last_event_id: str | None = None,
+        connect_attempts: int = 4,
+    ) -> Iterator[streams.LogStreamElement]:
+        """``GET /teams/{teamId}/logs/stream`` followed with reconnects: see :func:`cstar_cli.api.streams.tail`
+        (elements, errors raised)."""
+        return streams.tail(
+            self.transport,
+            self._team("logs/stream"),
+            filters={"method": method, "status": status, "path": path},
+            last_event_id=last_event_id,
+            connect_attempts=connect_attempts,
+        )
