@@ -15,10 +15,10 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
-from cstar_cli.config import resolve
 from cstar_cli.mcp.access import ApiAccess
 from cstar_cli.mcp.server import CStarMCPServer, build_server
 from cstar_cli.mcp.toolset import TOOL_NAMES, select_tools
+from cstar_cli.settings import resolve
 from tests.support.emulator import EmulatorProcess, start_emulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.timeout(60)]
