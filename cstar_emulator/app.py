@@ -16,7 +16,22 @@ from cstar_emulator.envelope import ApiError
 from cstar_emulator.hosts import HostGuard, HostPolicy
 from cstar_emulator.ids import request_id
 from cstar_emulator.middleware import ApiMiddleware
-from cstar_emulator.routes import account, articles, controls, customers, logs, sessions, tickets, webhooks
+from cstar_emulator.routes import (
+    account,
+    ai,
+    articles,
+    automations,
+    controls,
+    customers,
+    game,
+    insights,
+    logs,
+    sessions,
+    tickets,
+    transfer,
+    webhooks,
+)
+from cstar_emulator.routes import plain as plain_routes
 from cstar_emulator.state import Emulator
 
 __all__ = ["create_app"]
@@ -60,6 +75,12 @@ def create_app(emulator: Emulator, hosts: HostPolicy | None = None) -> Starlette
         *sessions.ROUTES,
         *logs.ROUTES,
         *controls.ROUTES,
+        *insights.ROUTES,
+        *transfer.ROUTES,
+        *ai.ROUTES,
+        *automations.ROUTES,
+        *plain_routes.ROUTES,
+        *game.ROUTES,
     ]
     routes: list[BaseRoute] = [Route(path, endpoint, methods=[method]) for method, path, endpoint in table]
     routes.append(WebSocketRoute(sessions.WEBSOCKET_PATH, sessions.listen))

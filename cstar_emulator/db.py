@@ -112,7 +112,143 @@ CREATE TABLE IF NOT EXISTS request_logs (
   created_at TEXT NOT NULL, created REAL NOT NULL, key_id TEXT, ip TEXT, user_agent TEXT, error_code TEXT
 );
 CREATE INDEX IF NOT EXISTS request_logs_scope ON request_logs (team_id, mode, seq);
+CREATE TABLE IF NOT EXISTS customer_groups (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, slug TEXT NOT NULL,
+  description TEXT, external_id TEXT, custom_fields TEXT NOT NULL, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL, UNIQUE (team_id, mode, slug)
+);
+CREATE TABLE IF NOT EXISTS customer_group_members (
+  team_id TEXT NOT NULL, mode TEXT NOT NULL, group_id TEXT NOT NULL, customer_id TEXT NOT NULL,
+  joined_at TEXT NOT NULL, PRIMARY KEY (group_id, customer_id)
+);
+CREATE TABLE IF NOT EXISTS categories (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, slug TEXT NOT NULL,
+  description TEXT, icon TEXT, color TEXT, sort_order INTEGER NOT NULL, is_public INTEGER NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (team_id, mode, slug)
+);
+CREATE TABLE IF NOT EXISTS community_topics (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, slug TEXT NOT NULL,
+  description TEXT, custom_field_config TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS community_posts (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, topic_id TEXT NOT NULL, title TEXT NOT NULL,
+  slug TEXT NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL, visibility TEXT NOT NULL,
+  is_pinned INTEGER NOT NULL, is_locked INTEGER NOT NULL, custom_fields TEXT NOT NULL, attachments TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (team_id, mode, slug)
+);
+CREATE TABLE IF NOT EXISTS community_comments (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, post_id TEXT NOT NULL, body TEXT NOT NULL,
+  author_name TEXT, created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS community_comments_post ON community_comments (post_id);
+CREATE TABLE IF NOT EXISTS community_votes (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, post_id TEXT NOT NULL, voter TEXT NOT NULL,
+  created_at TEXT NOT NULL, UNIQUE (post_id, voter)
+);
+CREATE TABLE IF NOT EXISTS members (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, user_id TEXT NOT NULL, name TEXT NOT NULL,
+  email TEXT NOT NULL, avatar_url TEXT, role TEXT NOT NULL, level INTEGER NOT NULL, xp INTEGER NOT NULL,
+  boring_mode INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invites (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL,
+  status TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notifications (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, type TEXT NOT NULL, title TEXT NOT NULL,
+  body TEXT NOT NULL, read INTEGER NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS custom_fields (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,
+  type TEXT NOT NULL, entity_type TEXT NOT NULL, required INTEGER NOT NULL, options TEXT NOT NULL,
+  position INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  UNIQUE (team_id, mode, entity_type, key)
+);
+CREATE TABLE IF NOT EXISTS sla_rules (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, priority TEXT NOT NULL,
+  response_target INTEGER NOT NULL, resolution_target INTEGER NOT NULL, business_hours_only INTEGER NOT NULL,
+  enabled INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tags (
+  team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL,
+  PRIMARY KEY (team_id, mode, name)
+);
+CREATE TABLE IF NOT EXISTS saved_views (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, entity_type TEXT NOT NULL,
+  filters TEXT NOT NULL, sort_field TEXT NOT NULL, sort_direction TEXT NOT NULL, visibility TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS team_settings (
+  team_id TEXT NOT NULL, mode TEXT NOT NULL, team_name TEXT NOT NULL, team_slug TEXT NOT NULL,
+  boss_battles_enabled INTEGER NOT NULL, business_hours TEXT NOT NULL, widget TEXT NOT NULL,
+  PRIMARY KEY (team_id, mode)
+);
+CREATE TABLE IF NOT EXISTS automations (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, trigger_event TEXT NOT NULL,
+  conditions TEXT NOT NULL, actions TEXT NOT NULL, enabled INTEGER NOT NULL, execution_count INTEGER NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS imports (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, resource TEXT NOT NULL, status TEXT NOT NULL,
+  merge_strategy TEXT NOT NULL, total_records INTEGER NOT NULL, created_count INTEGER NOT NULL,
+  updated_count INTEGER NOT NULL, skipped_count INTEGER NOT NULL, failed_count INTEGER NOT NULL,
+  errors TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS game_players (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, user_id TEXT NOT NULL, name TEXT NOT NULL,
+  avatar_url TEXT, gold INTEGER NOT NULL, skills TEXT NOT NULL, avatar_frame TEXT NOT NULL, victory_message TEXT,
+  streak_current INTEGER NOT NULL, streak_max INTEGER NOT NULL, streak_day TEXT, seq INTEGER NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (team_id, mode, user_id)
+);
+CREATE TABLE IF NOT EXISTS game_ledger (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, team_id TEXT NOT NULL, mode TEXT NOT NULL, user_id TEXT NOT NULL,
+  kind TEXT NOT NULL, ref TEXT, season_id TEXT NOT NULL, day TEXT NOT NULL, xp INTEGER NOT NULL,
+  gold INTEGER NOT NULL, tickets INTEGER NOT NULL, hits INTEGER NOT NULL, damage INTEGER NOT NULL,
+  defeats INTEGER NOT NULL, final_blows INTEGER NOT NULL, created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS game_ledger_user ON game_ledger (team_id, mode, user_id, day);
+CREATE TABLE IF NOT EXISTS game_bosses (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, difficulty TEXT NOT NULL, name TEXT NOT NULL,
+  level INTEGER NOT NULL, max_health INTEGER NOT NULL, current_health INTEGER NOT NULL, status TEXT NOT NULL,
+  defeat_id TEXT UNIQUE, final_blow_user_id TEXT, final_blow_name TEXT, final_blow_damage INTEGER,
+  spawned_at TEXT NOT NULL, spawned REAL NOT NULL, defeated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS game_boss_hits (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, team_id TEXT NOT NULL, mode TEXT NOT NULL, boss_id TEXT NOT NULL,
+  user_id TEXT NOT NULL, name TEXT NOT NULL, damage INTEGER NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS game_achievements (
+  team_id TEXT NOT NULL, mode TEXT NOT NULL, user_id TEXT NOT NULL, achievement_id TEXT NOT NULL,
+  unlocked_at TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (team_id, mode, user_id, achievement_id)
+);
+CREATE TABLE IF NOT EXISTS game_quests (
+  team_id TEXT NOT NULL, mode TEXT NOT NULL, user_id TEXT NOT NULL, day TEXT NOT NULL, quest_id TEXT NOT NULL,
+  completed_at TEXT NOT NULL, PRIMARY KEY (team_id, mode, user_id, day, quest_id)
+);
+CREATE TABLE IF NOT EXISTS game_one_ups (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, sender_id TEXT NOT NULL, sender_name TEXT NOT NULL,
+  recipient_id TEXT NOT NULL, recipient_name TEXT NOT NULL, message TEXT, gold_amount INTEGER NOT NULL,
+  was_free INTEGER NOT NULL, day TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS game_high_fives (
+  id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, sender_team_name TEXT NOT NULL,
+  recipient_team_id TEXT NOT NULL, recipient_team_name TEXT, sender_user_id TEXT, sender_user_name TEXT,
+  message TEXT, day TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS game_puzzles (
+  team_id TEXT NOT NULL, mode TEXT NOT NULL, user_id TEXT NOT NULL, puzzle_id TEXT NOT NULL, day TEXT NOT NULL,
+  time_seconds INTEGER NOT NULL, mistakes INTEGER NOT NULL, is_won INTEGER NOT NULL, score INTEGER NOT NULL,
+  xp INTEGER NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (team_id, mode, user_id, puzzle_id)
+);
+CREATE TABLE IF NOT EXISTS game_activity (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, team_id TEXT NOT NULL, mode TEXT NOT NULL,
+  action TEXT NOT NULL, actor_id TEXT, actor_name TEXT, metadata TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS game_activity_scope ON game_activity (team_id, mode, seq);
 """
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class DatabaseError(Exception):
@@ -176,12 +312,15 @@ class Database:
         self._on_rollback: list[Callable[[], object]] = []
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._restrict_files(create=True)
+            existed = self._create_or_check()
             self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as e:
             raise DatabaseError(f"cannot open {self.path}: {e}") from e
         self.conn.row_factory = sqlite3.Row
         try:
+            if existed and not self._is_emulator_database():
+                self.conn.close()
+                raise DatabaseError(f"{self.path} is not an emulator database (it holds other tables); it was left as it was")
             self.conn.execute("PRAGMA busy_timeout = 1000")
             self.conn.execute("PRAGMA locking_mode = EXCLUSIVE")
             self.conn.execute("PRAGMA journal_mode = WAL")
@@ -209,14 +348,30 @@ class Database:
             self.conn.close()
             raise DatabaseError(f"{self.path} is not an emulator database: {e}") from e
 
-    def _restrict_files(self, *, create: bool = False) -> None:
-        """Make the database file and its companions 0600; with ``create``, first create the file
-        0600 if it is missing (only before SQLite opens it: closing any descriptor of a file drops
-        this process's POSIX locks on it, SQLite's included)."""
-        if create:
+    def _create_or_check(self) -> bool:
+        """Create the database file 0600 if it is missing (True if it existed). An existing file that is
+        neither empty nor SQLite is refused before anything touches it, its mode included. Runs only
+        before SQLite opens the file: closing any descriptor of a file drops this process's POSIX
+        locks on it, SQLite's included."""
+        try:
+            with self.path.open("rb") as f:
+                head = f.read(len(_SQLITE_HEADER))
+        except FileNotFoundError:
             # O_CREAT with an explicit mode, rather than a process-wide umask, so no other thread's
             # files are affected; the umask can only narrow 0600 further.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+            return False
+        if head and head != _SQLITE_HEADER:
+            raise DatabaseError(f"{self.path} is not an emulator database (not an SQLite file); it was left as it was")
+        return bool(head)
+
+    def _is_emulator_database(self) -> bool:
+        """Whether an existing SQLite file is one of ours (it has our ``meta`` table) or holds no table."""
+        names = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return not names or "meta" in names
+
+    def _restrict_files(self) -> None:
+        """Make the database file and its companions 0600 (called once the file is known to be ours)."""
         for suffix in ("", *_COMPANIONS):
             path = self.path.with_name(self.path.name + suffix)
             try:

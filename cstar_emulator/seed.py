@@ -55,13 +55,14 @@ class SeedTables:
     articles: Articles
 
 
-def ensure_seed(db: Database, tables: SeedTables) -> Seed:
-    """Create the team and sample data on first start; make sure each key kind has a usable
-    (unrevoked) seeded key, issuing a fresh one when the last was revoked."""
+def ensure_seed(db: Database, tables: SeedTables, *, team_id: str | None = None) -> Seed:
+    """Create the team and sample data on first start (with id ``team_id``, default a fresh UUID,
+    so a reset keeps the team's id); make sure each key kind has a usable (unrevoked) seeded key,
+    issuing a fresh one when the last was revoked."""
     with db.transaction():
         team = tables.teams.first()
         if team is None:
-            team_id = str(uuid.uuid4())
+            team_id = team_id or str(uuid.uuid4())
             tables.teams.insert(team_id, name=TEAM_NAME, slug="acme-support", plan="pro", member_count=3)
             _sample_data(tables, Scope(team_id, "test"), _TEST)
             _sample_data(tables, Scope(team_id, "live"), _LIVE)

@@ -9,6 +9,9 @@ and never for a web page: a foreign ``Origin`` or a write whose body is not JSON
   → ``{"count", "event", "firstEventId", "lastEventId"}``
 - ``POST /_emulator/expire-sessions`` → ``{"expired": n}``
 - ``GET  /_emulator/deliveries?kind=webhook|cli&target=&eventId=`` → recorded attempts and acks
+- ``POST /_emulator/reset`` → ``{"teamId", "rows"}``: the team's data back to the seed, keys kept
+- ``GET|POST /_emulator/export`` → a snapshot (:mod:`cstar_emulator.snapshot`)
+- ``POST /_emulator/import <snapshot>`` → ``{"teamId", "keys", "rows"}``: the team's data replaced
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from starlette.responses import Response
 
 from cstar_cli.protocol import frames
 from cstar_cli.protocol.urls import is_loopback
+from cstar_emulator import snapshot
 from cstar_emulator import validate as v
 from cstar_emulator.db import Scope
 from cstar_emulator.envelope import ApiError, JSONText
 from cstar_emulator.hosts import control_refusal
 from cstar_emulator.ids import request_id
 from cstar_emulator.routes._http import Endpoint, RouteSpec
+from cstar_emulator.seed import Seed
 from cstar_emulator.services.controls import Fault, burst
 from cstar_emulator.state import Emulator
 
@@ -111,6 +116,52 @@ async def deliveries(request: Request, emulator: Emulator) -> Response:
     return _ok(rows)
 
 
+def _replaced(emulator: Emulator, old: Seed, new: Seed) -> None:
+    """After a reset or import has committed: what the running emulator holds about the old data."""
+    emulator.seed = new
+    # The event log was replaced, so the next sequence number is read from it again.
+    emulator.bus._seq.clear()
+    for team_id in {old.team_id, new.team_id}:
+        for mode in ("test", "live"):
+            emulator.dispatcher.invalidate(Scope(team_id, mode))
+    # Their sessions are gone: 4404 makes `cstar listen` create a new one.
+    emulator.listeners.close(frames.CLOSE_SESSION_UNKNOWN)
+    emulator.log_hub.close()
+
+
+async def reset_data(request: Request, emulator: Emulator) -> Response:
+    """Replace the team's data by the seed (same team id and seeded keys), in one transaction."""
+    await v.body(request)
+    emulator.deliveries.flush()
+    old = emulator.seed
+    new = snapshot.reset(emulator.db, old, emulator.seed_data)
+    _replaced(emulator, old, new)
+    return _ok({"teamId": new.team_id, "rows": snapshot.counts(emulator.db, new.team_id)})
+
+
+async def export_data(request: Request, emulator: Emulator) -> Response:
+    """The team's data as a snapshot (it holds the team's API keys and webhook secrets)."""
+    if request.method == "POST":
+        await v.body(request)
+    emulator.deliveries.flush()
+    return _ok(snapshot.export(emulator.db, emulator.seed.team_id))
+
+
+async def import_data(request: Request, emulator: Emulator) -> Response:
+    """Replace the team's data by the snapshot in the body, in one transaction; 400
+    ``invalid_snapshot`` (nothing changed) when it does not fit this emulator."""
+    body = await v.body(request)
+    emulator.deliveries.flush()
+    old = emulator.seed
+    try:
+        new = snapshot.restore(emulator.db, emulator.seed_tables, body)
+    except snapshot.SnapshotError as e:
+        raise ApiError(400, "invalid_snapshot", f"{e}.") from None
+    _replaced(emulator, old, new)
+    rows = snapshot.counts(emulator.db, new.team_id)
+    return _ok({"teamId": new.team_id, "keys": dict(new.keys), "rows": rows})
+
+
 #: ``(method, path, endpoint)`` of every control.
 ROUTES: list[RouteSpec] = [
     ("GET", "/_emulator/health", _local(health)),
@@ -119,4 +170,8 @@ ROUTES: list[RouteSpec] = [
     ("POST", "/_emulator/burst", _local(burst_events)),
     ("POST", "/_emulator/expire-sessions", _local(expire_sessions)),
     ("GET", "/_emulator/deliveries", _local(deliveries)),
+    ("POST", "/_emulator/reset", _local(reset_data)),
+    ("GET", "/_emulator/export", _local(export_data)),
+    ("POST", "/_emulator/export", _local(export_data)),
+    ("POST", "/_emulator/import", _local(import_data)),
 ]

@@ -20,6 +20,7 @@ from cstar_emulator.repositories.table import ListQuery
 from cstar_emulator.repositories.tickets import Tickets
 from cstar_emulator.services._common import changed, found
 from cstar_emulator.services.events import EventBus
+from cstar_emulator.services.game import GameService
 
 __all__ = ["InlineCustomer", "TicketService"]
 
@@ -32,12 +33,22 @@ _DEFAULT_SENDER_NAMES = {"agent": "Support Agent", "system": "System"}
 class TicketService:
     """What the ticket and message endpoints do, in one partition per call."""
 
-    def __init__(self, db: Database, tickets: Tickets, customers: Customers, messages: Messages, bus: EventBus) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tickets: Tickets,
+        customers: Customers,
+        messages: Messages,
+        bus: EventBus,
+        *,
+        game: GameService | None = None,
+    ) -> None:
         self.db = db
         self.tickets = tickets
         self.customers = customers
         self.messages = messages
         self.bus = bus
+        self.game = game
 
     def page(self, scope: Scope, query: ListQuery, page: int, page_size: int) -> tuple[list[Resource], int]:
         """A page of tickets (newest first; ``query.search`` looks in titles, notes and message text)
@@ -101,6 +112,9 @@ class TicketService:
                 self.bus.emit(scope, "ticket.closed", data, request_id)
             if diff.get("assigned_to"):
                 self.bus.emit(scope, "ticket.assigned", data, request_id)
+            if closing and self.game is not None:
+                # The agent's XP and the boss's damage commit (or roll back) with the close.
+                self.game.ticket_closed(scope, ticket, request_id)
         return ticket
 
     def delete(self, scope: Scope, ticket_id: str, request_id: str | None) -> Resource:
