@@ -230,7 +230,8 @@ class Listen:
     def __init__(self, url: str, env: dict[str, str], *args: str) -> None:
         self._out = tempfile.TemporaryFile()  # noqa: SIM115 - the child writes it until stop()
         self.proc = subprocess.Popen(
-            [PY, "-m", "cstar_cli", "listen", "--forward-to", url, *args],
+            # --no-resume: each measured run starts with live events, not the previous round's leftovers.
+            [PY, "-m", "cstar_cli", "listen", "--forward-to", url, "--no-resume", *args],
             stdout=self._out,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,

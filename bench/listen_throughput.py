@@ -3,6 +3,7 @@ measured in the same run. A script, not a test.
 
     .venv/bin/python bench/listen_throughput.py [--events 20000] [--runs 3] [--rates 100,500]
                                                 [--latency-seconds 4] [--latency-runs 1] [--no-json-format]
+                                                [--record-case]
 
 Every delivery goes to one receiver process (``bench/fast_receiver.py``), which verifies each
 signature and records each body's SHA-256 and arrival time; afterwards every run is checked
@@ -308,6 +309,7 @@ def main() -> int:
     parser.add_argument("--latency-seconds", type=float, default=4.0, help="length of each latency run (default 4)")
     parser.add_argument("--latency-runs", type=int, default=1, help="interleaved latency rounds (default 1)")
     parser.add_argument("--no-json-format", action="store_true", help="skip the `listen --format json` case")
+    parser.add_argument("--record-case", action="store_true", help="add a `listen --record FILE` case")
     args = parser.parse_args()
     if not 2 <= args.events <= 100_000 or args.runs < 1 or args.latency_runs < 0:
         parser.error("--events must be 2–100,000, --runs at least 1 and --latency-runs at least 0")
@@ -322,6 +324,9 @@ def main() -> int:
             ]
             if not args.no_json_format:
                 cases.append(("listen --format json", bench.listen("listen --format json", "--format", "json")))
+            if args.record_case:
+                recording = str(Path(tmp) / "recording.jsonl")
+                cases.append(("listen --record", bench.listen("listen --record", "--record", recording)))
             cases.append(("webhook", bench.webhook_case))
             print(f"throughput: {args.events:,}-event bursts, {args.runs} rounds + warm-up…", file=sys.stderr)
             rate = interleave(cases, args.runs)
@@ -340,6 +345,7 @@ def main() -> int:
         "baseline": "asyncio POST loop (baseline)",
         "listen": "cstar listen",
         "listen --format json": "cstar listen --format json",
+        "listen --record": "cstar listen --record FILE",
         "webhook": "emulator webhook delivery",
     }
     print(f"cstar listen throughput: {args.events:,}-event bursts, {args.runs} interleaved rounds after a warm-up")

@@ -10,10 +10,11 @@ and ``cstar events --json`` never import httpx, rich, keyring, websockets or mcp
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import typer
@@ -35,9 +36,12 @@ COMMANDS: dict[str, str] = {
     "status": "status",
     "events": "events",
     "trigger": "trigger",
+    "webhooks": "webhooks",
     "listen": "listen",
+    "replay": "replay",
     "logs": "logs",
     "keys": "keys",
+    "api": "api",
     "mcp-server": "mcp_server",
     "emulator": "emulator",
     "help": "help",
@@ -82,6 +86,31 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
     return front + rest
 
 
+@contextlib.contextmanager
+def _help_pipe_errors() -> Iterator[None]:
+    """Around drawing help: Rich answers a reader that went away (``cstar --help | head -1``) by
+    pointing stdout at /dev/null and raising ``SystemExit(1)``, which no handler here would see as a
+    closed pipe. Turned back into the BrokenPipeError it was, it ends quietly with exit 0 like a data
+    command's output (:meth:`RootGroup.invoke`, :meth:`RootGroup.make_context`)."""
+    try:
+        yield
+    except SystemExit:
+        raise BrokenPipeError(errno.EPIPE, "standard output was closed") from None
+
+
+def _quiet_help(cmd: compat.Command) -> None:
+    """Draw ``cmd``'s help, and its subcommands', inside :func:`_help_pipe_errors` (in place)."""
+    draw = cmd.format_help
+
+    def format_help(ctx: compat.Context, formatter: Any) -> None:
+        with _help_pipe_errors():
+            draw(ctx, formatter)
+
+    cmd.format_help = format_help  # type: ignore[method-assign]
+    for sub in getattr(cmd, "commands", {}).values():
+        _quiet_help(sub)
+
+
 class RootGroup(compat.TyperGroup):
     """Typer group with lazily imported subcommands, hoisted global options and one error handler."""
 
@@ -105,6 +134,7 @@ class RootGroup(compat.TyperGroup):
         cmd.name = cmd_name
         # Every subcommand's help lists the root's options (all but --version) after its own.
         compat.tidy_help(cmd, inherited=[p for p in self.params if p.name != "version"])
+        _quiet_help(cmd)
         self.commands[cmd_name] = cmd
         return cmd
 
@@ -120,6 +150,19 @@ class RootGroup(compat.TyperGroup):
 
     def parse_args(self, ctx: compat.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
+
+    def format_help(self, ctx: compat.Context, formatter: Any) -> None:
+        with _help_pipe_errors():
+            super().format_help(ctx, formatter)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: compat.Context | None = None, **extra: Any) -> Any:
+        # `cstar --help` (or bare `cstar`) prints while the arguments are parsed, before invoke(): a
+        # reader that went away there ends quietly too (Typer's own handling would exit 1).
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:
+            silence_stdout()
+            raise Exit(0) from None
 
     def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
         # add_completion=False keeps --install-completion out of --help, but it also skips registering

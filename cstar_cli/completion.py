@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from cstar_cli._compat_typer import Command, ZshComplete, add_completion_class, completion_init, get_completion_class
 
-__all__ = ["COMPLETE_VAR", "PROG_NAME", "init", "script"]
+__all__ = ["COMPLETE_VAR", "PROG_NAME", "api_path_forms", "api_paths", "init", "script"]
 
 PROG_NAME = "cstar"
 #: The environment variable the scripts set when they ask ``cstar`` for candidates.
@@ -40,3 +40,27 @@ def script(shell: str, cli: Command) -> str:
     if cls is None:
         raise ValueError(f"no completion for shell {shell!r}")
     return cls(cli, {}, PROG_NAME, COMPLETE_VAR).source()
+
+
+_TEAM_PATH = "/api/v1/teams/{teamId}"
+
+
+def api_path_forms(*, absolute: bool = False) -> list[str]:
+    """Every path of the OpenAPI document as ``cstar api PATH`` takes it, sorted, templated segments
+    as written there (``/tickets/{ticketId}``): team-scoped paths relative to ``/api/v1/teams/{teamId}``
+    (``absolute``: in full), the others in full (``/api/v1/me``)."""
+    from cstar_cli.protocol import openapi
+
+    forms = set()
+    for op in openapi.operations():
+        team_scoped = op.path.startswith(_TEAM_PATH + "/")
+        forms.add(op.path[len(_TEAM_PATH) :] if team_scoped and not absolute else op.path)
+    return sorted(forms)
+
+
+def api_paths(incomplete: str) -> list[str]:
+    """The candidates for ``cstar api PATH`` that continue ``incomplete``: the relative forms, the
+    full ``/api/v1/…`` ones once ``incomplete`` starts with ``/api``; a missing leading ``/`` is added."""
+    typed = incomplete if incomplete.startswith("/") else "/" + incomplete
+    forms = api_path_forms(absolute=typed.startswith("/api"))
+    return [f for f in forms if f.startswith(typed)]

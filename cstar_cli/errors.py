@@ -13,9 +13,11 @@ Implements the reference's "Errors carry their own docs" (Code of cStar 06) and 
     ├── CStarServerError                exit 8   5xx
     ├── CStarConnectionError            exit 9   server unreachable, timeout, TLS failure
     ├── CStarFeatureNotConfiguredError  exit 10  501, or a feature the team has not set up
-    └── CStarOutputError                exit 11  stdout could not be written (full disk, closed stdout)
+    ├── CStarOutputError                exit 11  stdout could not be written (full disk, closed stdout)
+    ├── CStarDeliveryFailedError        exit 12  listen --exit-after / replay: a delivery was given up
+    └── CStarMaxWaitError               exit 13  listen --max-wait: the time ran out first
 
-Ctrl-C exits 130. The table is :data:`EXIT_CODES`; the README repeats it.
+`cstar webhooks verify` exits 14 when a signature does not verify. Ctrl-C exits 130. The table is :data:`EXIT_CODES`; the README repeats it.
 
 Every error carries ``code``, ``message``, ``request_id``, ``doc_url``, ``status_code``, ``field``
 and a one-line ``hint`` telling the user what to do next. Messages never contain a secret.
@@ -29,11 +31,14 @@ __all__ = [
     "EXIT_CODES",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_SIGNATURE_INVALID",
     "CStarAuthenticationError",
     "CStarConflictError",
     "CStarConnectionError",
+    "CStarDeliveryFailedError",
     "CStarError",
     "CStarFeatureNotConfiguredError",
+    "CStarMaxWaitError",
     "CStarNotFoundError",
     "CStarOutputError",
     "CStarPermissionError",
@@ -48,6 +53,8 @@ DOCS = "https://www.cstar.help/developers/errors"
 
 EXIT_OK = 0
 EXIT_INTERRUPTED = 130
+#: ``cstar webhooks verify``: the delivery's signature does not verify (the output says why).
+EXIT_SIGNATURE_INVALID = 14
 
 
 class CStarError(Exception):
@@ -185,6 +192,25 @@ class CStarOutputError(CStarError):
     default_hint = "Check the disk or file that standard output goes to."
 
 
+class CStarDeliveryFailedError(CStarError):
+    """``cstar listen --exit-after`` or ``cstar replay``: the local receiver failed a delivery past
+    the retry budget (non-2xx, refused, timed out on every attempt)."""
+
+    type = "delivery_failed"
+    exit_code = 12
+    default_code = "delivery_failed"
+    default_hint = "Check the receiver's own log; --retry-for gives it longer to recover."
+
+
+class CStarMaxWaitError(CStarError):
+    """``cstar listen --max-wait``: the run's time limit passed before ``--exit-after`` was reached."""
+
+    type = "max_wait_elapsed"
+    exit_code = 13
+    default_code = "max_wait_elapsed"
+    default_hint = "Check that the events were triggered and match --events, or raise --max-wait."
+
+
 #: Exit code → what it means; printed in the README and `cstar --help`.
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success",
@@ -199,6 +225,9 @@ EXIT_CODES: dict[int, str] = {
     9: "network: the API could not be reached, timed out, or is not a cStar API",
     10: "feature not configured for this team",
     11: "output could not be written (full disk, closed or failing stdout)",
+    12: "delivery given up by the receiver (listen --exit-after, replay)",
+    13: "time limit passed (listen --max-wait)",
+    EXIT_SIGNATURE_INVALID: "webhook signature does not verify (webhooks verify)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

@@ -117,8 +117,9 @@ class Receiver:
     get 500, the later ones ``status``; a signature that does not verify gets 401. ``log`` gets one line per request
     (None: silent). Every request is appended to :attr:`received` in arrival order.
 
-    Raises ValueError for an empty ``secret`` (every delivery would be refused) and a ``path`` not
-    starting with ``/`` (no request path could ever match it); OSError when the port cannot be bound.
+    Raises ValueError for an empty ``secret`` (every delivery would be refused), a ``path`` not
+    starting with ``/`` (no request path could ever match it), a ``port`` outside 0-65535, a
+    ``status`` outside 200-599 and a negative ``fail_first``; OSError when the port cannot be bound.
     """
 
     def __init__(
@@ -133,7 +134,7 @@ class Receiver:
         tolerance: int = DEFAULT_TOLERANCE,
         log: TextIO | None = None,
     ) -> None:
-        problem = check_options(secret, path)
+        problem = check_options(secret, path, port=port, status=status, fail_first=fail_first)
         if problem is not None:
             raise ValueError(problem[0])
         self.secret = secret
@@ -226,8 +227,20 @@ class Receiver:
         self.stop()
 
 
-def check_options(secret: str, path: str | None) -> tuple[str, str] | None:
-    """(message, hint) for a ``secret`` or ``path`` the receiver cannot work with, else None."""
+def check_options(
+    secret: str, path: str | None, *, port: int = 0, status: int = 200, fail_first: int = 0
+) -> tuple[str, str] | None:
+    """(message, hint) for a ``secret``, ``path``, ``port`` (0-65535), ``status`` (200-599: a 1xx is
+    no final answer in HTTP) or ``fail_first`` (0 or more) the receiver cannot work with, else None."""
+    if not 0 <= port <= 65535:
+        return (f"--port {port} is not a TCP port.", "Use a port from 1 to 65535, or 0 for any free one.")
+    if not 200 <= status <= 599:
+        return (
+            f"--status {status} is not a final HTTP status.",
+            "Use a status from 200 to 599, e.g. --status 500 to make every delivery fail.",
+        )
+    if fail_first < 0:
+        return (f"--fail-first {fail_first} is negative.", "Use 0 or more, e.g. --fail-first 2.")
     if not secret.strip():
         return (
             "--secret is empty: every signature would be refused.",
@@ -276,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--status", type=int, default=200, help="Status for verified deliveries (default 200).")
     args = parser.parse_args(argv)
-    problem = check_options(args.secret, args.path)
+    problem = check_options(args.secret, args.path, port=args.port, status=args.status, fail_first=args.fail_first)
     if problem is not None:
         # Exit 2, like argparse's own usage errors and the CLI's bad flags.
         sys.stderr.write(f"Error: {problem[0]}\nHint: {problem[1]}\n")

@@ -79,12 +79,17 @@ def check_base_url(url: str) -> str:
 
     Plain ``http://`` is only allowed to a loopback host, so a key never crosses a network unencrypted.
     A URL with user info (``https://user:pw@host``) is refused: httpx would send those as Basic auth in
-    place of the Bearer key. Messages never repeat a password from the URL.
+    place of the Bearer key. So is one with a query or fragment (``?x=1``, ``#frag``): every request
+    path is appended to the base URL, which would land it inside them. Messages never repeat a
+    password from the URL.
     """
     raw = url.strip().rstrip("/")
     if raw.endswith("/api/v1"):
         raw = raw[: -len("/api/v1")]
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # "Invalid IPv6 URL" (an unclosed "[")
+        raise _invalid_base_url(url) from None
     if "@" in parts.netloc:
         raise CStarUsageError(
             f"Refusing a base URL with a user name or password in it: {_without_userinfo(raw)!r}.",
@@ -95,12 +100,10 @@ def check_base_url(url: str) -> str:
         port_ok = parts.port is None or parts.port > 0
     except ValueError:
         port_ok = False
+    if parts.query or parts.fragment or "?" in raw or "#" in raw:
+        raise _invalid_base_url(url, "it has a query or fragment")
     if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or any(c.isspace() for c in raw):
-        raise CStarUsageError(
-            f"Invalid base URL: {_without_userinfo(url)!r}.",
-            code="invalid_base_url",
-            hint="Use a full URL such as https://www.cstar.help or http://127.0.0.1:8787.",
-        )
+        raise _invalid_base_url(url)
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise CStarUsageError(
             f"Refusing to send an API key over plain http to {parts.hostname}.",
@@ -108,6 +111,14 @@ def check_base_url(url: str) -> str:
             hint="Use https://, or http:// only with localhost / 127.0.0.1.",
         )
     return raw
+
+
+def _invalid_base_url(url: str, why: str | None = None) -> CStarUsageError:
+    return CStarUsageError(
+        f"Invalid base URL: {_without_userinfo(url)!r}" + (f": {why}." if why else "."),
+        code="invalid_base_url",
+        hint="Use a full URL such as https://www.cstar.help or http://127.0.0.1:8787 (no ?query or #fragment).",
+    )
 
 
 def same_api(a: str, b: str) -> bool:
@@ -182,7 +193,9 @@ def resolve(
     """
     cfg = config or Config()
     notices: list[str] = []
-    name = validate_profile_name(profile or os.environ.get("CSTAR_PROFILE") or cfg.default_profile)
+    # An explicit --profile '' is a mistake, not "the default": only an unset one falls through.
+    chosen = profile if profile is not None else os.environ.get("CSTAR_PROFILE") or cfg.default_profile
+    name = validate_profile_name(chosen)
     data = cfg.profile(name)
 
     if base_url is not None:
@@ -203,7 +216,8 @@ def resolve(
         key, source = api_key.strip(), "flag"
     elif env_key:
         key, source = env_key, "env"
-        if data.get("key_storage"):
+        # Only worth saying when the stored key would otherwise have been used (it is for this API).
+        if data.get("key_storage") and same_api(url, str(data.get("base_url") or DEFAULT_BASE_URL)):
             notices.append(f"Note: CSTAR_API_KEY ({redact(env_key)}) overrides the key stored for profile '{name}'.")
     elif data.get("key_storage"):
         stored_url = str(data.get("base_url") or DEFAULT_BASE_URL)

@@ -96,11 +96,19 @@ CREATE TABLE IF NOT EXISTS cli_sessions (
   device_name TEXT NOT NULL, events TEXT NOT NULL, created_at TEXT NOT NULL, expires REAL NOT NULL,
   expired INTEGER NOT NULL DEFAULT 0, start_seq INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS cli_resume_keys (
+  session_id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, resume_key TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cli_cursors (
+  team_id TEXT NOT NULL, mode TEXT NOT NULL, resume_key TEXT NOT NULL, seq INTEGER NOT NULL,
+  event_id TEXT NOT NULL, updated REAL NOT NULL, PRIMARY KEY (team_id, mode, resume_key)
+);
 CREATE TABLE IF NOT EXISTS deliveries (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL, team_id TEXT NOT NULL,
   mode TEXT NOT NULL, event_id TEXT, event_type TEXT, attempt INTEGER, status INTEGER, duration_ms REAL,
   error TEXT, created_at TEXT NOT NULL, created REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id, target, seq);
 CREATE TABLE IF NOT EXISTS idempotency (
   team_id TEXT NOT NULL, mode TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
   status INTEGER NOT NULL, body BLOB NOT NULL, content_type TEXT, request_id TEXT NOT NULL,

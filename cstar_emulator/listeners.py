@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ __all__ = ["Ack", "Listener", "Listeners", "max_frame"]
 
 log = logging.getLogger("cstar.emulator")
 
+#: Sent events a listener remembers the sequence number of until they are acked.
+UNACKED_WINDOW = 50_000
+
 
 @dataclass(frozen=True)
 class Ack:
@@ -40,18 +44,23 @@ class Ack:
     attempts: int | None
     duration_ms: float | None
     error: str | None
+    #: The acked event's sequence number, when this socket sent it (set by the listener, not the client).
+    seq: int | None = None
 
     @classmethod
-    def parse(cls, frame: dict[str, Any]) -> Ack:
-        """The ack in a decoded ``{"type": "ack", …}`` frame."""
+    def parse(cls, frame: dict[str, Any], sent: dict[str, int] | None = None) -> Ack:
+        """The ack in a decoded ``{"type": "ack", …}`` frame; ``sent`` (event id → seq of events the
+        socket sent and not yet acked) gives, and forgets, the acked event's ``seq``."""
         event_id, status, attempts = frame.get("eventId"), frame.get("status"), frame.get("attempts")
         duration, error = frame.get("durationMs"), frame.get("error")
+        event_id = event_id if isinstance(event_id, str) else None
         return cls(
-            event_id if isinstance(event_id, str) else None,
+            event_id,
             status if isinstance(status, int) else None,
             attempts if isinstance(attempts, int) else None,
             duration if isinstance(duration, (int, float)) else None,
             str(error) if error is not None else None,
+            sent.pop(event_id, None) if sent is not None and event_id is not None else None,
         )
 
 
@@ -87,6 +96,12 @@ class Listener:
         self._close_requested = asyncio.Event()
         self._matches: dict[str, bool] = {}
         self._sent = 0
+        # Resends (POST /events/{id}/resend) go out between stream events, never inside one's frame.
+        self._resends: asyncio.Queue[Event] = asyncio.Queue()
+        self._send_lock = asyncio.Lock()
+        # Event id → seq of events sent and not yet acked, so an ack can advance the device's resume
+        # cursor without reading the event log (bounded: a client that never acks cannot grow it).
+        self._unacked: OrderedDict[str, int] = OrderedDict()
 
     def wants(self, event_type: str) -> bool:
         """Whether this listener's filter matches ``event_type`` (cached per type)."""
@@ -101,11 +116,13 @@ class Listener:
             self.close_code = code
         self._close_requested.set()
 
-    def frame(self, event: Event) -> str:
-        """The contract's ``event`` frame for ``event``, as text."""
+    def frame(self, event: Event, *, resend: bool = False) -> str:
+        """The contract's ``event`` frame for ``event``, as text; a ``resend`` one carries
+        ``"resend": true`` (server contract, "Event history and resend")."""
         return dumps(
             {
                 "type": frames.FRAME_EVENT,
+                **({"resend": True} if resend else {}),
                 "eventId": event.id,
                 "eventType": event.type,
                 "payload": event.payload,
@@ -135,6 +152,7 @@ class Listener:
         tasks = {
             asyncio.create_task(self._send(sub, after, backlog)),
             asyncio.create_task(self._receive(on_ack)),
+            asyncio.create_task(self._send_resends()),
             asyncio.create_task(self._close_requested.wait()),
         }
         try:
@@ -162,19 +180,42 @@ class Listener:
     async def _deliver(self, event: Event) -> None:
         if not self.wants(event.type):
             return
-        text = self.frame(event)
+        text = self._text(event)
+        unacked = self._unacked
+        unacked[event.id] = event.seq
+        if len(unacked) > UNACKED_WINDOW:
+            unacked.popitem(last=False)
+        async with self._send_lock:
+            await self.websocket.send_text(text)
+        self._sent += 1
+        if self._sent % 64 == 0:
+            # Neither a ready queue nor a writable socket suspends, so a long burst would otherwise
+            # hold the event loop (acks, API calls) until it is fully sent.
+            await asyncio.sleep(0)
+
+    def _text(self, event: Event, *, resend: bool = False) -> str:
+        """The frame for ``event``, or the ``event_too_large`` notice when it exceeds ``max_frame``."""
+        text = self.frame(event, resend=resend)
         limit = self.max_frame
         # A character is at most 4 bytes in UTF-8: only frames that might be over the limit get encoded.
         if limit is not None and len(text) * 4 > limit:
             size = len(text.encode("utf-8", "surrogatepass"))
             if size > limit:
                 text = self.too_large(event, size)
-        await self.websocket.send_text(text)
-        self._sent += 1
-        if self._sent % 64 == 0:
-            # Neither a ready queue nor a writable socket suspends, so a long burst would otherwise
-            # hold the event loop (acks, API calls) until it is fully sent.
-            await asyncio.sleep(0)
+        return text
+
+    def resend(self, event: Event) -> None:
+        """Queue ``event`` to be sent again on this socket, whatever its filter, as a ``resend`` frame."""
+        self._resends.put_nowait(event)
+
+    async def _send_resends(self) -> None:
+        # A resend is not part of the stream: it does not enter _unacked, so its ack never moves the
+        # device's resume cursor back to an old event.
+        while True:
+            event = await self._resends.get()
+            text = self._text(event, resend=True)
+            async with self._send_lock:
+                await self.websocket.send_text(text)
 
     async def _receive(self, on_ack: Callable[[Ack], None]) -> None:
         while True:
@@ -187,7 +228,7 @@ class Listener:
             except ValueError:
                 continue
             if isinstance(frame, dict) and frame.get("type") == frames.FRAME_ACK:
-                on_ack(Ack.parse(frame))
+                on_ack(Ack.parse(frame, self._unacked))
 
 
 class Listeners:
@@ -213,6 +254,13 @@ class Listeners:
             if listener.scope == scope and (event_type is None or listener.wants(event_type))
         }
         return sorted(ids)
+
+    def resend(self, session_id: str, event: Event) -> int:
+        """Queue ``event`` as a resend on every open socket of ``session_id``. Returns how many."""
+        chosen = [item for item in self._open if item.session_id == session_id]
+        for listener in chosen:
+            listener.resend(event)
+        return len(chosen)
 
     def close(self, code: int, *, key_id: str | None = None, session_id: str | None = None) -> int:
         """Close every listener (or those authenticated with ``key_id``, or those of ``session_id``)

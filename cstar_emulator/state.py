@@ -21,6 +21,7 @@ from cstar_emulator.repositories.audit import AuditTrail
 from cstar_emulator.repositories.automations import Automations
 from cstar_emulator.repositories.customers import Customers
 from cstar_emulator.repositories.deliveries import DeliveryRecords
+from cstar_emulator.repositories.event_history import EventHistoryRecords
 from cstar_emulator.repositories.events import Event, EventLog
 from cstar_emulator.repositories.game import GameStore
 from cstar_emulator.repositories.idempotency import IdempotencyRecords
@@ -46,6 +47,7 @@ from cstar_emulator.services.controls import Faults
 from cstar_emulator.services.customers import CustomerService
 from cstar_emulator.services.deliveries import Deliveries
 from cstar_emulator.services.dispatch import WebhookDispatcher
+from cstar_emulator.services.event_history import EventHistory
 from cstar_emulator.services.events import EventBus
 from cstar_emulator.services.game import GameService
 from cstar_emulator.services.keys import KeyService
@@ -121,6 +123,9 @@ class Emulator:
         self.customers = CustomerService(db, customers, tickets, self.bus)
         self.articles = ArticleService(db, articles, self.bus)
         self.webhooks = WebhookService(db, webhooks, self.dispatcher, self.bus)
+        self.history = EventHistory(
+            db, EventHistoryRecords(db), self.deliveries, webhooks, self.dispatcher, self.sessions, self.listeners
+        )
         # Customer groups, categories, community, members, settings and the other plain resources.
         self.plain = PlainServices(db, self.bus, tickets)
         # The computed endpoints: analytics, search, audit log, bulk, export/import, AI, automations.

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from cstar_cli.commands import keys, listen, login, logout, logs, trigger, version  # noqa: E402
+from cstar_cli.commands import events as event_history  # noqa: E402
+from cstar_cli.commands import keys, listen, login, logout, logs, trigger, version, webhooks  # noqa: E402
 from cstar_cli.output import doc_of  # noqa: E402
 from cstar_cli.views import events, status  # noqa: E402
 
@@ -114,7 +115,11 @@ MODELS: tuple[type | str, ...] = (
     logout.LogoutOutput,
     status.StatusOutput,
     events.EventTypeInfo,
+    event_history.RecentEvent,
+    event_history.EventWithPayload,
+    event_history.ResendOutput,
     trigger.TriggerOutput,
+    webhooks.VerifyOutput,
     keys.KeySummary,
     keys.CreatedKey,
     keys.RevokedKey,

@@ -383,6 +383,18 @@ BODY_LIMITS: dict[tuple[str, str], dict[str, Any]] = {
     ("createAutomation", "actions"): {"items": {"type": "object"}},
 }
 
+#: Body fields the server contract adds to a reference endpoint (docs/protocol.md): operationId → properties.
+CONTRACT_BODY_FIELDS: dict[str, dict[str, Any]] = {
+    "triggerTestWebhook": {
+        "data": {
+            "type": "object",
+            "x-cstar-source": "contract",
+            "description": "The event's whole `data`, replacing the synthetic sample (`cstar trigger --override`, "
+            "`--payload`); the sample's shape is `GET …/webhooks/trigger-test/sample`.",
+        }
+    },
+}
+
 #: Permissions stated only in the reference's prose ("Requires `manage_x` permission" is parsed).
 PERMISSION = re.compile(r"[Rr]equires `([a-z_]+)` permission")
 
@@ -964,6 +976,13 @@ def contract_schemas() -> dict[str, Any]:
             },
             "required": ["event", "eventId", "test", "deliveries"],
         },
+        "TriggerSample": {
+            "x-cstar-source": "contract",
+            "type": "object",
+            "description": "The synthetic `data` a trigger-test of `event` sends when the request gives none.",
+            "properties": {"event": {"type": "string"}, "data": {"type": "object"}},
+            "required": ["event", "data"],
+        },
         "ListenFrame": {
             "x-cstar-source": "contract",
             "description": "A JSON text frame on the listen WebSocket, by `type`.",
@@ -1230,6 +1249,23 @@ def contract_operations() -> dict[tuple[str, str], dict[str, Any]]:
                 "not read this session (do not retry), 4404 session unknown, expired or deleted (create a new "
                 "session and resume), 1001/1006/1011 (reconnect with backoff and resume)."
             ),
+        ),
+        ("GET", TEAM + "/webhooks/trigger-test/sample"): _contract_op(
+            "getTriggerTestSample",
+            "Webhooks",
+            "Get the synthetic `data` a trigger-test of `event` sends, to shape and send back as `data`.",
+            "TriggerSample",
+            keys=("secret", "publishable"),
+            query=[
+                {
+                    "name": "event",
+                    "in": "query",
+                    "required": True,
+                    "description": "A triggerable event type.",
+                    "schema": {"type": "string", "enum": "TRIGGERABLE"},
+                }
+            ],
+            cli="cstar trigger --override, --dry-run",
         ),
         ("GET", TEAM + "/logs"): _contract_op(
             "listLogs",
@@ -1502,6 +1538,7 @@ def _reference_operation(section: Section, e: Endpoint) -> tuple[str, dict[str, 
         body = [Field("teamName", "string", False, None, "Team display name", None)]
     if body:
         schema = object_schema(body, response=False, op_id=op_id)
+        schema["properties"].update(copy.deepcopy(CONTRACT_BODY_FIELDS.get(op_id, {})))
         op["requestBody"] = {"required": "required" in schema, "content": {"application/json": {"schema": schema}}}
     op["_path_fields"] = e.params.get("path", [])
     op["_data"] = data
@@ -1669,6 +1706,9 @@ def build(ref: Reference) -> dict[str, Any]:
         raise SystemExit(f"operations table lists endpoints the reference does not have: {sorted(missing)}")
     raw.update(_prose_operations())
     raw.update(contract_operations())
+    for p in raw[("GET", TEAM + "/webhooks/trigger-test/sample")]["parameters"]:
+        if p["name"] == "event":
+            p["schema"]["enum"] = list(triggerable)
     for t, desc in (
         ("Account", "Key introspection: who and where the calling key is."),
         ("API Keys", "The team's API keys (secret key only)."),

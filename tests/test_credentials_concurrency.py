@@ -14,7 +14,7 @@ import pytest
 
 from cstar_cli._files import load_toml
 from tests.support.cli import cstar_env
-from tests.support.emulator import EmulatorProcess
+from tests.support.emulator import LocalEmulator
 
 N = 12
 
@@ -43,7 +43,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     return load_toml(path)
 
 
-def login_args(emu: EmulatorProcess, profile: str, key: str) -> list[str]:
+def login_args(emu: LocalEmulator, profile: str, key: str) -> list[str]:
     return ["--profile", profile, "login", "--api-key", key, "--base-url", emu.base_url, "--json"]
 
 
@@ -53,7 +53,7 @@ def shared(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return folder, {"CSTAR_CONFIG_DIR": str(folder), "CSTAR_CREDENTIAL_STORE": "file"}
 
 
-def check_files(folder: Path, expected: dict[str, str], emu: EmulatorProcess) -> None:
+def check_files(folder: Path, expected: dict[str, str], emu: LocalEmulator) -> None:
     config = read_toml(folder / "config.toml")
     creds = read_toml(folder / "credentials.toml")
     assert sorted(config.get("profiles", {})) == sorted(expected)
@@ -69,7 +69,7 @@ def check_files(folder: Path, expected: dict[str, str], emu: EmulatorProcess) ->
 
 
 def test_parallel_logins_and_logouts_lose_nothing(
-    emulator_session: EmulatorProcess, shared: tuple[Path, dict[str, str]]
+    emulator_session: LocalEmulator, shared: tuple[Path, dict[str, str]]
 ) -> None:
     emu = emulator_session
     folder, env = shared

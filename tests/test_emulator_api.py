@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.emulator import EmulatorProcess
+from tests.support.emulator import LocalEmulator
 
 
 def unique(prefix: str = "x") -> str:
@@ -15,7 +15,7 @@ def unique(prefix: str = "x") -> str:
 
 
 @pytest.fixture
-def api(emulator_session: EmulatorProcess):
+def api(emulator_session: LocalEmulator):
     with emulator_session.client() as c:
         yield c
 
@@ -43,7 +43,7 @@ def test_envelope_and_request_id(api: httpx.Client) -> None:
     assert api.get("/tickets").headers["x-cstar-request-id"] != rid
 
 
-def test_me_for_every_key_kind(emulator_session: EmulatorProcess) -> None:
+def test_me_for_every_key_kind(emulator_session: LocalEmulator) -> None:
     expected = {
         "sk_test": ("secret", "test"),
         "sk_live": ("secret", "live"),
@@ -64,7 +64,7 @@ def test_me_for_every_key_kind(emulator_session: EmulatorProcess) -> None:
         assert key.startswith(kind + "_") and len(key) == len(kind) + 1 + 32
 
 
-def test_authentication_and_permission_errors(emulator_session: EmulatorProcess) -> None:
+def test_authentication_and_permission_errors(emulator_session: LocalEmulator) -> None:
     url = emulator_session.team_url("/tickets")
     missing = httpx.get(url, trust_env=False)
     assert missing.status_code == 401 and error_of(missing)["code"] == "invalid_api_key"
@@ -86,7 +86,7 @@ def test_unknown_route_is_an_enveloped_404(api: httpx.Client) -> None:
     assert resp.status_code == 404 and error_of(resp)["code"] == "not_found"
 
 
-def test_test_and_live_data_never_mix(emulator_session: EmulatorProcess) -> None:
+def test_test_and_live_data_never_mix(emulator_session: LocalEmulator) -> None:
     with emulator_session.client("sk_test") as test, emulator_session.client("sk_live") as live:
         ticket = test.post("/tickets", json={"title": unique("partition")}).json()["data"]
         assert test.get(f"/tickets/{ticket['id']}").status_code == 200
@@ -277,7 +277,7 @@ def test_trigger_test(api: httpx.Client) -> None:
         assert err_resp.status_code == 400 and error_of(err_resp)["field"] == "event"
 
 
-def test_api_keys_create_list_revoke(emulator_session: EmulatorProcess, api: httpx.Client) -> None:
+def test_api_keys_create_list_revoke(emulator_session: LocalEmulator, api: httpx.Client) -> None:
     created = api.post("/api-keys", json={"name": "CI key"})
     assert created.status_code == 201
     key = created.json()["data"]
@@ -311,7 +311,7 @@ def test_api_keys_create_list_revoke(emulator_session: EmulatorProcess, api: htt
         assert pk.get("/api-keys").status_code == 403
 
 
-def test_lone_surrogate_in_a_body_is_a_400_not_a_crash(emulator_session: EmulatorProcess) -> None:
+def test_lone_surrogate_in_a_body_is_a_400_not_a_crash(emulator_session: LocalEmulator) -> None:
     with emulator_session.client() as api:
         r = api.post("/tickets", content=b'{"title": "SURR \\ud800 end"}', headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"

@@ -10,18 +10,21 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support.cli import ROOT, cstar_env, cstar_subprocess
-from tests.support.emulator import EmulatorProcess, start_emulator
+from tests.support.cli import ROOT, close_pipes, cstar_env, cstar_subprocess
+from tests.support.emulator import EmulatorProcess, LocalEmulator, start_emulator
+
+pytestmark = pytest.mark.e2e
 
 
-def test_ready_line(emulator_session: EmulatorProcess) -> None:
-    ready = emulator_session.ready
+def test_ready_line(emulator_process: EmulatorProcess) -> None:
+    ready = emulator_process.ready
     assert set(ready) == {"baseUrl", "teamId", "keys", "db"}
-    assert ready["baseUrl"] == f"http://127.0.0.1:{emulator_session.port}"
+    assert ready["baseUrl"] == f"http://127.0.0.1:{emulator_process.port}"
     assert set(ready["keys"]) == {"sk_test", "sk_live", "pk_test", "pk_live"}
-    assert Path(ready["db"]) == emulator_session.db.resolve()
-    health = httpx.get(emulator_session.url("/_emulator/health"), trust_env=False)
+    assert Path(ready["db"]) == emulator_process.db.resolve()
+    health = httpx.get(emulator_process.url("/_emulator/health"), trust_env=False)
     assert health.status_code == 200 and health.json()["data"]["teamId"] == ready["teamId"]
 
 
@@ -56,7 +59,8 @@ def test_human_summary_and_clean_exit_on_ctrl_c(tmp_path: Path) -> None:
     assert "Traceback" not in err and "Press Ctrl-C to stop." in err
 
 
-def test_sigterm_exits_zero_and_restart_keeps_team_and_keys(emulator: EmulatorProcess) -> None:
+def test_sigterm_exits_zero_and_restart_keeps_team_and_keys(emulator_process: EmulatorProcess) -> None:
+    emulator = emulator_process
     team, keys, port = emulator.team_id, dict(emulator.keys), emulator.port
     with emulator.client() as api:
         ticket = api.post("/tickets", json={"title": "persisted"}).json()["data"]
@@ -75,7 +79,7 @@ def test_sigterm_exits_zero_and_restart_keeps_team_and_keys(emulator: EmulatorPr
         assert api.get("/tickets").status_code == 200
 
 
-def test_port_in_use_exits_9(emulator_session: EmulatorProcess, tmp_path: Path) -> None:
+def test_port_in_use_exits_9(emulator_session: LocalEmulator, tmp_path: Path) -> None:
     result = cstar_subprocess("emulator", "start", "--port", str(emulator_session.port), "--db", str(tmp_path / "x.db"))
     assert result.code == 9
     assert result.stdout == ""
@@ -83,7 +87,7 @@ def test_port_in_use_exits_9(emulator_session: EmulatorProcess, tmp_path: Path) 
     assert "Traceback" not in result.stderr
 
 
-def test_same_database_cannot_be_served_twice(emulator_session: EmulatorProcess) -> None:
+def test_same_database_cannot_be_served_twice(emulator_session: LocalEmulator) -> None:
     result = cstar_subprocess("emulator", "start", "--port", "0", "--db", str(emulator_session.db))
     assert result.code == 2 and "in use by another emulator" in result.stderr
 
@@ -106,6 +110,7 @@ def test_default_database_lives_in_the_data_dir(tmp_path: Path) -> None:
     finally:
         popen.send_signal(signal.SIGTERM)
         assert popen.wait(10) == 0
+        close_pipes(popen)
 
 
 def test_rate_limit(tmp_path: Path) -> None:
@@ -123,7 +128,7 @@ def test_rate_limit(tmp_path: Path) -> None:
             assert live.get("/tickets").status_code == 200, "limits are per key"
 
 
-def test_fail_next(emulator: EmulatorProcess) -> None:
+def test_fail_next(emulator: LocalEmulator) -> None:
     controls = httpx.Client(base_url=emulator.url("/_emulator"), trust_env=False)
     tickets = f"/api/v1/teams/{emulator.team_id}/tickets"
     armed = controls.post("/fail-next", json={"count": 2, "status": 503, "path": tickets})

@@ -3,42 +3,20 @@ dry run writes nothing, and the pure helpers (snippets, condition operators, tex
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cstar_emulator import Emulator, Settings
+from cstar_emulator import Emulator
 from cstar_emulator.db import Scope
-from cstar_emulator.hub import Subscription
-from cstar_emulator.repositories.events import Event
 from cstar_emulator.routes._records import create_fields
 from cstar_emulator.services.ai import improve
 from cstar_emulator.services.automations import evaluate
 from cstar_emulator.services.search import snippet
+from tests.support.events import drain
 
-
-@pytest.fixture
-def emu(tmp_path: Path) -> Iterator[Emulator]:
-    emulator = Emulator(tmp_path / "emulator.db", Settings(rate_limit=0))
-    yield emulator
-    emulator.db.close()
-
-
-@pytest.fixture
-def scope(emu: Emulator) -> Scope:
-    return Scope(emu.seed.team_id, "test")
-
-
-def drain(sub: Subscription[Event]) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    while not sub.queue.empty():
-        event = sub.queue.get_nowait()
-        assert event is not None
-        out.append((event.type, json.loads(event.payload)["data"]))
-    return out
+#: The service fixtures (``emu``: an emulator on a tmp database; ``scope``: its test mode).
+pytest_plugins = ["tests.support.services"]
 
 
 def test_bulk_fires_each_items_events_and_skips_failures(emu: Emulator, scope: Scope) -> None:

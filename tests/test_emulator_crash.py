@@ -140,17 +140,18 @@ def test_a_transaction_cannot_be_joined_across_an_await(tmp_path: Path) -> None:
     db = Database(tmp_path / "x.db")
 
     async def main() -> None:
-        holding = asyncio.Event()
+        holding, release = asyncio.Event(), asyncio.Event()
 
         async def holder() -> None:
             with db.transaction():
                 holding.set()
-                await asyncio.sleep(0.01)
+                await release.wait()
 
         task = asyncio.create_task(holder())
         await holding.wait()
         with pytest.raises(RuntimeError, match="across an await"), db.transaction():
             pass
+        release.set()
         await task
 
     asyncio.run(main())

@@ -4,22 +4,21 @@ a tmp database with a fixed clock."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from cstar_cli.protocol import openapi
-from cstar_emulator import Emulator, Settings
+from cstar_emulator import Emulator
 from cstar_emulator.db import Scope
 from cstar_emulator.envelope import ApiError
-from cstar_emulator.hub import Subscription
-from cstar_emulator.repositories.events import Event
 from cstar_emulator.repositories.plain import TeamSettings
 from cstar_emulator.seed_game import seed_game
+from tests.support.events import drain
+
+#: The service fixtures (``emu``: an emulator on a tmp database; ``scope``: its test mode).
+pytest_plugins = ["tests.support.services"]
 
 pytestmark = pytest.mark.e2e
 
@@ -228,13 +227,6 @@ class Clock:
 
 
 @pytest.fixture
-def emu(tmp_path: Path) -> Iterator[Emulator]:
-    emulator = Emulator(tmp_path / "emulator.db", Settings(rate_limit=0))
-    yield emulator
-    emulator.db.close()
-
-
-@pytest.fixture
 def clock(emu: Emulator) -> Clock:
     """The game's clock, fixed at :data:`NOON`, with the players seeded again in its season."""
     c = Clock(NOON)
@@ -244,20 +236,6 @@ def clock(emu: Emulator) -> Clock:
         emu.db.run("DELETE FROM game_ledger")
     seed_game(emu.db, emu.seed.team_id, now=NOON)
     return c
-
-
-@pytest.fixture
-def scope(emu: Emulator) -> Scope:
-    return Scope(emu.seed.team_id, "test")
-
-
-def drain(sub: Subscription[Event]) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    while not sub.queue.empty():
-        event = sub.queue.get_nowait()
-        assert event is not None
-        out.append((event.type, json.loads(event.payload)["data"]))
-    return out
 
 
 def close_ticket(emu: Emulator, scope: Scope, priority: str = "normal", agent: str | None = "usr_sam") -> None:

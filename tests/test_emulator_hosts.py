@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 
 from cstar_emulator.hosts import HostPolicy, check_allow_host, split_host
 from tests.support.cli import cstar_subprocess
-from tests.support.emulator import EmulatorProcess, start_emulator
+from tests.support.emulator import LocalEmulator, start_emulator
 
 FORGED_HOSTS = [
     "evil.example",
@@ -30,7 +30,7 @@ FORGED_HOSTS = [
 FOREIGN_ORIGINS = ["http://evil.example", "null", "http://localhost:3000", "https://127.0.0.1:{port}", "http://127.0.0.1"]
 
 
-def _raw(emu: EmulatorProcess, request: bytes) -> tuple[int, bytes]:
+def _raw(emu: LocalEmulator, request: bytes) -> tuple[int, bytes]:
     """Send ``request`` as-is; the status code and the rest of the answer (read until close)."""
     with socket.create_connection(("127.0.0.1", emu.port), timeout=10) as s:
         s.sendall(request)
@@ -51,14 +51,14 @@ def _assert_refused(resp: httpx.Response, code: str) -> None:
     assert resp.headers["x-cstar-request-id"] == body["meta"]["requestId"]
 
 
-def _new_session(emu: EmulatorProcess) -> dict[str, Any]:
+def _new_session(emu: LocalEmulator) -> dict[str, Any]:
     with emu.client() as c:
         resp = c.post("/cli/sessions", json={"deviceName": uuid.uuid4().hex})
     assert resp.status_code == 201, resp.text
     return resp.json()["data"]
 
 
-def _latest_event_id(emu: EmulatorProcess, session: dict[str, Any] | None = None) -> str | None:
+def _latest_event_id(emu: LocalEmulator, session: dict[str, Any] | None = None) -> str | None:
     """The newest event id of the seeded test scope, as the welcome on ``session`` (default: a new
     one) reports it; the welcome also proves the session was not expired."""
     session = session or _new_session(emu)
@@ -68,11 +68,11 @@ def _latest_event_id(emu: EmulatorProcess, session: dict[str, Any] | None = None
     return welcome["lastEventId"]
 
 
-def _control(emu: EmulatorProcess, name: str, **kwargs: Any) -> httpx.Response:
+def _control(emu: LocalEmulator, name: str, **kwargs: Any) -> httpx.Response:
     return httpx.post(emu.url(f"/_emulator/{name}"), trust_env=False, timeout=10, **kwargs)
 
 
-def test_forged_host_is_refused_everywhere_and_changes_nothing(emulator: EmulatorProcess) -> None:
+def test_forged_host_is_refused_everywhere_and_changes_nothing(emulator: LocalEmulator) -> None:
     baseline = _control(emulator, "burst", json={"count": 1}).json()["data"]["lastEventId"]
     session = _new_session(emulator)
     for template in FORGED_HOSTS:
@@ -98,7 +98,7 @@ def test_forged_host_is_refused_everywhere_and_changes_nothing(emulator: Emulato
 @pytest.mark.parametrize(
     "host", ["localhost", "localhost:{port}", "LOCALHOST:{port}", "127.0.0.1", "127.9.8.7:{port}", "[::1]:{port}"]
 )
-def test_loopback_names_are_answered(emulator_session: EmulatorProcess, host: str) -> None:
+def test_loopback_names_are_answered(emulator_session: LocalEmulator, host: str) -> None:
     headers = {"Host": host.format(port=emulator_session.port)}
     with emulator_session.client(headers=headers) as c:
         assert c.get("/tickets").status_code == 200
@@ -106,7 +106,7 @@ def test_loopback_names_are_answered(emulator_session: EmulatorProcess, host: st
     assert health.status_code == 200
 
 
-def test_missing_or_repeated_host_is_refused(emulator_session: EmulatorProcess) -> None:
+def test_missing_or_repeated_host_is_refused(emulator_session: LocalEmulator) -> None:
     status, answer = _raw(emulator_session, b"GET /_emulator/health HTTP/1.0\r\n\r\n")
     assert status == 403 and b'"host_not_allowed"' in answer
     twice = b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
@@ -114,7 +114,7 @@ def test_missing_or_repeated_host_is_refused(emulator_session: EmulatorProcess) 
     assert status in (400, 403)  # the HTTP parser may reject it first; it is never answered
 
 
-def test_websocket_with_forged_host_is_denied_before_the_handshake(emulator_session: EmulatorProcess) -> None:
+def test_websocket_with_forged_host_is_denied_before_the_handshake(emulator_session: LocalEmulator) -> None:
     emu = emulator_session
     with emu.client() as c:
         session = c.post("/cli/sessions", json={"deviceName": uuid.uuid4().hex}).json()["data"]
@@ -132,7 +132,7 @@ def test_websocket_with_forged_host_is_denied_before_the_handshake(emulator_sess
         assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
 
 
-def test_controls_refuse_foreign_origins_and_non_json_bodies(emulator: EmulatorProcess) -> None:
+def test_controls_refuse_foreign_origins_and_non_json_bodies(emulator: LocalEmulator) -> None:
     baseline = _control(emulator, "burst", json={"count": 1}).json()["data"]["lastEventId"]
     session = _new_session(emulator)
     for origin in FOREIGN_ORIGINS:
@@ -157,7 +157,7 @@ def test_controls_refuse_foreign_origins_and_non_json_bodies(emulator: EmulatorP
         assert c.get("/tickets").status_code == 200  # no fault was armed
 
 
-def test_controls_still_answer_their_own_clients(emulator: EmulatorProcess) -> None:
+def test_controls_still_answer_their_own_clients(emulator: LocalEmulator) -> None:
     own = {"Origin": f"http://127.0.0.1:{emulator.port}", "Sec-Fetch-Site": "same-origin"}
     fired = _control(emulator, "burst", json={"count": 2}, headers=own)
     assert fired.status_code == 200, fired.text
@@ -169,7 +169,7 @@ def test_controls_still_answer_their_own_clients(emulator: EmulatorProcess) -> N
     assert httpx.get(emulator.url("/_emulator/health"), headers=own, trust_env=False).status_code == 200
 
 
-def test_api_requests_from_browsers_keep_working(emulator_session: EmulatorProcess) -> None:
+def test_api_requests_from_browsers_keep_working(emulator_session: LocalEmulator) -> None:
     # The API's protection is the bearer key, which a page only has if it was given one.
     with emulator_session.client("pk_test", headers={"Origin": "http://app.example"}) as c:
         assert c.get("/tickets").status_code == 200

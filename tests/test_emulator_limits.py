@@ -16,7 +16,7 @@ import pytest
 from websockets.sync.client import connect
 
 from cstar_emulator import validate as v
-from tests.support.emulator import EmulatorProcess
+from tests.support.emulator import LocalEmulator
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ WORST = "\x01"
 
 
 @pytest.fixture
-def api(emulator_session: EmulatorProcess) -> Iterator[httpx.Client]:
+def api(emulator_session: LocalEmulator) -> Iterator[httpx.Client]:
     with emulator_session.client() as c:
         yield c
 
@@ -43,7 +43,7 @@ def error_of(resp: httpx.Response, status: int) -> dict[str, Any]:
     return dict(body["error"])
 
 
-def raw_request(emu: EmulatorProcess, head: str, body: bytes = b"") -> bytes:
+def raw_request(emu: LocalEmulator, head: str, body: bytes = b"") -> bytes:
     """Send one hand-written HTTP/1.1 request and return everything the server answers."""
     with socket.create_connection(("127.0.0.1", emu.port), timeout=10) as s:
         s.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
@@ -65,7 +65,7 @@ def _complete(answer: bytes) -> bool:
     return False
 
 
-def post_head(emu: EmulatorProcess, path: str, extra: str) -> str:
+def post_head(emu: LocalEmulator, path: str, extra: str) -> str:
     return (
         f"POST /api/v1/teams/{emu.team_id}{path} HTTP/1.1\nHost: 127.0.0.1:{emu.port}\n"
         f"Authorization: Bearer {emu.keys['sk_test']}\nContent-Type: application/json\n{extra}\n"
@@ -75,7 +75,7 @@ def post_head(emu: EmulatorProcess, path: str, extra: str) -> str:
 # -- 1. body size -------------------------------------------------------------------------------
 
 
-def test_declared_oversized_body_is_refused_before_it_is_read(emulator_session: EmulatorProcess) -> None:
+def test_declared_oversized_body_is_refused_before_it_is_read(emulator_session: LocalEmulator) -> None:
     # Five gigabytes announced and none sent: the answer can only come from the header.
     answer = raw_request(emulator_session, post_head(emulator_session, "/tickets", "Content-Length: 5000000000\n"))
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -167,7 +167,7 @@ def _worst_metadata() -> dict[str, str]:
     return {"m": '"' * ((v.MAX_METADATA_BYTES - overhead) // 2)}
 
 
-def test_the_largest_event_frame_fits_the_contract_bound(emulator: EmulatorProcess) -> None:
+def test_the_largest_event_frame_fits_the_contract_bound(emulator: LocalEmulator) -> None:
     """Every field at its limit, in the characters JSON spells longest; every frame a listen session
     gets must stay within 4 MiB (the contract), far from the relay's 16 MiB."""
     with emulator.client() as api:
@@ -288,7 +288,7 @@ def test_every_query_parameter_is_bounded(api: httpx.Client, name: str) -> None:
     assert error_of(api.get(resource, params={name: value}), 400)["field"] == name
 
 
-def test_trailing_slash_serves_the_same_route(emulator_session: EmulatorProcess, api: httpx.Client) -> None:
+def test_trailing_slash_serves_the_same_route(emulator_session: LocalEmulator, api: httpx.Client) -> None:
     resp = api.get("/tickets/", follow_redirects=False)
     assert resp.status_code == 200 and resp.json()["success"] is True
     created = api.post("/tickets/", json={"title": "slash"}, follow_redirects=False)
@@ -300,7 +300,7 @@ def test_trailing_slash_serves_the_same_route(emulator_session: EmulatorProcess,
     assert control.status_code == 404 and control.json()["error"]["code"] == "not_found"
 
 
-def test_client_leaving_mid_upload_is_logged_quietly(emulator: EmulatorProcess) -> None:
+def test_client_leaving_mid_upload_is_logged_quietly(emulator: LocalEmulator) -> None:
     for extra in ("", f"Idempotency-Key: {uuid.uuid4().hex}\n"):
         with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as s:
             head = post_head(emulator, "/tickets", f"Content-Length: 1000\n{extra}")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
-from tests.support.emulator import EmulatorProcess
+from tests.support.emulator import LocalEmulator
+from tests.support.logs import LOG_ENTRY_FIELDS
 
 
-def test_logs_list_filters_and_cursor(emulator: EmulatorProcess) -> None:
+def test_logs_list_filters_and_cursor(emulator: LocalEmulator) -> None:
     with emulator.client() as api, emulator.client("pk_test") as pk, emulator.client(None) as anon:
         ok = api.get("/tickets")
         missing = api.get("/tickets/tkt_missing")
@@ -23,18 +25,7 @@ def test_logs_list_filters_and_cursor(emulator: EmulatorProcess) -> None:
         data = entries["data"]
         by_id = {e["id"]: e for e in data}
         first = by_id[ok.headers["x-cstar-request-id"]]
-        assert set(first) == {
-            "id",
-            "method",
-            "path",
-            "status",
-            "durationMs",
-            "createdAt",
-            "keyId",
-            "ip",
-            "userAgent",
-            "errorCode",
-        }
+        assert set(first) == LOG_ENTRY_FIELDS
         assert first["method"] == "GET" and first["status"] == 200 and first["errorCode"] is None
         assert first["path"] == f"/api/v1/teams/{emulator.team_id}/tickets"
         assert first["ip"] == "127.0.0.1" and first["userAgent"].startswith("python-httpx")
@@ -76,9 +67,9 @@ def test_logs_list_filters_and_cursor(emulator: EmulatorProcess) -> None:
     assert ok.headers["x-cstar-request-id"] not in live_ids
 
 
-def sse_events(lines: Iterator[str]) -> Iterator[dict]:
+def sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
     """Parse ``text/event-stream`` lines into ``{"id", "event", "data"}`` dicts, skipping comments."""
-    event: dict = {}
+    event: dict[str, Any] = {}
     for line in lines:
         if line.startswith(":"):
             continue
@@ -91,7 +82,7 @@ def sse_events(lines: Iterator[str]) -> Iterator[dict]:
         event[name] = json.loads(value) if name == "data" else value
 
 
-def test_log_stream_resumes_without_gap_or_duplicate(emulator: EmulatorProcess) -> None:
+def test_log_stream_resumes_without_gap_or_duplicate(emulator: LocalEmulator) -> None:
     timeout = httpx.Timeout(5.0)
     with emulator.client() as api, emulator.client(timeout=timeout) as streamer:
         with streamer.stream("GET", "/logs/stream") as stream:
@@ -125,7 +116,7 @@ def test_log_stream_resumes_without_gap_or_duplicate(emulator: EmulatorProcess) 
         assert not any(p.endswith("/logs/stream") for p in logged_paths)
 
 
-def test_revoking_a_key_ends_its_log_stream(emulator_session: EmulatorProcess) -> None:
+def test_revoking_a_key_ends_its_log_stream(emulator_session: LocalEmulator) -> None:
     with emulator_session.client() as api:
         made = api.post("/api-keys", json={"name": "stream key"}).json()["data"]
         headers = {"Authorization": f"Bearer {made['key']}"}
@@ -139,7 +130,7 @@ def test_revoking_a_key_ends_its_log_stream(emulator_session: EmulatorProcess) -
             assert [line for line in lines if line] == [], "the stream ends instead of waiting for pings"
 
 
-def test_logs_need_a_secret_key(emulator_session: EmulatorProcess) -> None:
+def test_logs_need_a_secret_key(emulator_session: LocalEmulator) -> None:
     # Entries carry every caller's IP and user agent: a publishable (browser) key may not read them.
     with emulator_session.client("pk_test") as pk:
         for path in ("/logs", "/logs/stream"):

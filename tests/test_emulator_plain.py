@@ -5,8 +5,6 @@ the services over a tmp database."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +15,11 @@ from cstar_cli.protocol import openapi
 from cstar_emulator import Emulator, Settings
 from cstar_emulator.db import Scope
 from cstar_emulator.envelope import ApiError
-from cstar_emulator.hub import Subscription
-from cstar_emulator.repositories.events import Event
 from cstar_emulator.repositories.plain import boss_battles_enabled
+from tests.support.events import drain
+
+#: The service fixtures (``emu``: an emulator on a tmp database; ``scope``: its test mode).
+pytest_plugins = ["tests.support.services"]
 
 pytestmark = pytest.mark.e2e
 
@@ -241,22 +241,6 @@ def test_saved_views_run_their_filters_and_order(emulator: Any) -> None:
 
 
 # -- services on a tmp database --------------------------------------------------------------------
-
-
-@pytest.fixture
-def emu(tmp_path: Path) -> Iterator[Emulator]:
-    emulator = Emulator(tmp_path / "emulator.db", Settings(rate_limit=0))
-    yield emulator
-    emulator.db.close()
-
-
-def drain(sub: Subscription[Event]) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    while not sub.queue.empty():
-        event = sub.queue.get_nowait()
-        assert event is not None
-        out.append((event.type, json.loads(event.payload)["data"]))
-    return out
 
 
 def test_community_fires_every_post_event_with_its_post(emu: Emulator) -> None:

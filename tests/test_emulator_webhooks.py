@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from cstar_cli.protocol.webhook import verify_signature
-from tests.support.emulator import EmulatorProcess, start_emulator
+from tests.support.emulator import LocalEmulator, start_emulator_thread
+
+pytestmark = pytest.mark.e2e
 
 
 class Receiver:
@@ -57,15 +59,12 @@ class Receiver:
 
 
 @pytest.fixture
-def fast_retry_emulator(tmp_path) -> Iterator[EmulatorProcess]:
-    proc = start_emulator(tmp_path / "emulator.db", extra_args=("--webhook-retry-delay", "0.05"))
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def fast_retry_emulator(tmp_path) -> Iterator[LocalEmulator]:
+    with start_emulator_thread(tmp_path / "emulator.db", webhook_retry_delay=0.05) as emu:
+        yield emu
 
 
-def test_delivery_is_signed_and_retried_after_a_500(fast_retry_emulator: EmulatorProcess) -> None:
+def test_delivery_is_signed_and_retried_after_a_500(fast_retry_emulator: LocalEmulator) -> None:
     emu = fast_retry_emulator
     receiver = Receiver([500])
     try:
@@ -107,7 +106,7 @@ def test_delivery_is_signed_and_retried_after_a_500(fast_retry_emulator: Emulato
     assert records[0]["error"] == "HTTP 500" and records[1]["error"] is None
 
 
-def test_deliveries_keep_event_order_and_skip_paused_webhooks(fast_retry_emulator: EmulatorProcess) -> None:
+def test_deliveries_keep_event_order_and_skip_paused_webhooks(fast_retry_emulator: LocalEmulator) -> None:
     emu = fast_retry_emulator
     receiver = Receiver([503, 503])
     paused = Receiver([])

@@ -13,7 +13,7 @@ import pytest
 
 from cstar_cli.errors import EXIT_CODES
 from tests.support.cli import Run, cstar
-from tests.support.emulator import EmulatorProcess, start_emulator
+from tests.support.emulator import EmulatorThread, start_emulator_thread
 from tests.test_logs import TailProcess
 
 FULL_KEY_RE = re.compile(r"\b(sk|pk)_(test|live)_[A-Za-z0-9]{24,}\b")
@@ -60,6 +60,9 @@ def test_the_table_is_the_documented_one() -> None:
         9: "network:",
         10: "feature",
         11: "output",
+        12: "delivery",
+        13: "time",
+        14: "webhook",
         130: "interrupted",
     }
 
@@ -148,21 +151,20 @@ def test_revoking_an_unknown_key_exits_5(emulator_session: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = start_emulator(tmp_path_factory.mktemp("faults") / "emulator.db")
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
+    with start_emulator_thread(tmp_path_factory.mktemp("faults") / "emulator.db") as emu:
+        yield emu
 
 
-def test_conflict_exits_6(faulty: EmulatorProcess) -> None:
+@pytest.mark.e2e
+def test_conflict_exits_6(faulty: EmulatorThread) -> None:
     fail_next(faulty, 409, path="/api/v1/teams/", method="POST")
     err = check(cstar("trigger", "ticket.created", "--json", env=env_for(faulty)), 6, "conflict_error", json_mode=True)
     assert err and err["requestId"].startswith("req_")
 
 
-def test_rate_limit_exits_7_after_the_retries(faulty: EmulatorProcess) -> None:
+@pytest.mark.e2e
+def test_rate_limit_exits_7_after_the_retries(faulty: EmulatorThread) -> None:
     # The client retries a 429 twice when Retry-After is short (1 s here): three in a row end it.
     fail_next(faulty, 429, count=3)
     err = check(cstar("keys", "list", "--json", env=env_for(faulty)), 7, "rate_limit_error", json_mode=True)
@@ -171,12 +173,14 @@ def test_rate_limit_exits_7_after_the_retries(faulty: EmulatorProcess) -> None:
     check(cstar("status", env=env_for(faulty)), 7)  # status retries like the others: three in a row end it
 
 
-def test_rate_limit_is_retried_when_it_passes(faulty: EmulatorProcess) -> None:
+@pytest.mark.e2e
+def test_rate_limit_is_retried_when_it_passes(faulty: EmulatorThread) -> None:
     fail_next(faulty, 429, count=1)
     assert cstar("keys", "list", "--json", env=env_for(faulty)).code == 0
 
 
-def test_server_error_exits_8_after_the_retries(faulty: EmulatorProcess) -> None:
+@pytest.mark.e2e
+def test_server_error_exits_8_after_the_retries(faulty: EmulatorThread) -> None:
     fail_next(faulty, 500, count=3)
     check(cstar("keys", "list", "--json", env=env_for(faulty)), 8, "server_error", json_mode=True)
     fail_next(faulty, 500, count=3)

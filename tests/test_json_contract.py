@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cstar_cli.output import Output, use_color
-from tests.support.cli import ROOT, cstar, cstar_env
+from tests.support.cli import ROOT, close_pipes, cstar, cstar_env
 from tests.test_logs import TailProcess
 
 ANSI = re.compile(r"\x1b\[")
@@ -138,11 +138,12 @@ def test_listen_json_is_one_object_per_line(emulator_session: Any) -> None:
         assert event["type"] == "event" and event["eventType"] == "customer.created"
         listen.interrupt()
         assert "Traceback" not in listen.stderr
-        listen.no_more_lines(0.1)
+        assert listen.rest() == []
     finally:
         listen.close()
 
 
+@pytest.mark.e2e
 def test_emulator_start_prints_one_ready_line(tmp_path: Any) -> None:
     proc = subprocess.Popen(
         [
@@ -172,6 +173,7 @@ def test_emulator_start_prints_one_ready_line(tmp_path: Any) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        close_pipes(proc)
 
 
 # Nothing but data on stdout, no colour when piped ------------------------------------------------
@@ -276,13 +278,16 @@ def test_spinner_only_on_a_colour_terminal(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("FORCE_COLOR", "1")
     piped = _Stream(False)
     monkeypatch.setattr(sys, "stderr", piped)
-    import time
+    import threading
 
+    before = set(threading.enumerate())
     with Output().spinner("waiting", delay=0.0):
-        time.sleep(0.2)
+        # A spinner starts its timer thread on entry: none means nothing can ever be drawn.
+        assert set(threading.enumerate()) <= before
     assert piped.getvalue() == ""
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("jq") is None, reason="needs jq")
 def test_jq_parses_the_output() -> None:
     proc = subprocess.run(

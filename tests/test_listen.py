@@ -22,16 +22,20 @@ import httpx
 import pytest
 
 from cstar_cli.receiver import Delivery, Receiver
-from tests.support.cli import cstar, cstar_env, cstar_subprocess
-from tests.support.emulator import start_emulator
+from tests.support.cli import close_pipes, cstar, cstar_env, cstar_subprocess
+from tests.support.emulator import start_emulator, start_emulator_thread
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 READY_RE = re.compile(r"Ready! Your webhook signing secret is (whsec_\w+) \(\^C to quit\)")
+#: The local time that starts each human event and delivery line (docs/listen.md).
+STAMP_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)  ")
 
 
 class Listen:
-    """A running ``python -m cstar_cli listen ARGS``; stdout and stderr are collected line by line."""
+    """A running ``python -m cstar_cli listen ARGS``; stdout and stderr are collected line by line,
+    stdout lines without their leading timestamp (kept in ``stamps``, one per stdout line: "" when
+    the line had none)."""
 
     def __init__(self, emu: Any, *args: str, key: str | None = None) -> None:
         self.key = key or emu.keys["sk_test"]
@@ -45,6 +49,7 @@ class Listen:
         )
         self.out: list[str] = []
         self.err: list[str] = []
+        self.stamps: list[str] = []
         self._cond = threading.Condition()
         self._readers = [
             threading.Thread(target=self._pump, args=(self.proc.stdout, self.out), daemon=True),
@@ -55,8 +60,13 @@ class Listen:
 
     def _pump(self, stream: Any, lines: list[str]) -> None:
         for line in stream:
+            text = line.rstrip("\n")
             with self._cond:
-                lines.append(line.rstrip("\n"))
+                if lines is self.out:
+                    m = STAMP_RE.match(text)
+                    self.stamps.append(m.group(1) if m else "")
+                    text = text[m.end() :] if m else text
+                lines.append(text)
                 self._cond.notify_all()
 
     def wait(self, lines: list[str], test: Callable[[str], bool], timeout: float = 20) -> str:
@@ -90,8 +100,10 @@ class Listen:
             self.proc.kill()
             self.proc.wait()
             raise
-        for t in self._readers:
-            t.join(5)
+        finally:
+            for t in self._readers:
+                t.join(5)
+            close_pipes(self.proc)
         text = "\n".join(self.out + self.err)
         assert "Traceback" not in text, text
         assert self.key not in text
@@ -103,7 +115,7 @@ class Listen:
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    proc = start_emulator(tmp_path_factory.mktemp("listen-emulator") / "emulator.db")
+    proc = start_emulator_thread(tmp_path_factory.mktemp("listen-emulator") / "emulator.db")
     yield proc
     proc.stop()
 
@@ -138,6 +150,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def deliver_sentinel(emu: Any, listen: Listen) -> str:
+    """Emit one more event and wait until the listener has delivered it: deliveries keep event order,
+    so anything still on its way (a repeat, a replay) has arrived by then. Returns its id."""
+    sentinel = burst(emu, 1)["firstEventId"]
+    listen.wait(listen.out, lambda s: s.startswith("<-- [200]") and sentinel in s, timeout=30)
+    return sentinel
+
+
+def wait_connected(emu: Any, timeout: float = 20) -> None:
+    """Until the emulator holds a listen socket (it registers it as it sends the welcome)."""
+    deadline = time.monotonic() + timeout
+    headers = {"Authorization": f"Bearer {emu.keys['sk_test']}"}
+    url = f"{emu.base_url}/api/v1/teams/{emu.team_id}/cli/sessions"
+    while not any(s["connected"] for s in httpx.get(url, headers=headers, timeout=10).json()["data"]):
+        assert time.monotonic() < deadline, "the listener never connected"
+        time.sleep(0.02)
 
 
 def event_ids(rx: Receiver) -> list[str]:
@@ -322,11 +352,11 @@ def test_dropped_websocket_mid_stream_loses_and_repeats_nothing(emu: Any, code: 
         listen.wait(listen.err, lambda s: s.startswith("Reconnected, "))
         burst(emu, 100)
         assert rx.wait_for(1600)
-        time.sleep(0.3)  # a duplicate, if any, would arrive now
+        deliver_sentinel(emu, listen)
         assert listen.finish() == 130
-    assert_exactly_once(rx, 1600)
+    assert_exactly_once(rx, 1601)
     assert any(s.startswith("Connection lost: ") and s.endswith("Reconnecting…") for s in listen.err)
-    assert "Stopped: 1600 forwarded, 0 failed" in listen.err[-1]
+    assert "Stopped: 1601 forwarded, 0 failed" in listen.err[-1]
 
 
 def test_events_during_a_drop_before_any_ack_are_replayed(tmp_path: Path) -> None:
@@ -336,16 +366,16 @@ def test_events_during_a_drop_before_any_ack_are_replayed(tmp_path: Path) -> Non
         with Receiver(secret_for(emu)) as rx:
             listen = Listen(emu, "--forward-to", rx.url)
             listen.ready()
-            time.sleep(0.3)  # the socket is open and welcomed
+            wait_connected(emu)
             emu.kill()
             listen.wait(listen.err, lambda s: s.startswith("Connection lost: "))
             emu.restart()
             burst(emu, 50)  # while the listener is still backing off
             listen.wait(listen.err, lambda s: s.startswith("Reconnected, "), timeout=30)
             assert rx.wait_for(50, timeout=30)
-            time.sleep(0.3)
+            deliver_sentinel(emu, listen)
             assert listen.finish() == 130
-        assert_exactly_once(rx, 50)
+        assert_exactly_once(rx, 51)
     finally:
         emu.stop()
 
@@ -364,9 +394,9 @@ def test_emulator_killed_and_restarted_loses_and_repeats_nothing(tmp_path: Path)
             listen.wait(listen.err, lambda s: s.startswith("Reconnected, "), timeout=30)
             burst(emu, 100)
             assert rx.wait_for(1600, timeout=30)
-            time.sleep(0.3)
+            deliver_sentinel(emu, listen)
             assert listen.finish() == 130
-        assert_exactly_once(rx, 1600)
+        assert_exactly_once(rx, 1601)
     finally:
         emu.stop()
 
@@ -415,7 +445,8 @@ def test_signal_stops_promptly_with_a_summary(emu: Any, sig: int, code: int) -> 
     silent.bind(("127.0.0.1", 0))
     silent.listen()
     try:
-        listen = Listen(emu, "--forward-to", str(silent.getsockname()[1]))
+        # --no-resume: the previous case left its event unacknowledged, which would come first.
+        listen = Listen(emu, "--forward-to", str(silent.getsockname()[1]), "--no-resume")
         listen.ready()
         evt = burst(emu, 1)["firstEventId"]
         listen.wait(listen.out, lambda s: evt in s)

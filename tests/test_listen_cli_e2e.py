@@ -14,20 +14,20 @@ import pytest
 
 from cstar_cli.receiver import Receiver
 from tests.support.cli import cstar_subprocess
-from tests.support.emulator import EmulatorProcess, start_emulator
+from tests.support.emulator import LocalEmulator, start_emulator_thread
 from tests.test_listen import Listen, burst, secret_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 
 @pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = start_emulator(tmp_path_factory.mktemp("listen-cli-emulator") / "emulator.db")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEmulator]:
+    proc = start_emulator_thread(tmp_path_factory.mktemp("listen-cli-emulator") / "emulator.db")
     yield proc
     proc.stop()
 
 
-def session_count(emu: EmulatorProcess) -> int:
+def session_count(emu: LocalEmulator) -> int:
     """How many live listen sessions the test key's team and mode has (``GET /cli/sessions``)."""
     with emu.client() as api:
         r = api.get("/cli/sessions")
@@ -39,7 +39,7 @@ def session_count(emu: EmulatorProcess) -> int:
 
 
 @pytest.mark.parametrize("json_mode", [False, True])
-def test_forward_to_credentials_are_sent_as_basic_auth_and_never_shown(emu: EmulatorProcess, json_mode: bool) -> None:
+def test_forward_to_credentials_are_sent_as_basic_auth_and_never_shown(emu: LocalEmulator, json_mode: bool) -> None:
     with Receiver(secret_for(emu), path="/hooks") as rx:
         url = f"http://ops:s3cr%40t-pw@127.0.0.1:{rx.port}/hooks"
         shown = f"http://ops:***@127.0.0.1:{rx.port}/hooks"
@@ -63,7 +63,7 @@ def test_forward_to_credentials_are_sent_as_basic_auth_and_never_shown(emu: Emul
         assert any(line.startswith(f"<-- [200] POST {shown} [{evt}]") for line in listen.out)
 
 
-def test_a_header_given_with_h_wins_over_the_urls_credentials(emu: EmulatorProcess) -> None:
+def test_a_header_given_with_h_wins_over_the_urls_credentials(emu: LocalEmulator) -> None:
     with Receiver(secret_for(emu)) as rx:
         listen = Listen(emu, "--forward-to", f"http://u:p@127.0.0.1:{rx.port}/", "-H", "Authorization: Bearer dev")
         listen.ready()
@@ -74,7 +74,7 @@ def test_a_header_given_with_h_wins_over_the_urls_credentials(emu: EmulatorProce
     assert rx.received[0].header_count("Authorization") == 1
 
 
-def test_a_bad_forward_to_with_credentials_does_not_echo_the_password(emu: EmulatorProcess) -> None:
+def test_a_bad_forward_to_with_credentials_does_not_echo_the_password(emu: LocalEmulator) -> None:
     env = {"CSTAR_API_KEY": emu.keys["sk_test"], "CSTAR_BASE_URL": emu.base_url}
     for value in ("http://ops:hunter2@localhost:99999/", "ftp://ops:hunter2@localhost/", "http://ops:hunter2@[::1/"):
         r = cstar_subprocess("listen", "--forward-to", value, env=env)
@@ -86,7 +86,7 @@ def test_a_bad_forward_to_with_credentials_does_not_echo_the_password(emu: Emula
 # --- Ctrl-C during a delivery ------------------------------------------------------------------------
 
 
-def test_ctrl_c_during_a_delivery_names_the_unacknowledged_event(emu: EmulatorProcess) -> None:
+def test_ctrl_c_during_a_delivery_names_the_unacknowledged_event(emu: LocalEmulator) -> None:
     stall = socket.socket()  # accepts connections, never answers
     stall.bind(("127.0.0.1", 0))
     stall.listen()
@@ -99,13 +99,13 @@ def test_ctrl_c_during_a_delivery_names_the_unacknowledged_event(emu: EmulatorPr
     finally:
         stall.close()
     assert listen.err[-2] == (
-        f"Stopped while {evt} was being delivered: it is not acknowledged and will not be sent again "
-        "(a new `cstar listen` starts with new events)."
+        f"Stopped while {evt} was being delivered: it is not acknowledged, so the next `cstar listen` "
+        "on this device and profile delivers it again."
     )
     assert listen.err[-1] == "Stopped: 0 forwarded, 0 failed."
 
 
-def test_a_stop_with_nothing_in_flight_says_nothing_about_it(emu: EmulatorProcess) -> None:
+def test_a_stop_with_nothing_in_flight_says_nothing_about_it(emu: LocalEmulator) -> None:
     with Receiver(secret_for(emu)) as rx:
         listen = Listen(emu, "--forward-to", rx.url)
         listen.ready()
@@ -119,7 +119,7 @@ def test_a_stop_with_nothing_in_flight_says_nothing_about_it(emu: EmulatorProces
 
 
 def test_print_secret_and_listen_leave_no_session_behind(tmp_path: Path) -> None:
-    emu = start_emulator(tmp_path / "emulator.db")
+    emu = start_emulator_thread(tmp_path / "emulator.db")
     try:
         env = {"CSTAR_API_KEY": emu.keys["sk_test"], "CSTAR_BASE_URL": emu.base_url}
         before = session_count(emu)

@@ -39,6 +39,7 @@ def rx() -> Iterator[Receiver]:
         yield receiver
 
 
+@pytest.mark.e2e
 def test_forwards_exact_bytes_with_signed_headers(rx: Receiver) -> None:
     steps = deliver(ForwardOptions(rx.url + "?tenant=a"))
     assert [type(s) for s in steps] == [DeliveryAttempted, Delivered]
@@ -56,6 +57,7 @@ def test_forwards_exact_bytes_with_signed_headers(rx: Receiver) -> None:
     assert d.attempt == 1 and (d.header("X-Timestamp") or "").endswith("Z")
 
 
+@pytest.mark.e2e
 def test_retries_500_then_delivers_signing_each_attempt() -> None:
     with Receiver(SECRET, fail_first=2) as rx:
         steps = deliver(ForwardOptions(rx.url, backoff=FAST))
@@ -68,6 +70,7 @@ def test_retries_500_then_delivers_signing_each_attempt() -> None:
     assert all(d.verified and d.body == PAYLOAD.encode() for d in rx.received)
 
 
+@pytest.mark.e2e
 def test_gives_up_after_the_last_attempt_with_the_last_status() -> None:
     with Receiver(SECRET, status=404) as rx:
         steps = deliver(ForwardOptions(rx.url, attempts=3, backoff=FAST))
@@ -89,6 +92,7 @@ def test_refused_connection_is_reported_not_raised() -> None:
     assert last.attempts == 2
 
 
+@pytest.mark.e2e
 def test_silent_receiver_times_out() -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -119,6 +123,7 @@ def test_silent_receiver_times_out() -> None:
     assert isinstance(last, DeliveryFailed) and last.error == "timed out after 0.2 s" and last.attempts == 2
 
 
+@pytest.mark.e2e
 def test_user_headers_replace_ours_case_insensitively(rx: Receiver) -> None:
     opts = ForwardOptions(rx.url, headers=(("authorization", "Bearer dev"), ("x-event-type", "custom.type")))
     deliver(opts)
@@ -128,6 +133,7 @@ def test_user_headers_replace_ours_case_insensitively(rx: Receiver) -> None:
     assert d.verified
 
 
+@pytest.mark.e2e
 def test_overriding_the_signature_is_honoured(rx: Receiver) -> None:
     steps = deliver(ForwardOptions(rx.url, headers=(("X-Signature", "t=1,v1=00"),), attempts=1))
     (d,) = rx.received
@@ -135,6 +141,7 @@ def test_overriding_the_signature_is_honoured(rx: Receiver) -> None:
     assert isinstance(steps[-1], DeliveryFailed) and steps[-1].status == 401
 
 
+@pytest.mark.e2e
 def test_signature_is_over_the_bytes_sent() -> None:
     with Receiver(SECRET) as rx:
         deliver(ForwardOptions(rx.url))

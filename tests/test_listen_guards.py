@@ -15,13 +15,13 @@ from websockets.sync.client import connect
 
 from cstar_cli.receiver import Receiver
 from cstar_cli.relay import Delivered, EventReceived, EventTooLarge, ForwardOptions, Relay
-from tests.support.emulator import EmulatorProcess
+from tests.support.emulator import LocalEmulator
 from tests.test_emulator_listen import close_code, new_session, open_ws, recv, welcome
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 
-def session_count(emu: EmulatorProcess) -> int:
+def session_count(emu: LocalEmulator) -> int:
     """How many live listen sessions the test key's team and mode has (``GET /cli/sessions``)."""
     with emu.client() as api:
         r = api.get("/cli/sessions")
@@ -29,7 +29,7 @@ def session_count(emu: EmulatorProcess) -> int:
     return len(r.json()["data"])
 
 
-def deliveries(emu: EmulatorProcess, **params: str) -> list[dict[str, Any]]:
+def deliveries(emu: LocalEmulator, **params: str) -> list[dict[str, Any]]:
     r = httpx.get(emu.url("/_emulator/deliveries"), params={"kind": "cli", **params}, trust_env=False)
     return list(r.json()["data"])
 
@@ -37,7 +37,7 @@ def deliveries(emu: EmulatorProcess, **params: str) -> list[dict[str, Any]]:
 # --- who may attach ----------------------------------------------------------------------------
 
 
-def test_only_a_secret_key_of_the_sessions_team_and_mode_may_attach(emulator_session: EmulatorProcess) -> None:
+def test_only_a_secret_key_of_the_sessions_team_and_mode_may_attach(emulator_session: LocalEmulator) -> None:
     emu = emulator_session
     session = new_session(emu)
     with open_ws(emu, session, key=emu.keys["pk_test"]) as ws:
@@ -55,7 +55,7 @@ def test_only_a_secret_key_of_the_sessions_team_and_mode_may_attach(emulator_ses
 # --- frames over the client's limit ---------------------------------------------------------------
 
 
-def test_an_event_over_the_announced_limit_becomes_a_notice(emulator_session: EmulatorProcess) -> None:
+def test_an_event_over_the_announced_limit_becomes_a_notice(emulator_session: LocalEmulator) -> None:
     emu = emulator_session
     session = new_session(emu, ["ticket.created"])
     with emu.client() as api:
@@ -83,7 +83,7 @@ def test_an_event_over_the_announced_limit_becomes_a_notice(emulator_session: Em
     assert notice["size"] > limit and abs(notice["size"] - sizes[1]) < 200
 
 
-def test_relay_reports_acks_and_moves_past_an_event_too_large(emulator: EmulatorProcess) -> None:
+def test_relay_reports_acks_and_moves_past_an_event_too_large(emulator: LocalEmulator) -> None:
     """End to end with the relay's limit lowered so an ordinary event is "too large"."""
     emu = emulator
     elements: list[Any] = []
@@ -130,7 +130,7 @@ def test_relay_reports_acks_and_moves_past_an_event_too_large(emulator: Emulator
 # --- welcome.lastEventId --------------------------------------------------------------------------
 
 
-def test_welcome_names_where_the_stream_starts(emulator_session: EmulatorProcess) -> None:
+def test_welcome_names_where_the_stream_starts(emulator_session: LocalEmulator) -> None:
     """A client that drops before its first ack resumes after ``lastEventId`` and loses nothing, even
     the events it was replayed but had not acked yet."""
     emu = emulator_session
@@ -150,7 +150,7 @@ def test_welcome_names_where_the_stream_starts(emulator_session: EmulatorProcess
 # --- deleting a session ---------------------------------------------------------------------------
 
 
-def test_list_and_delete_sessions(emulator: EmulatorProcess) -> None:
+def test_list_and_delete_sessions(emulator: LocalEmulator) -> None:
     emu = emulator
     device = uuid.uuid4().hex
     session = new_session(emu, ["ticket.*"], device=device)

@@ -48,6 +48,7 @@ def test_forward_to_shorthands(value: str, url: str) -> None:
     assert parse_forward_url(value) == url
 
 
+@pytest.mark.e2e
 def test_non_ascii_forward_to_is_delivered_percent_encoded() -> None:
     """The encoded URL is one the forwarder can send: the receiver sees the UTF-8 escapes."""
     seen: list[str] = []

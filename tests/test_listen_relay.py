@@ -19,6 +19,7 @@ from cstar_cli.errors import CStarAuthenticationError, CStarConnectionError
 from cstar_cli.relay import (
     DuplicateIgnored,
     EventReceived,
+    FrameIgnored,
     Ready,
     Reconnected,
     Reconnecting,
@@ -97,11 +98,12 @@ _LETTERS = {
     "DeliveryFailed": "f",
     "EventTooLarge": "t",
     "DuplicateIgnored": "u",
+    "FrameIgnored": "i",
     "Reconnecting": "C",
     "SessionRenewed": "S",
     "Reconnected": "D",
 }
-_EVENT = "(?:e(?:a+[df])?|t|u)"
+_EVENT = "(?:e(?:a+[df])?|t|u|i)"
 _GRAMMAR = re.compile(f"R{_EVENT}*(?:C[CS]*{_EVENT}*D?{_EVENT}*)*")
 
 
@@ -112,6 +114,7 @@ def assert_grammar(elements: list[Any]) -> None:
     assert _GRAMMAR.fullmatch(re.sub("ea*$", "e", word)), word
 
 
+@pytest.mark.e2e
 def test_resume_gap_duplicate_and_order() -> None:
     async def script(ws: ServerConnection, n: int) -> None:
         if n == 1:
@@ -132,6 +135,9 @@ def test_resume_gap_duplicate_and_order() -> None:
             await ws.wait_closed()
 
     elements, requests = run_relay(script, lambda els: any(isinstance(e, Reconnected) for e in els))
+    ignored = [e for e in elements if isinstance(e, FrameIgnored)]
+    assert [(e.event_id, e.reason) for e in ignored] == [(None, "not JSON"), (None, "unknown type 'something-new'")]
+    elements = [e for e in elements if not isinstance(e, FrameIgnored)]
     kinds = [type(e).__name__ for e in elements]
     assert kinds[:3] == ["Ready", "EventReceived", "EventReceived"]
     assert "Reconnecting" in kinds and kinds[-1] == "Reconnected"
@@ -143,6 +149,7 @@ def test_resume_gap_duplicate_and_order() -> None:
     assert all(r["Authorization"] == f"Bearer {KEY}" for r in requests)
 
 
+@pytest.mark.e2e
 def test_close_4404_renews_the_session_and_resumes() -> None:
     async def script(ws: ServerConnection, n: int) -> None:
         if n == 1:
@@ -164,6 +171,7 @@ def test_close_4404_renews_the_session_and_resumes() -> None:
     assert not elements[-1].gap
 
 
+@pytest.mark.e2e
 def test_close_4401_raises_authentication_error() -> None:
     async def script(ws: ServerConnection, n: int) -> None:
         await ws.close(4401, "invalid or revoked API key")
@@ -173,6 +181,7 @@ def test_close_4401_raises_authentication_error() -> None:
     assert e.value.exit_code == 3 and e.value.code == "key_revoked"
 
 
+@pytest.mark.e2e
 def test_handshake_refused_with_401_raises_authentication_error() -> None:
     async def script(ws: ServerConnection, n: int) -> None:
         await ws.wait_closed()
@@ -218,6 +227,7 @@ def test_plain_ws_to_a_remote_host_is_refused() -> None:
     assert e.value.code == "insecure_websocket"
 
 
+@pytest.mark.e2e
 def test_first_connection_renews_a_gone_session_even_after_transient_failures() -> None:
     """Two failed handshakes, then 404 (the session is gone): a renewal does not use up a try."""
     statuses = [500, 500, 404]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +24,8 @@ import pytest
 from cstar_cli.api import CStarClient, streams
 from cstar_cli.commands.logs import short_path
 from cstar_cli.errors import CStarAuthenticationError, CStarConnectionError
-from tests.support.cli import cstar, cstar_env
+from tests.support.cli import close_pipes, cstar, cstar_env
+from tests.support.logs import LOG_ENTRY_FIELDS
 
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, so any request would fail with exit 9
 
@@ -35,7 +37,8 @@ def env_for(emu: Any, key: str = "sk_test") -> dict[str, str]:
 def logs_json(emu: Any, *args: str, key: str = "sk_test") -> list[dict[str, Any]]:
     r = cstar("logs", "--json", *args, env=env_for(emu, key))
     assert r.code == 0, r.stderr
-    return json.loads(r.stdout)
+    entries: list[dict[str, Any]] = json.loads(r.stdout)
+    return entries
 
 
 class TailProcess:
@@ -54,8 +57,10 @@ class TailProcess:
         self.stdout: queue.Queue[str] = queue.Queue()
         self.stderr_lines: list[str] = []
         self._stderr_cv = threading.Condition()
-        threading.Thread(target=self._pump_out, daemon=True).start()
-        threading.Thread(target=self._pump_err, daemon=True).start()
+        self._out_pump = threading.Thread(target=self._pump_out, daemon=True)
+        self._err_pump = threading.Thread(target=self._pump_err, daemon=True)
+        self._out_pump.start()
+        self._err_pump.start()
 
     def _pump_out(self) -> None:
         assert self.proc.stdout is not None
@@ -85,7 +90,7 @@ class TailProcess:
 
     def lines(self, n: int, timeout: float = 15) -> list[str]:
         deadline = time.monotonic() + timeout
-        got = []
+        got: list[str] = []
         while len(got) < n:
             try:
                 got.append(self.stdout.get(timeout=max(0.01, deadline - time.monotonic())))
@@ -93,9 +98,19 @@ class TailProcess:
                 raise AssertionError(f"got {len(got)} of {n} lines: {got!r}; stderr: {self.stderr!r}") from None
         return got
 
-    def no_more_lines(self, wait: float = 0.5) -> None:
-        time.sleep(wait)
-        assert self.stdout.empty(), list(self.stdout.queue)
+    def no_more_lines(self, emu: Any, key: str = "sk_test") -> None:
+        """Nothing else is on its way: a sentinel request made now (a 404, so status filters keep
+        it) is the next line, as entries stream in order."""
+        marker = f"key_sentinel{uuid.uuid4().hex[:12]}"
+        httpx.delete(emu.team_url(f"/api-keys/{marker}"), headers=emu.auth(key), trust_env=False, timeout=10)
+        (line,) = self.lines(1)
+        assert marker in line, line
+
+    def rest(self, timeout: float = 10) -> list[str]:
+        """Once the process has exited: the lines it wrote that were not read yet."""
+        self.proc.wait(timeout)
+        self._out_pump.join(timeout)
+        return list(self.stdout.queue)
 
     def interrupt(self, timeout: float = 10) -> int:
         self.proc.send_signal(signal.SIGINT)
@@ -107,7 +122,10 @@ class TailProcess:
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(timeout=10)
+        self.proc.wait(timeout=10)
+        self._out_pump.join(10)
+        self._err_pump.join(10)
+        close_pipes(self.proc)
 
 
 @pytest.fixture
@@ -167,18 +185,7 @@ def test_logs_lists_requests_newest_first_with_filters(emulator: Any) -> None:
     entries = logs_json(emulator)
     assert [(e["method"], e["status"]) for e in _not_me(entries)] == [("POST", 200), ("DELETE", 404), ("GET", 200)]
     for e in entries:
-        assert set(e) == {
-            "id",
-            "method",
-            "path",
-            "status",
-            "durationMs",
-            "createdAt",
-            "keyId",
-            "ip",
-            "userAgent",
-            "errorCode",
-        }
+        assert set(e) == LOG_ENTRY_FIELDS
         assert e["id"].startswith("req_") and isinstance(e["durationMs"], (int, float))
     times = [e["createdAt"] for e in entries]
     assert times == sorted(times, reverse=True)
@@ -284,8 +291,8 @@ def test_tail_streams_new_requests_and_ctrl_c_exits_130(emulator: Any, tails: li
     cstar("trigger", "ticket.created", env=env)
     streamed = [json.loads(line) for line in tail.lines(4)]  # GET /me, DELETE, GET /me, POST
     assert [(e["method"], e["status"]) for e in _not_me(streamed)] == [("DELETE", 404), ("POST", 200)]
-    tail.no_more_lines(0.3)
-    listed = logs_json(emulator, "--limit", "20")
+    tail.no_more_lines(emulator)
+    listed = [e for e in logs_json(emulator, "--limit", "20") if "key_sentinel" not in e["path"]]
     # The very requests, oldest first; neither the one before the tail started (GET /api-keys) nor
     # the tail's own set-up (GET /logs) is among them.
     assert [e["id"] for e in _not_me(streamed)] == [e["id"] for e in reversed(_not_me(listed)[:2])]
@@ -318,7 +325,7 @@ def test_tail_survives_a_server_restart_without_gap_or_duplicate(
     cstar("trigger", "ticket.created", env=env)
     rest = [json.loads(line) for line in tail.lines(4, timeout=30)]
     tail.wait_stderr("Reconnected; resuming after req_")
-    tail.no_more_lines(0.3)
+    tail.no_more_lines(emulator)
     streamed = first + rest
     assert len({e["id"] for e in streamed}) == len(streamed)
     assert [(e["method"], short_path(e["path"])) for e in _not_me(streamed)] == [
@@ -339,7 +346,7 @@ def test_tail_applies_filters_and_prints_tsv_when_piped(emulator: Any, tails: li
     (line,) = tail.lines(1)
     cols = line.rstrip("\n").split("\t")
     assert cols[1:3] == ["404", "DELETE"] and "\x1b[" not in line
-    tail.no_more_lines(0.3)
+    tail.no_more_lines(emulator)
     assert tail.interrupt() == 130
 
 

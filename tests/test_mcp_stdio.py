@@ -9,6 +9,7 @@ reach stderr, even with ``CSTAR_DEBUG=1`` logging.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,8 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.support.cli import ROOT, cstar_env, cstar_subprocess
-from tests.support.emulator import EmulatorProcess
+from tests.support.cli import ROOT, close_pipes, cstar_env, cstar_subprocess
+from tests.support.emulator import LocalEmulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -35,7 +37,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def server_env(emu: EmulatorProcess | None, **extra: str) -> dict[str, str]:
+def server_env(emu: LocalEmulator | None, **extra: str) -> dict[str, str]:
     env = cstar_env(extra)
     if emu is not None:
         env.setdefault("CSTAR_API_KEY", emu.keys["sk_test"])
@@ -53,7 +55,7 @@ def result_text(result: Any) -> str:
 
 
 @pytest.mark.anyio
-async def test_stdio_session_end_to_end(emulator_session: EmulatorProcess, tmp_path: Path) -> None:
+async def test_stdio_session_end_to_end(emulator_session: LocalEmulator, tmp_path: Path) -> None:
     key = emulator_session.keys["sk_test"]
     stderr_path = tmp_path / "stderr.txt"
     with stderr_path.open("w") as errlog:
@@ -85,7 +87,7 @@ async def test_stdio_session_end_to_end(emulator_session: EmulatorProcess, tmp_p
 
 
 @pytest.mark.anyio
-async def test_read_only_and_api_key_flag(emulator_session: EmulatorProcess, tmp_path: Path) -> None:
+async def test_read_only_and_api_key_flag(emulator_session: LocalEmulator, tmp_path: Path) -> None:
     key = emulator_session.keys["sk_test"]
     env = server_env(None, CSTAR_BASE_URL=emulator_session.base_url)
     with (tmp_path / "stderr.txt").open("w") as errlog:
@@ -137,7 +139,7 @@ def _initialize() -> bytes:
 
 
 @pytest.mark.parametrize("stop", ["stdin-closed", "SIGTERM", "SIGINT"])
-def test_stdout_is_protocol_only_and_exit_is_clean(emulator_session: EmulatorProcess, stop: str) -> None:
+def test_stdout_is_protocol_only_and_exit_is_clean(emulator_session: LocalEmulator, stop: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "cstar_cli", "mcp-server"],
         stdin=subprocess.PIPE,
@@ -168,6 +170,7 @@ def test_stdout_is_protocol_only_and_exit_is_clean(emulator_session: EmulatorPro
             proc.wait()
     rest = proc.stdout.read().decode()
     stderr = proc.stderr.read().decode() if proc.stderr else ""
+    close_pipes(proc)
     assert code == 0, stderr
     assert all(json.loads(line)["jsonrpc"] == "2.0" for line in rest.splitlines() if line.strip())
     assert "Traceback" not in stderr
@@ -183,13 +186,22 @@ def _message(id_: int | None, method: str, params: dict[str, Any] | None = None)
     return (json.dumps(msg) + "\n").encode()
 
 
+@dataclass(frozen=True)
+class HungApi:
+    """``url``: the server's base URL; ``asked`` is set once a whole request head was read."""
+
+    url: str
+    asked: threading.Event
+
+
 @pytest.fixture
-def hung_api() -> Iterator[str]:
-    """The base URL of a local server that accepts connections and never answers."""
+def hung_api() -> Iterator[HungApi]:
+    """A local server that accepts connections, reads requests and never answers."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     held: list[socket.socket] = []
+    api = HungApi(f"http://127.0.0.1:{listener.getsockname()[1]}", threading.Event())
 
     def accept() -> None:
         while True:
@@ -198,10 +210,19 @@ def hung_api() -> Iterator[str]:
             except OSError:
                 return
             held.append(conn)
+            threading.Thread(target=read_head, args=(conn,), daemon=True).start()
+
+    def read_head(conn: socket.socket) -> None:
+        head = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n\r\n" not in head and (chunk := conn.recv(65536)):
+                head += chunk
+        if b"\r\n\r\n" in head:
+            api.asked.set()
 
     threading.Thread(target=accept, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        yield api
     finally:
         listener.close()
         for conn in held:
@@ -219,8 +240,8 @@ def _start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def test_stdin_closed_with_a_call_stuck_on_the_api_exits_after_the_grace_period(hung_api: str) -> None:
-    env = server_env(None, CSTAR_API_KEY="sk_test_" + "abcdefgh" * 4, CSTAR_BASE_URL=hung_api)
+def test_stdin_closed_with_a_call_stuck_on_the_api_exits_after_the_grace_period(hung_api: HungApi) -> None:
+    env = server_env(None, CSTAR_API_KEY="sk_test_" + "abcdefgh" * 4, CSTAR_BASE_URL=hung_api.url)
     proc = _start_server(env)
     assert proc.stdin is not None and proc.stdout is not None
     try:
@@ -229,7 +250,7 @@ def test_stdin_closed_with_a_call_stuck_on_the_api_exits_after_the_grace_period(
         proc.stdin.write(_message(2, "tools/call", {"name": "cstar_list_tickets", "arguments": {}}))
         proc.stdin.flush()
         assert json.loads(proc.stdout.readline())["id"] == 1
-        time.sleep(1.0)  # the call is now waiting on the API
+        assert hung_api.asked.wait(20), "the call never reached the API"
         proc.stdin.close()
         closed = time.monotonic()
         code = proc.wait(timeout=8)
@@ -240,6 +261,7 @@ def test_stdin_closed_with_a_call_stuck_on_the_api_exits_after_the_grace_period(
             proc.wait()
     rest = proc.stdout.read().decode()
     stderr = proc.stderr.read().decode() if proc.stderr else ""
+    close_pipes(proc)
     assert code == 0, stderr
     # The grace period was given (the call could not finish in it), then nothing more was written:
     # no late "Connection closed" error for the abandoned call.

@@ -16,8 +16,8 @@ from typing import IO, Any
 
 import pytest
 
-from tests.support.cli import ROOT, cstar_env
-from tests.support.emulator import EmulatorProcess
+from tests.support.cli import ROOT, close_pipes, cstar_env
+from tests.support.emulator import LocalEmulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -45,7 +45,8 @@ class Server:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin: IO[bytes] = self.proc.stdin
         self.lines: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True)
+        self._pump_thread.start()
         self.send(json.dumps(INITIALIZE).encode())
         assert self.answer()["id"] == 1
         self.send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
@@ -75,12 +76,18 @@ class Server:
         _, status, usage = os.wait4(self.proc.pid, 0)
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         stderr = self.proc.stderr.read().decode() if self.proc.stderr else ""
+        self._release()
         return self.proc.returncode, stderr, usage
 
     def kill(self) -> None:
         if self.proc.returncode is None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._release()
+
+    def _release(self) -> None:
+        self._pump_thread.join(10)
+        close_pipes(self.proc)
 
 
 def offline_env() -> dict[str, str]:
@@ -177,7 +184,7 @@ def test_a_100_mb_line_is_discarded_in_bounded_memory_and_the_next_request_answe
     assert peak_mib < 300, f"peak RSS {peak_mib:.0f} MiB"
 
 
-def test_over_long_and_loosely_typed_arguments_are_tool_errors_end_to_end(emulator_session: EmulatorProcess) -> None:
+def test_over_long_and_loosely_typed_arguments_are_tool_errors_end_to_end(emulator_session: LocalEmulator) -> None:
     env = cstar_env({"CSTAR_API_KEY": emulator_session.keys["sk_test"], "CSTAR_BASE_URL": emulator_session.base_url})
     server = Server(env)
 

@@ -19,7 +19,7 @@ from cstar_cli.mcp.access import ApiAccess
 from cstar_cli.mcp.server import CStarMCPServer, build_server
 from cstar_cli.mcp.toolset import TOOL_NAMES, select_tools
 from cstar_cli.settings import resolve
-from tests.support.emulator import EmulatorProcess, start_emulator
+from tests.support.emulator import LocalEmulator, start_emulator_thread
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -32,8 +32,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    e = start_emulator(tmp_path_factory.mktemp("mcp-emu") / "emulator.db")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEmulator]:
+    e = start_emulator_thread(tmp_path_factory.mktemp("mcp-emu") / "emulator.db")
     KEYS.update(e.keys.values())
     try:
         yield e
@@ -41,8 +41,19 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
         e.stop()
 
 
+_OPENED: list[ApiAccess] = []  # closed after each test, with their connections
+
+
+@pytest.fixture(autouse=True)
+def _close_api_access() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def make_server(key: str | None, base_url: str, names: Sequence[str] = TOOL_NAMES, **client: Any) -> CStarMCPServer:
     api = ApiAccess(lambda: resolve(api_key=key, base_url=base_url), **{"max_retries": 0, **client})
+    _OPENED.append(api)
     return build_server(api, names)
 
 
@@ -58,7 +69,7 @@ def text(result: CallToolResult) -> str:
     return "\n".join(c.text for c in result.content if hasattr(c, "text"))
 
 
-def api(emu: EmulatorProcess, method: str, path: str, key: str | None = None, **kwargs: Any) -> Any:
+def api(emu: LocalEmulator, method: str, path: str, key: str | None = None, **kwargs: Any) -> Any:
     """A direct API call (setup the tools cannot do), returning ``data``."""
     resp = httpx.request(
         method,
@@ -72,7 +83,7 @@ def api(emu: EmulatorProcess, method: str, path: str, key: str | None = None, **
 
 
 @pytest.fixture
-def server(emu: EmulatorProcess) -> CStarMCPServer:
+def server(emu: LocalEmulator) -> CStarMCPServer:
     return make_server(emu.keys["sk_test"], emu.base_url)
 
 
@@ -108,7 +119,7 @@ async def test_lists_the_nine_tools_with_schemas_and_annotations(server: CStarMC
     assert "nextPage" in tools["cstar_list_tickets"].output_schema["properties"]
 
 
-async def test_read_only_and_tools_selection(emu: EmulatorProcess) -> None:
+async def test_read_only_and_tools_selection(emu: LocalEmulator) -> None:
     ro = make_server(emu.keys["sk_test"], emu.base_url, select_tools(read_only=True))
     async with Client(ro) as client:
         names = [t.name for t in (await client.list_tools()).tools]
@@ -186,7 +197,7 @@ async def test_trigger_webhook(server: CStarMCPServer) -> None:
     assert wrong.is_error and "event='ticket.created'" in text(wrong)
 
 
-async def test_get_status(server: CStarMCPServer, emu: EmulatorProcess) -> None:
+async def test_get_status(server: CStarMCPServer, emu: LocalEmulator) -> None:
     result = await call(server, "cstar_get_status")
     assert not result.is_error, text(result)
     data = result.structured_content
@@ -295,7 +306,7 @@ async def test_not_found_on_create_points_to_the_customer_list() -> None:
     assert listed.is_error and "Hint: List first with cstar_list_" in text(listed)
 
 
-async def test_no_key_still_serves_and_says_to_log_in(emu: EmulatorProcess) -> None:
+async def test_no_key_still_serves_and_says_to_log_in(emu: LocalEmulator) -> None:
     keyless = make_server(None, emu.base_url)
     result = await call(keyless, "cstar_list_tickets")
     assert result.is_error and "Error (not_logged_in)" in text(result) and "`cstar login`" in text(result)
@@ -304,7 +315,7 @@ async def test_no_key_still_serves_and_says_to_log_in(emu: EmulatorProcess) -> N
     assert not (await call(keyless, "cstar_list_events")).is_error
 
 
-async def test_publishable_key_cannot_create(emu: EmulatorProcess) -> None:
+async def test_publishable_key_cannot_create(emu: LocalEmulator) -> None:
     read_only_key = make_server(emu.keys["pk_test"], emu.base_url)
     assert not (await call(read_only_key, "cstar_list_tickets")).is_error
     result = await call(read_only_key, "cstar_create_ticket", {"title": "nope"})
@@ -312,7 +323,7 @@ async def test_publishable_key_cannot_create(emu: EmulatorProcess) -> None:
     assert "Request ID: req_" in text(result)
 
 
-async def test_revoked_key(emu: EmulatorProcess) -> None:
+async def test_revoked_key(emu: LocalEmulator) -> None:
     made = api(emu, "POST", "api-keys", json={"name": "mcp revoked"})
     keys = api(emu, "GET", "api-keys")
     key_id = next(k["id"] for k in keys if k["redacted"] == made["redacted"])
@@ -331,7 +342,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_server_down_is_a_readable_error(emu: EmulatorProcess) -> None:
+async def test_server_down_is_a_readable_error(emu: LocalEmulator) -> None:
     down = make_server(emu.keys["sk_test"], f"http://127.0.0.1:{_closed_port()}", timeout=5.0)
     for tool, args in [
         ("cstar_list_tickets", {}),
@@ -344,7 +355,7 @@ async def test_server_down_is_a_readable_error(emu: EmulatorProcess) -> None:
         assert "Hint:" in text(result)
 
 
-async def test_invisible_characters_are_stripped(server: CStarMCPServer, emu: EmulatorProcess) -> None:
+async def test_invisible_characters_are_stripped(server: CStarMCPServer, emu: LocalEmulator) -> None:
     title = "Refund \u202eplease\u202c now\u200b \x1b[31murgent\x1b[0m\u2066!\u2069\ufeff"
     created = await call(server, "cstar_create_ticket", {"title": title, "customerName": "Eve\u200d\u200b"})
     ticket_id = created.structured_content["ticket"]["id"]
@@ -361,7 +372,7 @@ async def test_invisible_characters_are_stripped(server: CStarMCPServer, emu: Em
     assert clean_title in [t["title"] for t in listed.structured_content["tickets"]]
 
 
-async def test_long_message_is_trimmed_and_said_so(server: CStarMCPServer, emu: EmulatorProcess) -> None:
+async def test_long_message_is_trimmed_and_said_so(server: CStarMCPServer, emu: LocalEmulator) -> None:
     created = await call(server, "cstar_create_ticket", {"title": "Long thread"})
     ticket_id = created.structured_content["ticket"]["id"]
     api(emu, "POST", f"tickets/{ticket_id}/messages", json={"content": "log line\n" * 1000})

@@ -200,19 +200,25 @@ class Transport:
         json: Any = None,
         idempotency_key: str | None = None,
         retries: int | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        on_response: Callable[[httpx.Response], None] | None = None,
     ) -> Result[Any]:
         """Send one logical call; return the envelope's ``data`` with the call's metadata.
 
         ``path`` is relative to ``/api/v1`` (``/me``, ``/teams/…``). ``params`` with None values are
-        dropped. ``retries`` overrides ``max_retries`` for this call. Raises a :class:`CStarError`
+        dropped. ``retries`` overrides ``max_retries`` for this call. ``content`` is a raw body sent
+        instead of ``json``; ``headers`` add to (or replace) the defaults, except that the
+        ``Idempotency-Key`` of a mutation is ``idempotency_key``'s. ``on_response`` is called with
+        every response received (each attempt, errors too) before it is decoded. Raises a :class:`CStarError`
         subclass for error responses, :class:`CStarValidationError` (``invalid_request_url``) for a
         URL that cannot be sent, :class:`CStarConnectionError` when the server cannot be reached after
         the retries (at once for a TLS failure).
         """
         method = method.upper()
-        headers: dict[str, str] = {}
+        sent: dict[str, str] = dict(headers or {})
         if method in _MUTATIONS:
-            headers["Idempotency-Key"] = idempotency_key or f"cstar_{uuid.uuid4().hex}"
+            sent["Idempotency-Key"] = idempotency_key or f"cstar_{uuid.uuid4().hex}"
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         retry_budget = self.max_retries if retries is None else retries
         started = time.monotonic()
@@ -221,7 +227,7 @@ class Transport:
             attempt += 1
             attempt_started = time.monotonic()
             try:
-                resp = self._http.request(method, path, params=clean or None, json=json, headers=headers)
+                resp = self._http.request(method, path, params=clean or None, json=json, content=content, headers=sent)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
                 # A server that accepts but never answers gets one more try, not the full budget:
                 # the user would otherwise wait minutes before hearing anything.
@@ -239,6 +245,8 @@ class Transport:
                     code="invalid_request_url",
                     hint="Shorten the values given (IDs, search terms, filters).",
                 ) from None
+            if on_response is not None:
+                on_response(resp)
             try:
                 return self._handle(resp, started, attempt, attempt_started)
             except CStarRateLimitError as e:

@@ -21,7 +21,7 @@ from typing_extensions import Unpack
 import cstar_cli.api.models as m
 import cstar_cli.api.streams as streams
 from cstar_cli.api._transport import Result, Transport, TransportOptions
-from cstar_cli.errors import CStarError
+from cstar_cli.errors import CStarError, CStarNotFoundError
 
 __all__ = ["CStarClient"]
 
@@ -104,12 +104,25 @@ class CStarClient:
             self.resolve_team()
         return f"/teams/{self._team_id}/{suffix}"
 
+    def _fixed(self, method: str, path: str, **kwargs: Any) -> Result[Any]:
+        """``transport.request`` for a route cstar builds itself, with no ID the caller gave: it exists
+        in every cStar API of this version, so a 404 there means the base URL points at something
+        else, and the :class:`CStarNotFoundError` says so in its hint."""
+        try:
+            return self.transport.request(method, path, **kwargs)
+        except CStarNotFoundError as e:
+            e.hint = (
+                f"{self.base_url} has no {method} /api/v1{path}: check --base-url / CSTAR_BASE_URL points at a "
+                "cStar API of this version (https://www.cstar.help, or a running `cstar emulator start`)."
+            )
+            raise
+
     # key introspection ------------------------------------------------------------------------
 
     def me(self) -> Result[m.ApiKeyContext]:
         """``GET /me`` (server contract, Key introspection); remembers the team. Raises
         :class:`CStarError` (``bad_response``) when the answer has no ``team`` object."""
-        result = self.transport.request("GET", "/me")
+        result = self._fixed("GET", "/me")
         data = result.data
         if not isinstance(data, dict) or not isinstance(data.get("team"), dict):
             raise CStarError("Unexpected /me response.", code="bad_response", request_id=result.meta.request_id)
@@ -138,7 +151,9 @@ class CStarClient:
             "page": page,
             "pageSize": page_size,
         }
-        return _list(self.transport.request("GET", self._team("tickets"), params=params))
+        # A customerId filter can 404 for that customer: only an unfiltered list proves the route missing.
+        send = self._fixed if customer_id is None else self.transport.request
+        return _list(send("GET", self._team("tickets"), params=params))
 
     def get_ticket(self, ticket_id: str) -> Result[m.Ticket]:
         """``GET /teams/{teamId}/tickets/{ticketId}``: the ticket, with ``messages`` when the server
@@ -171,6 +186,7 @@ class CStarClient:
             "notes": notes,
         }
         body = {k: v for k, v in fields.items() if v is not None}
+        # Not _fixed: a 404 here names the customerId the caller gave, not a missing route.
         result = self.transport.request("POST", self._team("tickets"), json=body, idempotency_key=idempotency_key)
         return cast(Result[m.Ticket], _obj(result))
 
@@ -185,7 +201,7 @@ class CStarClient:
     ) -> Result[list[m.Customer]]:
         """``GET /teams/{teamId}/customers``: one page of customers."""
         params = {"status": status, "sentiment": sentiment, "search": search, "page": page, "pageSize": page_size}
-        return _list(self.transport.request("GET", self._team("customers"), params=params))
+        return _list(self._fixed("GET", self._team("customers"), params=params))
 
     def get_customer(self, customer_id: str) -> Result[m.Customer]:
         """``GET /teams/{teamId}/customers/{customerId}``."""
@@ -211,21 +227,66 @@ class CStarClient:
             "page": page,
             "pageSize": page_size,
         }
-        return _list(self.transport.request("GET", self._team("articles"), params=params))
+        return _list(self._fixed("GET", self._team("articles"), params=params))
 
     # webhooks ---------------------------------------------------------------------------------
 
-    def trigger_test(self, event: str) -> Result[m.TriggerTestResult]:
-        """``POST /teams/{teamId}/webhooks/trigger-test`` (reference: Webhooks → trigger-test)."""
-        result = self.transport.request("POST", self._team("webhooks/trigger-test"), json={"event": event})
+    def trigger_test(self, event: str, data: dict[str, Any] | None = None) -> Result[m.TriggerTestResult]:
+        """``POST /teams/{teamId}/webhooks/trigger-test`` (reference: Webhooks → trigger-test); ``data``
+        (server contract, "Shaped triggers") replaces the synthetic sample's ``data``."""
+        body: dict[str, Any] = {"event": event} if data is None else {"event": event, "data": data}
+        result = self._fixed("POST", self._team("webhooks/trigger-test"), json=body)
         return cast(Result[m.TriggerTestResult], _obj(result))
+
+    def trigger_sample(self, event: str) -> Result[dict[str, Any]]:
+        """``GET /teams/{teamId}/webhooks/trigger-test/sample?event=…`` (server contract, "Shaped
+        triggers"): ``{"event", "data"}``, the synthetic ``data`` a trigger-test would send."""
+        return _obj(self._fixed("GET", self._team("webhooks/trigger-test/sample"), params={"event": event}))
+
+    # event history (server contract, "Event history and resend") -------------------------------
+
+    def list_events(
+        self,
+        *,
+        type: str | None = None,
+        failed: bool = False,
+        limit: int | None = None,
+        before: str | None = None,
+    ) -> Result[list[m.EventSummary]]:
+        """``GET /teams/{teamId}/events``: stored events newest first with their outcome per target
+        (``meta.pagination``: ``limit``, ``hasMore``, ``nextCursor``). ``type`` is a filter pattern
+        (``ticket.*``), ``failed`` keeps events whose latest outcome somewhere failed."""
+        params = {"type": type, "failed": "true" if failed else None, "limit": limit, "before": before}
+        return _list(self._fixed("GET", self._team("events"), params=params))
+
+    def get_event(self, event_id: str) -> Result[m.EventDetail]:
+        """``GET /teams/{teamId}/events/{eventId}``: the event with its ``payload`` text and outcomes."""
+        result = self.transport.request("GET", self._team(f"events/{_seg(event_id)}"))
+        return cast(Result[m.EventDetail], _obj(result))
+
+    def resend_event(
+        self,
+        event_id: str,
+        *,
+        webhook_id: str | None = None,
+        session_id: str | None = None,
+        device_name: str | None = None,
+    ) -> Result[m.ResentEvent]:
+        """``POST /teams/{teamId}/events/{eventId}/resend``: to ``webhook_id``, ``session_id``, or the
+        newest connected listen session of ``device_name``. Raises :class:`CStarNotFoundError` (404) for
+        an unknown event or target and :class:`~cstar_cli.errors.CStarConflictError` (409) when no
+        listener is connected or the webhook is paused."""
+        fields = {"webhookId": webhook_id, "sessionId": session_id, "deviceName": device_name}
+        body = {k: v for k, v in fields.items() if v is not None}
+        result = self.transport.request("POST", self._team(f"events/{_seg(event_id)}/resend"), json=body)
+        return cast(Result[m.ResentEvent], _obj(result))
 
     # API keys (server contract, "API keys") ---------------------------------------------------
 
     def list_api_keys(self, *, page: int = 1, page_size: int = 100) -> Result[list[m.ApiKey]]:
         """``GET /teams/{teamId}/api-keys``: one page of the team's keys, newest first, redacted."""
         params = {"page": page, "pageSize": page_size}
-        return _list(self.transport.request("GET", self._team("api-keys"), params=params))
+        return _list(self._fixed("GET", self._team("api-keys"), params=params))
 
     def iter_api_keys(self, *, page_size: int = 100, max_pages: int = 50) -> Iterator[Result[list[m.ApiKey]]]:
         """The pages of :meth:`list_api_keys` in order, until the last one (or ``max_pages``, so a runaway
@@ -240,7 +301,7 @@ class CStarClient:
         """``POST /teams/{teamId}/api-keys`` ``{"name", "type", "mode"?}``: the new key, with the full
         ``key`` this once."""
         body = {"name": name, "type": type, **({"mode": mode} if mode is not None else {})}
-        return cast(Result[m.CreatedApiKey], _obj(self.transport.request("POST", self._team("api-keys"), json=body)))
+        return cast(Result[m.CreatedApiKey], _obj(self._fixed("POST", self._team("api-keys"), json=body)))
 
     def revoke_api_key(self, key_id: str) -> Result[m.RevokedApiKey]:
         """``DELETE /teams/{teamId}/api-keys/{keyId}``."""
@@ -249,15 +310,21 @@ class CStarClient:
 
     # CLI sessions (server contract, "Listening") ----------------------------------------------
 
-    def create_cli_session(self, events: list[str], device_name: str) -> Result[m.CliSession]:
-        """``POST /teams/{teamId}/cli/sessions`` ``{"events", "deviceName"}``: ``id`` (``cls_…``),
-        ``websocketUrl``, ``secret``, ``events``, ``expiresAt``."""
-        body = {"events": events, "deviceName": device_name}
-        return cast(Result[m.CliSession], _obj(self.transport.request("POST", self._team("cli/sessions"), json=body)))
+    def create_cli_session(
+        self, events: list[str], device_name: str, *, resume_key: str | None = None, resume: bool = False
+    ) -> Result[m.CliSession]:
+        """``POST /teams/{teamId}/cli/sessions`` ``{"events", "deviceName", "resumeKey"?, "resume"?}``:
+        ``id`` (``cls_…``), ``websocketUrl``, ``secret``, ``events``, ``expiresAt``, and ``resume``
+        (what a resuming session catches up, see :class:`~cstar_cli.api.models.CliSession`)."""
+        body: dict[str, object] = {"events": events, "deviceName": device_name}
+        if resume_key is not None:
+            body["resumeKey"] = resume_key
+            body["resume"] = resume
+        return cast(Result[m.CliSession], _obj(self._fixed("POST", self._team("cli/sessions"), json=body)))
 
     def list_cli_sessions(self) -> Result[list[m.CliSession]]:
         """``GET /teams/{teamId}/cli/sessions``: the live sessions of the key's team and mode, newest first."""
-        return _list(self.transport.request("GET", self._team("cli/sessions")))
+        return _list(self._fixed("GET", self._team("cli/sessions")))
 
     def delete_cli_session(self, session_id: str, *, retries: int | None = None) -> Result[m.DeletedCliSession]:
         """``DELETE /teams/{teamId}/cli/sessions/{id}``; ``retries`` overrides the retry budget."""
@@ -278,7 +345,7 @@ class CStarClient:
         """``GET /teams/{teamId}/logs``: entries newest first (``meta.pagination``: ``limit``,
         ``hasMore``, ``nextCursor``). ``status`` is a class (``4xx``) or a code; ``path`` a prefix."""
         params = {"method": method, "status": status, "path": path, "limit": limit, "before": before}
-        return _list(self.transport.request("GET", self._team("logs"), params=params))
+        return _list(self._fixed("GET", self._team("logs"), params=params))
 
     def stream_logs(
         self,

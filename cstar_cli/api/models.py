@@ -14,12 +14,17 @@ __all__ = [
     "ApiKeyContext",
     "Article",
     "CliSession",
+    "CliSessionResume",
     "CreatedApiKey",
     "Customer",
     "DeletedCliSession",
     "Delivery",
+    "EventDetail",
+    "EventOutcome",
+    "EventSummary",
     "LogEntry",
     "Message",
+    "ResentEvent",
     "RevokedApiKey",
     "TeamInfo",
     "Ticket",
@@ -127,6 +132,45 @@ class TriggerTestResult(TypedDict, total=False):
     deliveries: list[Delivery]
 
 
+class EventOutcome(TypedDict, total=False):
+    """An event's latest outcome at one target (server contract, Event history and resend):
+    ``target`` ``whk_…``/``cls_…``, ``targetType`` ``webhook``/``listen``, ``status`` the HTTP status
+    (null: no response, or a listener that only printed it), ``attempts``, ``durationMs`` (ms),
+    ``error`` (null on success) and ``at`` (ISO 8601)."""
+
+    target: str
+    targetType: str
+    status: int | None
+    attempts: int | None
+    durationMs: float | None
+    error: str | None
+    at: str
+
+
+class EventSummary(TypedDict, total=False):
+    """``GET /events``: one stored event and its outcome per target, newest first."""
+
+    id: str
+    type: str
+    createdAt: str
+    requestId: str | None
+    deliveries: list[EventOutcome]
+
+
+class EventDetail(EventSummary, total=False):
+    """``GET /events/{eventId}``: the summary plus ``payload``, the exact JSON text that was sent."""
+
+    payload: str
+
+
+class ResentEvent(TypedDict, total=False):
+    """``POST /events/{eventId}/resend``: ``{"eventId", "target", "queued": true}``."""
+
+    eventId: str
+    target: str
+    queued: bool
+
+
 class ApiKey(TypedDict, total=False):
     """An API key as listed (server contract, API keys): never the full key, only ``redacted``.
     Times are ISO 8601; ``lastUsedAt``/``revokedAt`` are null when it never happened."""
@@ -167,6 +211,20 @@ class CliSession(TypedDict, total=False):
     createdAt: str
     expiresAt: str
     connected: bool
+    #: Only when created with a ``resumeKey`` and ``resume``: ``{"after", "count", "since", "missingBefore"}``.
+    resume: CliSessionResume | None
+
+
+class CliSessionResume(TypedDict, total=False):
+    """What a resuming CLI session catches up (server contract, Listening, "Catch-up across runs"):
+    ``after`` the event id it starts after (null: none acknowledged yet, live events only), ``count``
+    the stored events after it that match the filter, ``since`` (ISO 8601) the oldest of them, and
+    ``missingBefore`` (ISO 8601, or null) when events after ``after`` were already dropped."""
+
+    after: str | None
+    count: int
+    since: str | None
+    missingBefore: str | None
 
 
 class DeletedCliSession(TypedDict, total=False):

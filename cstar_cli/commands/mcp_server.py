@@ -1,5 +1,9 @@
-"""``cstar mcp-server [--read-only] [--tools a,b]``: serve cStar's tools to AI coding agents over MCP
-(stdio). Reference: "CLI" → ``cstar mcp-server`` and "MCP server config"; docs/mcp.md.
+"""``cstar mcp-server [--read-only] [--tools a,b] [--print-config CLIENT]``: serve cStar's tools to AI
+coding agents over MCP (stdio). Reference: "CLI" → ``cstar mcp-server`` and "MCP server config";
+docs/mcp.md.
+
+``--print-config claude-code|cursor|continue|vscode`` prints that client's config snippet for this
+server on stdout and exits (:mod:`cstar_cli.mcp.client_config`); an unknown client is exit 2.
 
 The agent starts this as a subprocess; stdout carries only the protocol and everything else goes
 to stderr. The key comes from ``--api-key``, ``CSTAR_API_KEY`` or the stored login (read on the
@@ -17,14 +21,57 @@ from typing import Any
 
 import typer
 
-from cstar_cli.context import get_app
-from cstar_cli.settings import Settings, resolve
+from cstar_cli.context import AppContext, get_app
+from cstar_cli.settings import DEFAULT_BASE_URL, Settings, resolve, same_api
 
 app = typer.Typer(add_completion=False)
 
 
 def _exit_quietly(signum: int, frame: Any) -> None:
     os._exit(0)
+
+
+def _clients(incomplete: str) -> list[str]:
+    from cstar_cli.mcp.client_config import CLIENTS
+
+    return [c for c in CLIENTS if c.startswith(incomplete)]
+
+
+def print_config(opts: AppContext, client: str, *, read_only: bool, names: list[str] | None) -> None:
+    """Print ``client``'s snippet for this server (``names``: the ``--tools`` selection, None for
+    all) on stdout; where it goes, and whether the stored login it relies on exists, on stderr.
+    Raises :class:`~cstar_cli.errors.CStarUsageError` for an unknown client, profile or base URL."""
+    from cstar_cli.mcp.client_config import WHERE, client_name, render, server_command
+
+    name = client_name(client)
+    # The snippet relies on the stored login, so the keychain need not be read: only whether one exists.
+    s = resolve(api_key=opts.api_key, base_url=opts.base_url, profile=opts.profile, load_stored_key=False)
+    command, lead = server_command()
+    args = [
+        *lead,
+        "mcp-server",
+        *(["--read-only"] if read_only else []),
+        *(["--tools", ",".join(names)] if names else []),
+    ]
+    env: dict[str, str] = {}
+    if s.profile != "default":
+        env["CSTAR_PROFILE"] = s.profile
+    if not same_api(s.base_url, DEFAULT_BASE_URL):
+        env["CSTAR_BASE_URL"] = s.base_url
+    for line in render(name, command, args, env).splitlines():
+        opts.out.line(line)
+    opts.out.info(WHERE[name])
+    if s.key_source in ("flag", "env"):
+        opts.out.info(
+            "Note: the snippet holds no key (the one given here is left out): the server uses the stored login."
+        )
+    if s.withheld_for or not s.profile_data.get("key_storage"):
+        login = "cstar login" + ("" if same_api(s.base_url, DEFAULT_BASE_URL) else f" --base-url {s.base_url}")
+        profile = "" if s.profile == "default" else f" --profile {s.profile}"
+        opts.out.warn(
+            f"Warning: profile '{s.profile}' is not logged in to {s.base_url}; run `{login}{profile}` before the "
+            "client starts the server."
+        )
 
 
 @app.command("mcp-server")
@@ -41,6 +88,14 @@ def mcp_server_command(
         "--tools cstar_list_tickets,cstar_get_ticket.",
         show_default=False,
     ),
+    print_config_for: str | None = typer.Option(
+        None,
+        "--print-config",
+        metavar="CLIENT",
+        help="Print the config snippet for claude-code, cursor, continue or vscode (no key in it) and exit.",
+        autocompletion=_clients,
+        show_default=False,
+    ),
 ) -> None:
     """Run an MCP server on stdin/stdout for AI agents (Claude Code, Cursor, Continue)."""
     # A client may stop the server while it is still starting: exit quietly, not with a traceback.
@@ -51,6 +106,9 @@ def mcp_server_command(
 
     names = select_tools(tools, read_only=read_only)
     opts = get_app(ctx)
+    if print_config_for is not None:
+        print_config(opts, print_config_for, read_only=read_only, names=names if tools else None)
+        return
     # Checked now so a bad --profile/--base-url fails before the server starts; the stored key waits.
     early = resolve(api_key=opts.api_key, base_url=opts.base_url, profile=opts.profile, load_stored_key=False)
 

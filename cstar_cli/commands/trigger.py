@@ -2,19 +2,28 @@
 
 The type is checked offline first: an unknown or untriggerable type is refused (exit 2) with the
 closest valid names. ``--json`` prints :class:`TriggerOutput`.
+
+Shaping (server contract, "Shaped triggers"): ``--payload FILE|-`` gives the whole ``data``;
+otherwise ``--override``/``--add``/``--remove`` edit the server's synthetic sample (``GET
+…/webhooks/trigger-test/sample``), applied overrides first, then adds, then removes
+(:mod:`cstar_cli.fields`); a path that does not exist is exit 2 naming it. The shaped ``data`` is
+sent with the trigger; ``--dry-run`` prints it instead.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typing_extensions import TypedDict
 
 from cstar_cli.api.models import Delivery
 from cstar_cli.context import get_app
-from cstar_cli.errors import CStarUsageError
-from cstar_cli.output import Output, json_doc
+from cstar_cli.errors import CStarError, CStarNotFoundError, CStarUsageError
+from cstar_cli.fields import Edit, Stdin, apply_edits, file_text, parse_edits, read_file
+from cstar_cli.output import Output, dumps, json_doc, output_error
 from cstar_cli.protocol import events as catalog
 
 if TYPE_CHECKING:
@@ -75,10 +84,62 @@ def _triggerable_by_category() -> str:
 # fetch -------------------------------------------------------------------------------------------
 
 
-def fetch_trigger(client: CStarClient, event: str) -> TriggerOutput:
-    """``POST …/webhooks/trigger-test`` for ``event`` (already checked)."""
-    sent = client.trigger_test(event)
+def fetch_trigger(client: CStarClient, event: str, data: dict[str, Any] | None = None) -> TriggerOutput:
+    """``POST …/webhooks/trigger-test`` for ``event`` (already checked), with ``data`` replacing the
+    synthetic sample when given."""
+    sent = client.trigger_test(event) if data is None else client.trigger_test(event, data)
     return {"event": event, **sent.data, "requestId": sent.meta.request_id}  # type: ignore[typeddict-item]
+
+
+def parse_payload(text: str, name: str) -> dict[str, Any]:
+    """``--payload``'s text (read from ``name``) as the event's ``data``: a JSON object, else exit 2."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise CStarUsageError(
+            f"--payload {'-' if name == '-' else repr(name)} is not JSON: {e}.",
+            code="invalid_payload",
+            field="payload",
+            hint="--payload takes the event's whole data object, e.g. {\"ticket\": {…}}.",
+        ) from None
+    if not isinstance(value, dict):
+        raise CStarUsageError(
+            f"--payload {'-' if name == '-' else repr(name)} is a JSON {type(value).__name__}, not an object.",
+            code="invalid_payload",
+            field="payload",
+            hint="--payload takes the event's whole data object, e.g. {\"ticket\": {…}}.",
+        )
+    return value
+
+
+def fetch_sample(client: CStarClient, event: str) -> dict[str, Any]:
+    """The server's synthetic ``data`` for ``event`` (``GET …/webhooks/trigger-test/sample``)."""
+    try:
+        data = client.trigger_sample(event).data.get("data")
+    except CStarNotFoundError as e:
+        e.hint = f"{e.hint} Or give the whole data with --payload FILE." if e.hint else "Give the data with --payload FILE."
+        raise
+    if not isinstance(data, dict):
+        raise CStarError(
+            f"The API's sample for {event} has no data object.",
+            code="bad_response",
+            hint="Give the whole data with --payload FILE.",
+        )
+    return data
+
+
+def shaped_data(
+    client: CStarClient | None,
+    event: str,
+    edits: list[Edit],
+    payload: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """The ``data`` to send: ``payload`` (or the server's sample when there are edits and no payload;
+    ``client`` fetches it) with ``edits`` applied; None when there is nothing to shape."""
+    if payload is None and not edits:
+        return None
+    base = payload if payload is not None else fetch_sample(client, event) if client is not None else {}
+    return apply_edits(base, edits)
 
 
 # render ------------------------------------------------------------------------------------------
@@ -109,12 +170,74 @@ def render_trigger(sent: TriggerOutput, out: Output) -> None:
 def trigger_command(
     ctx: typer.Context,
     event: str = typer.Argument(..., help="Event type, e.g. ticket.created.", autocompletion=_triggerable),
+    override: list[str] = typer.Option(
+        [],
+        "--override",
+        help="Replace the value at PATH in the event's data (repeatable; PATH must exist).",
+        metavar="PATH=VALUE",
+        show_default=False,
+    ),
+    add: list[str] = typer.Option(
+        [],
+        "--add",
+        help="Append to the list at PATH, or add a new key (repeatable).",
+        metavar="PATH=VALUE",
+        show_default=False,
+    ),
+    remove: list[str] = typer.Option(
+        [], "--remove", help="Delete the key or list item at PATH (repeatable).", metavar="PATH", show_default=False
+    ),
+    payload_file: str | None = typer.Option(
+        None, "--payload", help="The event's whole data, a JSON object from FILE (- for stdin).", metavar="FILE"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the data that would be sent; send nothing."),
 ) -> None:
-    """Fire a test event to every active webhook and `cstar listen` session."""
+    """Fire a test event to every active webhook and `cstar listen` session.
+
+    PATH is dotted into the event's data (ticket.priority, ticket.tags.0); VALUE is typed like `cstar api -F`: numbers, true, false, null, @file, else a string. Edits apply as overrides, then adds, then removes."""
     app_ctx = get_app(ctx)
     out = app_ctx.out
     name = check_triggerable(event)
-    client = app_ctx.client()
+    stdin = Stdin()
+    edits = parse_edits(
+        override=override,
+        add=add,
+        remove=remove,
+        read=lambda file: file_text(read_file(file, stdin, f"@{file}"), file),
+    )
+    payload = None
+    if payload_file is not None:
+        if payload_file == "-" and _isatty(sys.stdin):
+            out.info("Reading the payload from standard input (end it with Ctrl-D)…")
+        payload = parse_payload(file_text(read_file(payload_file, stdin, "--payload"), payload_file), payload_file)
+    needs_sample = payload is None and (edits or dry_run)
+    client = app_ctx.client() if needs_sample or not dry_run else None
+    data = shaped_data(client, name, edits, payload)
+    if dry_run:
+        if data is None:
+            data = fetch_sample(client, name) if client is not None else {}
+        _print_json(out, data)
+        return
+    assert client is not None
     with out.spinner(f"Triggering {name}…"):
-        sent = fetch_trigger(client, name)
+        sent = fetch_trigger(client, name, data)
     out.show(sent, render_trigger)
+
+
+def _print_json(out: Output, data: dict[str, Any]) -> None:
+    # Indented for a person, one line for a pipe (as `cstar api` prints).
+    text = json.dumps(data, indent=2, ensure_ascii=False) if out.stdout_tty and not out.json else dumps(data)
+    try:
+        out.stdout.write(text + "\n")
+        out.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise output_error(e) from None
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -9,6 +9,9 @@ Modules, from the outside in:
 - :mod:`~cstar_cli.mcp.stdio` / :mod:`~cstar_cli.mcp.framing` — the stdio transport: bounded line
   reading, and the JSON-RPC error every malformed line gets, in front of the SDK;
 - :mod:`~cstar_cli.mcp.tools` — each tool's description, schema, annotations and API call;
+- :mod:`~cstar_cli.mcp.schemas` — the compact output schemas that keep ``tools/list`` small;
+- :mod:`~cstar_cli.mcp.library` — the ``cstar://`` resources and the prompts;
+- :mod:`~cstar_cli.mcp.client_config` — ``--print-config``: each client's config snippet (no SDK import);
 - :mod:`~cstar_cli.mcp.views` / :mod:`~cstar_cli.mcp.outputs` — small structured results and their schemas;
 - :mod:`~cstar_cli.mcp.results` — success and ``isError`` results;
 - :mod:`~cstar_cli.mcp.sanitize` — stripping control and invisible characters from outsiders' text;

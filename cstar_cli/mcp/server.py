@@ -5,9 +5,10 @@ Implements the reference's "CLI" section (``cstar mcp-server``, the MCP config a
 
 - :class:`CStarMCPServer` registers each :data:`~cstar_cli.mcp.tools.SPECS` entry with
   ``MCPServer.add_tool`` (input schemas from the method signatures, output schemas from
-  :mod:`~cstar_cli.mcp.outputs`) and overrides ``MCPServer.call_tool``, so that bad arguments, API
-  errors and crashes all come back as readable ``isError`` results with code, request ID and hint,
-  never as protocol errors.
+  :mod:`~cstar_cli.mcp.outputs`, published compact by :mod:`~cstar_cli.mcp.schemas`) and overrides
+  ``MCPServer.call_tool``, so that bad arguments, API errors and crashes all come back as readable
+  ``isError`` results with code, request ID and hint, never as protocol errors. It also registers
+  the resources and prompts of :mod:`~cstar_cli.mcp.library`.
 - :func:`configure_logging` sends every log line to stderr through the secret scrubber; stdout
   carries only the protocol (the stdio transport also points fd 1 at stderr while serving,
   and flushes after each message).
@@ -36,8 +37,12 @@ import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
-from mcp_types import CallToolResult, JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
+from mcp_types import INVALID_PARAMS, CallToolResult, JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
+from mcp_types import Prompt as MCPPrompt
+from mcp_types import Resource as MCPResource
+from mcp_types import ResourceTemplate as MCPResourceTemplate
 from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
@@ -50,6 +55,8 @@ from cstar_cli.errors import (
 )
 from cstar_cli.mcp import results
 from cstar_cli.mcp.access import ApiAccess, Secrets
+from cstar_cli.mcp.library import JSON, PROMPTS, RESOURCES, TEMPLATES, Library
+from cstar_cli.mcp.schemas import compact_output_schema
 from cstar_cli.mcp.stdio import stdio_transport
 from cstar_cli.mcp.tools import SPECS, Tools, ToolSpec
 from cstar_cli.mcp.toolset import TOOL_NAMES
@@ -127,10 +134,10 @@ class CStarMCPServer(MCPServer):
             log_level="WARNING",
         )
 
-    def _register_tools(self) -> None:
+    def _register(self) -> None:
         # Deriving the schemas takes ~60 ms on a slow machine: done on first use, so that `initialize`
-        # (which needs no tools) is answered sooner. The event loop runs this before any tools/list
-        # or tools/call is handled, so no request ever sees a partial list.
+        # (which needs none of it) is answered sooner. The event loop runs this before any list, read,
+        # get or call is handled, so no request ever sees a partial list.
         if self._registered:
             return
         for spec in self.specs.values():
@@ -143,11 +150,26 @@ class CStarMCPServer(MCPServer):
                 annotations=spec.annotations,
                 structured_output=True,
             )
+            registered = self._tool_manager.get_tool(spec.name)
+            if registered is not None and registered.fn_metadata.output_schema is not None:
+                # Published compact; results are still checked against the full type (output_model).
+                registered.fn_metadata.output_schema = compact_output_schema(registered.fn_metadata.output_schema)
+        library = Library(self.cstar_tools, frozenset(self.specs))
+        for uri, name, title, description, method in TEMPLATES:
+            self.resource(uri, name=name, title=title, description=description, mime_type=JSON)(
+                getattr(library, method)
+            )
+        for uri, name, title, description, method in RESOURCES:
+            self.resource(uri, name=name, title=title, description=description, mime_type=JSON)(
+                getattr(library, method)
+            )
+        for name, title, description, method in PROMPTS:
+            self.prompt(name=name, title=title, description=description)(getattr(library, method))
         self._registered = True
 
     async def list_tools(self) -> list[MCPTool]:
         """The published tools, with tidied input schemas."""
-        self._register_tools()
+        self._register()
         tools = await super().list_tools()
         for tool in tools:
             _tidy_schema(tool.input_schema)
@@ -159,7 +181,7 @@ class CStarMCPServer(MCPServer):
         ``arguments`` must match the tool's input schema exactly (types as given, no unknown names,
         every limit) before the tool runs; the SDK alone would coerce ``"5"`` to 5 and ignore a
         misspelt filter, answering a different question than the one asked."""
-        self._register_tools()
+        self._register()
         try:
             model = self._argument_models.get(name)
             if model is not None:
@@ -170,6 +192,41 @@ class CStarMCPServer(MCPServer):
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             return await self._failure(name, exc)
+
+    async def list_resources(self) -> list[MCPResource]:
+        """The fixed resources (:data:`~cstar_cli.mcp.library.RESOURCES`)."""
+        self._register()
+        return await super().list_resources()
+
+    async def list_resource_templates(self) -> list[MCPResourceTemplate]:
+        """The resource templates (:data:`~cstar_cli.mcp.library.TEMPLATES`)."""
+        self._register()
+        return await super().list_resource_templates()
+
+    async def read_resource(self, uri: Any, context: Any = None) -> Any:
+        """Read a ``cstar://`` resource; a failure is an ``MCPError`` (see
+        :func:`~cstar_cli.mcp.library.resource_error`)."""
+        self._register()
+        return await super().read_resource(uri, context)
+
+    async def list_prompts(self) -> list[MCPPrompt]:
+        """The prompts (:data:`~cstar_cli.mcp.library.PROMPTS`)."""
+        self._register()
+        return await super().list_prompts()
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
+        """A prompt's messages. An unknown prompt or a missing argument is ``INVALID_PARAMS``; a failed
+        read of the data it embeds is the resource's error."""
+        self._register()
+        prompt = self._prompt_manager.get_prompt(name)
+        if prompt is None:
+            raise MCPError(
+                code=INVALID_PARAMS, message=f"Unknown prompt {name!r}. Prompts: {', '.join(p[0] for p in PROMPTS)}."
+            )
+        missing = [a.name for a in prompt.arguments or [] if a.required and not (arguments or {}).get(a.name)]
+        if missing:
+            raise MCPError(code=INVALID_PARAMS, message=f"{name} needs the argument {', '.join(missing)}.")
+        return await super().get_prompt(name, arguments, context)
 
     async def _input_schema(self, name: str) -> dict[str, Any] | None:
         return next((t.input_schema for t in await self.list_tools() if t.name == name), None)

@@ -14,6 +14,7 @@ The relay prints nothing and never exits the process; frontends render its eleme
 """
 
 from cstar_cli.relay._elements import (
+    CatchingUp,
     Delivered,
     DeliveryAttempted,
     DeliveryFailed,
@@ -21,6 +22,7 @@ from cstar_cli.relay._elements import (
     Element,
     EventReceived,
     EventTooLarge,
+    FrameIgnored,
     Outcome,
     Ready,
     Reconnected,
@@ -30,9 +32,16 @@ from cstar_cli.relay._elements import (
 )
 from cstar_cli.relay._forwarder import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT, Forwarder, ForwardOptions
 from cstar_cli.relay._relay import DEFAULT_MAX_FRAME_BYTES, Relay, SessionCloser, SessionOpener
+from cstar_cli.relay._routes import PROJECT_FILE, Route, load_project_routes, parse_route, union_patterns
 from cstar_cli.relay._target import display_url, merge_headers, parse_forward_url, parse_header
 
 __all__ = [
+    "PROJECT_FILE",
+    "CatchingUp",
+    "Route",
+    "load_project_routes",
+    "parse_route",
+    "union_patterns",
     "DEFAULT_ATTEMPTS",
     "DEFAULT_BACKOFF",
     "DEFAULT_MAX_FRAME_BYTES",
@@ -45,6 +54,7 @@ __all__ = [
     "EventReceived",
     "EventTooLarge",
     "ForwardOptions",
+    "FrameIgnored",
     "Forwarder",
     "Outcome",
     "Ready",

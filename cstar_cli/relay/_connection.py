@@ -70,11 +70,17 @@ def revoked(detail: str | None = None) -> CStarAuthenticationError:
     )
 
 
-def check_session(url: str, secret: str) -> None:
+def check_session(url: str, secret: str, base_url: str | None = None) -> None:
     """Check a new session's ``websocketUrl`` and ``secret`` before any key is sent.
 
-    Raises :class:`CStarServerError` (exit 8) when either is empty, :class:`CStarConnectionError`
-    (exit 9) when ``url`` is neither ``wss://`` nor ``ws://`` to a loopback host.
+    With ``base_url`` (the API's, as :func:`cstar_cli.settings.check_base_url` returns it) the URL
+    must be on the API's own origin: the same host and port, ``wss://`` for an ``https://`` API and
+    ``ws://`` for an ``http://`` one, so a server (or a proxy rewriting its answer) cannot send the
+    key anywhere else. Without one, only the scheme rule below applies.
+
+    Raises :class:`CStarServerError` (exit 8) when either is empty or the URL cannot be parsed,
+    :class:`CStarConnectionError` (exit 9) when ``url`` is neither ``wss://`` nor ``ws://`` to a
+    loopback host, or not on ``base_url``'s origin. Messages name the host, never the key.
     """
     if not url or not secret:
         raise CStarServerError(
@@ -82,14 +88,54 @@ def check_session(url: str, secret: str) -> None:
             code="bad_session",
             hint="Check --base-url / CSTAR_BASE_URL points at the cStar API.",
         )
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or (parts.scheme == "ws" and not is_loopback(parts.hostname)):
+    target = _origin(url)
+    if target is None:
+        raise CStarServerError(
+            "The server's CLI session has an invalid websocketUrl.",
+            code="bad_session",
+            hint="Check --base-url / CSTAR_BASE_URL points at the cStar API.",
+        )
+    scheme, host, _ = target
+    if scheme not in ("ws", "wss") or (scheme == "ws" and not is_loopback(host)):
         # A key must never travel unencrypted to a non-local host, whatever the server says.
         raise CStarConnectionError(
-            f"Refusing to open the listen WebSocket at {parts.scheme}://{parts.hostname}: not wss://.",
+            f"Refusing to open the listen WebSocket at {scheme}://{host}: not wss://.",
             code="insecure_websocket",
             hint="Use an https:// base URL, or http:// only with localhost.",
         )
+    api = _origin(base_url) if base_url is not None else None
+    if base_url is not None and (api is None or (_WS_SCHEME.get(api[0]), api[1], api[2]) != target):
+        raise CStarConnectionError(
+            f"Refusing to open the listen WebSocket at {_shown(target)}: it is not on the API's origin"
+            f" ({_shown(api) if api else base_url}), and the API key is only sent there.",
+            code="foreign_websocket",
+            hint="Check --base-url / CSTAR_BASE_URL points straight at the cStar API (not through a proxy "
+            "that rewrites its answers).",
+        )
+
+
+#: The WebSocket scheme of each API scheme, and the port each scheme means when none is given.
+_WS_SCHEME = {"http": "ws", "https": "wss"}
+_DEFAULT_PORT = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """``(scheme, host, port)`` of ``url``, lower-cased with the scheme's default port filled in; None
+    when it cannot be parsed (a bad ``[IPv6]`` host or port)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    return scheme, host, port if port is not None else _DEFAULT_PORT.get(scheme)
+
+
+def _shown(origin: tuple[str, str, int | None]) -> str:
+    scheme, host, port = origin
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 async def open_socket(url: str, *, api_key: str, max_frame_bytes: int, last_event_id: str | None) -> ClientConnection:

@@ -3,11 +3,12 @@
 The relay never prints; a frontend (``cstar listen``'s terminal and JSON-lines renderers, a test,
 a benchmark) walks these elements and shows them its own way::
 
-    stream    = Ready event* (reconnect event* Reconnected? event*)*
+    stream    = Ready CatchingUp? event* (reconnect event* Reconnected? event*)*
     reconnect = Reconnecting (Reconnecting | SessionRenewed)*
     event     = EventReceived (DeliveryAttempted+ (Delivered | DeliveryFailed))?
               | EventTooLarge
               | DuplicateIgnored
+              | FrameIgnored
     Stopped                       (returned by Relay.aclose(), not yielded)
 
 Delivery steps come only when forwarding. After a reconnect, the events before :class:`Reconnected`
@@ -19,10 +20,12 @@ Times are unix seconds (``float``) unless the name says ``_ms`` (milliseconds).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CatchingUp",
     "Delivered",
     "DeliveryAttempted",
     "DeliveryFailed",
@@ -30,6 +33,7 @@ __all__ = [
     "Element",
     "EventReceived",
     "EventTooLarge",
+    "FrameIgnored",
     "Outcome",
     "Ready",
     "Reconnected",
@@ -45,12 +49,28 @@ class Ready:
 
     ``secret`` is the session's ``whsec_…`` signing secret (stable per team, mode and device name);
     ``events`` the session's filter; ``forward_to`` the receiver URL, or None when only printing.
+    With several targets (or one for some events only), ``routes`` holds ``(patterns shown,
+    receiver URL)`` per target and ``forward_to`` the first URL.
     """
 
     session_id: str
     secret: str
     events: tuple[str, ...]
     forward_to: str | None
+    routes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CatchingUp:
+    """The run resumes where this device and profile's previous run stopped: ``count`` stored
+    events (matching the filter) come first, the oldest created at ``since`` (unix seconds, None
+    when ``count`` is 0), after event ``after``. ``missing_before`` (unix seconds) is set when the
+    server no longer keeps every event since then: events before it may be missing."""
+
+    count: int
+    since: float | None
+    after: str | None
+    missing_before: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +79,8 @@ class EventReceived:
 
     ``payload`` is the exact JSON text the server sent (what gets forwarded, byte for byte);
     ``request_id`` the ``x-cstar-request-id`` of the API call that caused it; ``webhook_id`` the
-    ``cls_…`` id the delivery is signed for; ``received_at`` when the frame arrived.
+    ``cls_…`` id the delivery is signed for; ``received_at`` when the frame arrived; ``resend`` True
+    when the server sent it again on request (``POST /events/{id}/resend``), even if already handled.
     """
 
     event_id: str
@@ -68,13 +89,17 @@ class EventReceived:
     request_id: str | None
     webhook_id: str
     received_at: float
+    resend: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryAttempted:
     """One HTTP attempt to the receiver. ``status`` is the HTTP status or None when no response came
     (``error`` then says why: ``connection refused``, ``timed out after 30 s``…). ``retry_in`` is the
-    pause before the next attempt in seconds, or None when this attempt was the last one."""
+    pause before the next attempt in seconds, or None when this attempt was the last one.
+    ``max_attempts`` is 0 when the attempts are bounded by time (``ForwardOptions.retry_for``), not
+    by count. ``headers`` are the request headers this attempt sent (what ``--record`` keeps); they
+    take no part in comparisons."""
 
     event_id: str
     url: str
@@ -84,6 +109,7 @@ class DeliveryAttempted:
     duration_ms: float
     error: str | None
     retry_in: float | None
+    headers: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,17 +155,38 @@ class EventTooLarge:
     """The server did not send event ``event_id`` because its frame (``size`` bytes) exceeds the
     relay's frame limit (``limit`` bytes, announced as ``X-Max-Frame-Bytes``); it sent an
     ``event_too_large`` notice instead. The event was acked as failed with :attr:`error` and is not
-    forwarded; the relay goes on with the next one. ``event_type`` is "" when the server did not say."""
+    forwarded; the relay goes on with the next one. ``event_type`` is "" when the server did not say;
+    ``size`` is None when the notice gave no usable size (not an integer from 0 to 2**53 - 1)."""
 
     event_id: str
     event_type: str
-    size: int
+    size: int | None
     limit: int
 
     @property
     def error(self) -> str:
-        """The ack's ``error``: ``event_too_large: <size> bytes over the <limit>-byte limit``."""
-        return f"event_too_large: {self.size} bytes over the {self.limit}-byte limit"
+        """The ack's ``error``: ``event_too_large: <size> bytes over the <limit>-byte limit`` (``unknown
+        size over …`` when :attr:`size` is None)."""
+        size = "unknown size" if self.size is None else f"{self.size} bytes"
+        return f"event_too_large: {size} over the {self.limit}-byte limit"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameIgnored:
+    """The server sent a frame that does not match the grammar (docs/protocol.md, Listening step 3):
+    ``reason`` says how (``not JSON``, ``unknown type 'zzz'``, ``headers is not an object of
+    strings``…). With an ``event_id`` the frame was an event frame: it was acked as failed with
+    :attr:`error` (so it is not replayed) and not forwarded. Without one nothing could be acked; such
+    a frame is reported only the first time its ``reason`` comes up in a run. Either way the relay
+    goes on with the next frame."""
+
+    event_id: str | None
+    reason: str
+
+    @property
+    def error(self) -> str:
+        """The ack's ``error``: ``malformed_frame: <reason>``."""
+        return f"malformed_frame: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +235,8 @@ class Stopped:
     """The run's totals: events ``received`` (first sight), ``forwarded`` (2xx), ``failed`` (gave up),
     ``duplicates`` ignored, ``reconnects`` made and events ``too_large`` to receive (see
     :class:`EventTooLarge`). ``in_flight`` is the id of the event whose delivery was cut short by
-    the stop, so it was never acknowledged (None when nothing was in flight)."""
+    the stop, so it was never acknowledged (None when nothing was in flight). ``malformed`` counts
+    the frames ignored as not matching the grammar (:class:`FrameIgnored`), reported or not."""
 
     received: int = 0
     forwarded: int = 0
@@ -197,16 +245,19 @@ class Stopped:
     reconnects: int = 0
     too_large: int = 0
     in_flight: str | None = None
+    malformed: int = 0
 
 
 Element = (
     Ready
+    | CatchingUp
     | EventReceived
     | DeliveryAttempted
     | Delivered
     | DeliveryFailed
     | EventTooLarge
     | DuplicateIgnored
+    | FrameIgnored
     | Reconnecting
     | SessionRenewed
     | Reconnected

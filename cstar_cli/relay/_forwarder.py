@@ -7,7 +7,10 @@ over the bytes sent, with ``X-Delivery-Attempt`` counting from 1.
 Retry policy (documented in docs/listen.md): an attempt fails on a non-2xx status, a refused or
 reset connection, a TLS error or no answer within ``timeout`` seconds; after a failure the next
 attempt starts after ``backoff[n]`` seconds, up to ``attempts`` attempts in all (default 4 attempts,
-pausing 0.5, 1 and 2 s). A failure is reported, never raised: the relay acks it and goes on.
+pausing 0.5, 1 and 2 s). With a time budget (``retry_for``, ``cstar listen --retry-for``) the count
+is unbounded instead: the pauses double from 0.5 s up to :data:`RETRY_FOR_CAP`, and no attempt starts
+later than ``retry_for`` seconds after the first one (one in progress still runs to its ``timeout``).
+A failure is reported, never raised: the relay acks it and goes on.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ __all__ = ["DEFAULT_ATTEMPTS", "DEFAULT_BACKOFF", "DEFAULT_TIMEOUT", "ForwardOpt
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_ATTEMPTS = 4
 DEFAULT_BACKOFF: tuple[float, ...] = (0.5, 1.0, 2.0)
+#: With ``retry_for``, the longest pause (s) between two attempts.
+RETRY_FOR_CAP = 30.0
 USER_AGENT = f"cstar-cli/{__version__} (listen)"
 
 
@@ -36,8 +41,9 @@ class ForwardOptions:
     """How to forward: ``url`` (already normalised by :func:`parse_forward_url`), extra ``headers``
     (``(name, value)`` pairs that replace ours case-insensitively), per-attempt ``timeout`` (s),
     ``verify`` TLS certificates, total ``attempts`` and the ``backoff`` pauses (s) between them (the
-    last pause repeats if there are more attempts than pauses). A ``user:password@`` in ``url`` is
-    sent as Basic auth and shown only as :attr:`display_url`."""
+    last pause repeats if there are more attempts than pauses). ``retry_for`` (s), when set, replaces
+    ``attempts`` and ``backoff`` with a time budget per delivery (module docs). A ``user:password@`` in
+    ``url`` is sent as Basic auth and shown only as :attr:`display_url`."""
 
     url: str
     headers: tuple[tuple[str, str], ...] = ()
@@ -45,6 +51,7 @@ class ForwardOptions:
     verify: bool = True
     attempts: int = DEFAULT_ATTEMPTS
     backoff: tuple[float, ...] = DEFAULT_BACKOFF
+    retry_for: float | None = None
 
     @property
     def display_url(self) -> str:
@@ -80,9 +87,14 @@ class Forwarder:
         sake; cancellation propagates.
         """
         body = event.payload.encode("utf-8", "surrogatepass")
-        total = max(1, self.options.attempts)
-        for attempt in range(1, total + 1):
-            step = await self._attempt(event, body, attempt, total)
+        budget = self.options.retry_for
+        # 0 = bounded by time, not count (DeliveryAttempted.max_attempts).
+        total = 0 if budget is not None else max(1, self.options.attempts)
+        deadline = time.monotonic() + budget if budget is not None else None
+        attempt = 0
+        while True:
+            attempt += 1
+            step = await self._attempt(event, body, attempt, total, deadline)
             yield step
             if step.retry_in is None:
                 break
@@ -90,10 +102,21 @@ class Forwarder:
         outcome = Delivered if step.error is None else DeliveryFailed
         yield outcome(event, step.url, step.status, step.duration_ms, attempt, step.error)
 
-    async def _attempt(self, event: EventReceived, body: bytes, attempt: int, total: int) -> DeliveryAttempted:
-        """One signed POST of ``body`` (attempt ``attempt`` of ``total``); every way it can end is
-        in the element: the status, or None and the ``error`` (``receiver answered 500``, ``timed
-        out after 30 s``…), and the pause before the next attempt (None after the last or a 2xx)."""
+    def _next_pause(self, attempt: int, total: int, deadline: float | None) -> float | None:
+        """The pause (s) after failed attempt ``attempt``, or None when it was the last one: the
+        count ran out (``total``), or the next attempt would start after ``deadline`` (monotonic)."""
+        if deadline is None:
+            return self._pause(attempt) if attempt < total else None
+        pause = min(0.5 * 2 ** min(attempt - 1, 16), RETRY_FOR_CAP)
+        return pause if time.monotonic() + pause <= deadline else None
+
+    async def _attempt(
+        self, event: EventReceived, body: bytes, attempt: int, total: int, deadline: float | None = None
+    ) -> DeliveryAttempted:
+        """One signed POST of ``body`` (attempt ``attempt`` of ``total``, 0 when bounded by
+        ``deadline``); every way it can end is in the element: the status, or None and the ``error``
+        (``receiver answered 500``, ``timed out after 30 s``…), and the pause before the next attempt
+        (None after the last or a 2xx)."""
         opts = self.options
         headers = delivery_headers(
             body,
@@ -116,5 +139,7 @@ class Forwarder:
         else:
             error = None if 200 <= status < 300 else f"receiver answered {status}"
         duration_ms = (time.perf_counter() - started) * 1000
-        retry_in = self._pause(attempt) if error is not None and attempt < total else None
-        return DeliveryAttempted(event.event_id, self._shown, attempt, total, status, duration_ms, error, retry_in)
+        retry_in = self._next_pause(attempt, total, deadline) if error is not None else None
+        return DeliveryAttempted(
+            event.event_id, self._shown, attempt, total, status, duration_ms, error, retry_in, headers
+        )

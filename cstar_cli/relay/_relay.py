@@ -7,19 +7,28 @@ Implements the server contract's "Listening — CLI sessions":
    largest frame this relay accepts) and ``Last-Event-ID`` (the last acked event) when resuming;
 3. each ``event`` frame is forwarded (strictly one at a time, in the order received) and then acked
    with its final outcome, never before; an ``event_too_large`` notice (the server's stand-in for an
-   event over the frame limit) is acked as failed at once;
+   event over the frame limit) is acked as failed at once. With several targets (``routes``) the
+   event goes to each matching target's own queue instead (:class:`~cstar_cli.relay._routes.Fanout`),
+   frames keep being read meanwhile, and acks still go out in arrival order, each once every
+   matching target has its final outcome;
 4. close 4401 ends the run with :class:`CStarAuthenticationError`, close 4403 with
    :class:`CStarPermissionError`; close 4404 (or a 404 handshake) creates a new session and
    resumes; any other close, a network loss or a failed handshake is retried forever with capped
    exponential backoff (0.25 s doubling to 5 s, ±50 % jitter). The backoff only starts again from
-   0.25 s after a connection that made progress (acked an event, or stayed up a minute).
+   0.25 s after a connection that made progress (acked a new event, not a replayed one it had
+   acked before, or stayed up a minute).
 5. A server that ignores ``X-Max-Frame-Bytes`` and sends a bigger frame makes the connection fail
    (1009) on the same event after every resume: after :data:`TOO_BIG_TRIES` such failures in a row
    at the same resume point the run ends with :class:`CStarServerError` (exit 8) naming the last
    acked event, instead of looping for ever.
 
 An event the run already handled (its ack lost to a disconnect, so the server replays it) is acked
-again with its first outcome and not forwarded twice. Only the first connection is allowed to fail
+again with its first outcome and not forwarded twice, unless the frame carries ``"resend": true``
+(``POST /events/{id}/resend``): that one is forwarded and acked again, and never becomes the resume
+point. A frame that does not match the grammar is reported (:class:`FrameIgnored`) and, when it names
+an event, acked as failed; it never ends the run.
+The session's ``websocketUrl`` is only opened on the API's own origin (``base_url``), so the key is
+never sent anywhere else. Only the first connection is allowed to fail
 for good: :class:`CStarConnectionError` (exit 9) if it cannot be opened after three tries.
 
 The relay prints nothing and never exits the process; it yields the elements of
@@ -30,7 +39,7 @@ A run, step by step (each step one method of :class:`Relay`)::
     run        _new_session → _first_connect → Ready, then for ever:
                  _pump → (connection lost) classify_close → _reset_backoff_if_healthy
                  → _TooBigGuard.exhausted? → _reconnect (→ _next_delay, _new_session, _open)
-    _pump      _receive → _route → _on_welcome | _on_event | _on_too_large
+    _pump      _receive → _route → _on_welcome | _on_event | _on_too_large | _on_malformed
     _on_event  _Replay.observe → (_duplicate | EventReceived → deliver → _settle) → _ack
 
 The socket itself (handshake, close codes) is :mod:`cstar_cli.relay._connection`; reading and writing
@@ -41,10 +50,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
@@ -58,14 +69,17 @@ from cstar_cli.errors import (
     CStarRateLimitError,
     CStarServerError,
 )
+from cstar_cli.output import shorten
 from cstar_cli.protocol.frames import FRAME_EVENT, FRAME_EVENT_TOO_LARGE, FRAME_WELCOME
 from cstar_cli.relay._connection import Loss, Lost, SessionGone, check_session, classify_close, open_socket
 from cstar_cli.relay._elements import (
+    CatchingUp,
     Delivered,
     DeliveryAttempted,
     DeliveryFailed,
     DuplicateIgnored,
     Element,
+    FrameIgnored,
     Outcome,
     Ready,
     Reconnected,
@@ -75,14 +89,17 @@ from cstar_cli.relay._elements import (
 )
 from cstar_cli.relay._forwarder import Forwarder, ForwardOptions
 from cstar_cli.relay._frames import (
+    MalformedFrame,
     ack_frame,
+    check_welcome,
     created_at,
     decode,
     event_id_of,
-    event_received,
-    payload_text,
+    read_event,
+    sendable,
     too_large_notice,
 )
+from cstar_cli.relay._routes import Fanout, Job, Route
 
 __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
@@ -200,6 +217,38 @@ class _Replay:
         return Reconnected(self.session_id, self.resumed_after, self.count, self.gap)
 
 
+class _Unacked:
+    """An event handled with several targets whose ack has not been sent: acks go out in the
+    order events arrived, each once its ``job`` (None: the ``ack`` is already known) is done."""
+
+    __slots__ = ("ack", "cursor", "event_id", "job")
+
+    def __init__(self, event_id: str, job: Job | None, ack: str | None, *, cursor: bool = True) -> None:
+        self.event_id = event_id
+        self.job = job
+        self.ack = ack
+        # False for a resend: acking it must not move the resume point back.
+        self.cursor = cursor
+
+
+#: What :meth:`Relay._receive_or_wake` returns when the fan-out has elements to hand out.
+_WAKE = object()
+
+
+def _timestamp(value: object) -> float | None:
+    """An ISO 8601 time from the server as unix seconds, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class _StopRequested(Exception):
+    """Raised after the ack that follows :meth:`Relay.stop`, to end :meth:`Relay.run`."""
+
+
 class _TooBigGuard:
     """Counts connections in a row lost to an over-limit frame (1009) at the same resume point
     without progress: a server that ignores ``X-Max-Frame-Bytes`` resends that frame after every
@@ -232,7 +281,12 @@ class Relay:
     ``api_key`` authenticates the WebSocket; ``events`` is the filter shown in :class:`Ready`;
     ``forward`` says where to forward, or None to only report events (they are acked with
     ``status: null, attempts: 0``); ``max_frame_bytes`` is the largest WebSocket message accepted
-    (announced as ``X-Max-Frame-Bytes``; raises ValueError below 1).
+    (announced as ``X-Max-Frame-Bytes``; raises ValueError below 1). ``base_url`` is the API the
+    sessions come from: their ``websocketUrl`` must be on its origin (see :func:`check_session`);
+    None skips that check, for callers whose ``open_session`` is not an API call. ``routes``
+    (instead of ``forward``) forwards to several targets, each event to those whose patterns match
+    (see :mod:`cstar_cli.relay._routes`). A first session whose ``resume`` object reports events to
+    catch up makes :meth:`run` yield :class:`CatchingUp` right after :class:`Ready`.
     """
 
     def __init__(
@@ -244,6 +298,8 @@ class Relay:
         forward: ForwardOptions | None = None,
         close_session: SessionCloser | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        base_url: str | None = None,
+        routes: Sequence[Route] = (),
     ) -> None:
         if max_frame_bytes < 1:
             raise ValueError("max_frame_bytes must be at least 1")
@@ -251,9 +307,18 @@ class Relay:
         self._close_session = close_session
         self._max_frame = int(max_frame_bytes)
         self._key = api_key
+        self._base_url = base_url
         self._events = tuple(events)
         self._forward = forward
         self._forwarder: Forwarder | None = None
+        # Several targets (or one taking only some events): each with its own queue (see _routes).
+        self._routes = tuple(routes)
+        if len(self._routes) == 1 and self._routes[0].patterns is None and forward is None:
+            self._forward, self._routes = self._routes[0].options, ()
+        self._fanout: Fanout | None = None
+        self._unacked: deque[_Unacked] = deque()
+        self._unacked_ids: dict[str, _Unacked] = {}
+        self._recv: tuple[ClientConnection, asyncio.Task[Any]] | None = None
         self._ws: ClientConnection | None = None
         self._session: Mapping[str, Any] = {}
         self._secret = ""
@@ -261,12 +326,24 @@ class Relay:
         # event id → its ack frame, to answer a replay with the first outcome.
         self._handled: OrderedDict[str, str] = OrderedDict()
         self._received = self._forwarded = self._failed = self._duplicates = self._reconnects = 0
-        self._too_large = self._acks = 0
+        self._too_large = self._malformed = 0
+        # Acks of events this run had not acked before: what counts as progress (a re-ack of a
+        # replayed event does not, or a server replaying it before an oversized frame loops for ever).
+        self._progress = 0
+        # Reasons of frames without an event id already reported: each is reported once per run.
+        self._reported: set[str] = set()
         # Reconnect attempts since the last connection that made progress (see _reset_backoff_if_healthy).
         self._attempts = 0
         self._in_flight: str | None = None
+        self._stopping = False
 
     # public -----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """End :meth:`run` gracefully: the event being handled is still acked with its outcome, then
+        the iteration ends (no error). For a frontend that has seen enough, e.g. ``--exit-after``:
+        call it while handling the element (an outcome) and keep iterating."""
+        self._stopping = True
 
     def totals(self) -> Stopped:
         """The run's totals so far."""
@@ -277,7 +354,8 @@ class Relay:
             self._duplicates,
             self._reconnects,
             self._too_large,
-            self._in_flight,
+            self._unacked[0].event_id if self._unacked else self._in_flight,
+            self._malformed,
         )
 
     async def aclose(self) -> Stopped:
@@ -291,6 +369,10 @@ class Relay:
         fwd, self._forwarder = self._forwarder, None
         if fwd is not None:
             await fwd.aclose()
+        self._drop_recv()
+        fan, self._fanout = self._fanout, None
+        if fan is not None:
+            await fan.aclose()
         closer, self._close_session = self._close_session, None
         session_id = self._session_id()
         if closer is not None and session_id:
@@ -313,15 +395,20 @@ class Relay:
         await self._new_session()
         await self._first_connect()
         yield self._ready()
+        catching_up = self._catching_up()
+        if catching_up is not None:
+            yield catching_up
         guard = _TooBigGuard()
         while True:
-            connected_at, acks_before = time.monotonic(), self._acks
+            connected_at, progress_before = time.monotonic(), self._progress
             try:
                 async for element in self._pump(resumed=self._reconnects > 0):
                     yield element
+            except _StopRequested:
+                return
             except ConnectionClosed as e:
                 loss = classify_close(e, self._max_frame)
-            progressed = self._acks > acks_before
+            progressed = self._progress > progress_before
             self._reset_backoff_if_healthy(progressed, connected_at)
             if guard.exhausted(loss, progressed=progressed, cursor=self._last_acked):
                 raise self._too_big_error()
@@ -336,7 +423,24 @@ class Relay:
     def _ready(self) -> Ready:
         """The :class:`Ready` element for the first session."""
         shown = self._forward.display_url if self._forward is not None else None
-        return Ready(self._session_id(), self._secret, self._events, shown)
+        routes = tuple((r.shown_patterns, r.options.display_url) for r in self._routes)
+        if routes:
+            shown = routes[0][1]
+        return Ready(self._session_id(), self._secret, self._events, shown, routes)
+
+    def _catching_up(self) -> CatchingUp | None:
+        """The :class:`CatchingUp` element when the first session resumes a previous run with
+        something to catch up (or something lost to retention), else None."""
+        resume = self._session.get("resume")
+        if not isinstance(resume, Mapping):
+            return None
+        count = resume.get("count")
+        count = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 0
+        missing = _timestamp(resume.get("missingBefore"))
+        if not count and missing is None:
+            return None
+        after = resume.get("after")
+        return CatchingUp(count, _timestamp(resume.get("since")), after if isinstance(after, str) else None, missing)
 
     async def _new_session(self) -> SessionRenewed:
         """Create a session with ``open_session`` and sign with its secret from now on; the element
@@ -344,13 +448,17 @@ class Relay:
         errors and those of :func:`check_session`."""
         session = await _in_daemon_thread(self._open_session)
         secret = str(session.get("secret") or "")
-        check_session(str(session.get("websocketUrl") or ""), secret)
+        check_session(str(session.get("websocketUrl") or ""), secret, self._base_url)
         changed = bool(self._secret) and secret != self._secret
         self._session, self._secret = session, secret
         if self._forward is not None:
             if self._forwarder is None:
                 self._forwarder = Forwarder(self._forward, secret)
             self._forwarder.secret = secret
+        elif self._routes:
+            if self._fanout is None:
+                self._fanout = Fanout(self._routes, secret)
+            self._fanout.secret = secret
         return SessionRenewed(self._session_id(), secret, changed)
 
     async def _open(self) -> ClientConnection:
@@ -391,7 +499,7 @@ class Relay:
                 await asyncio.sleep(_backoff(attempt))
 
     def _reset_backoff_if_healthy(self, progressed: bool, connected_at: float) -> None:
-        """After a connection made progress (``progressed``: it acked an event) or stayed up
+        """After a connection made progress (``progressed``: it acked a new event) or stayed up
         :data:`STABLE_AFTER` seconds since ``connected_at`` (monotonic), the backoff starts over."""
         if progressed or time.monotonic() - connected_at >= STABLE_AFTER:
             self._attempts = 0
@@ -458,51 +566,122 @@ class Relay:
         ws = self._ws
         assert ws is not None
         replay = _Replay(self._session_id(), self._last_acked, active=resumed)
+        fanout = self._fanout
         while True:
-            frame = await self._receive(ws, replay)
+            if fanout is None:
+                frame = await self._receive(ws, replay)
+            else:
+                for element in fanout.drain():
+                    if isinstance(element, (Delivered, DeliveryFailed)):
+                        if element.ok:
+                            self._forwarded += 1
+                        else:
+                            self._failed += 1
+                    yield element
+                await self._flush_acks(ws)
+                frame = await self._receive_or_wake(ws, replay, fanout)
+                if frame is _WAKE:
+                    continue
             if frame is None:
                 yield replay.finish()
                 continue
-            steps = self._route(ws, frame, replay)
-            if steps is not None:
-                async for element in steps:
-                    yield element
+            async for element in self._route(ws, frame, replay):
+                yield element
 
-    async def _receive(self, ws: ClientConnection, replay: _Replay) -> dict[str, Any] | None:
-        """The next frame that is a JSON object (anything else is skipped), or None once a replay
-        has been quiet for :data:`REPLAY_QUIET` seconds."""
-        while True:
-            if replay.active:
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), REPLAY_QUIET)
-                except asyncio.TimeoutError:
-                    return None
-            else:
-                raw = await ws.recv()
-            frame = decode(raw)
-            if frame is not None:
-                return frame
+    async def _receive_or_wake(self, ws: ClientConnection, replay: _Replay, fanout: Fanout) -> Any:
+        """:meth:`_receive`, or :data:`_WAKE` as soon as the fan-out has elements to hand out; the
+        pending read is kept for the next call, so no frame is lost."""
+        if self._recv is not None and self._recv[0] is not ws:
+            self._drop_recv()
+        if self._recv is None:
+            self._recv = (ws, asyncio.ensure_future(self._receive(ws, replay)))
+        task = self._recv[1]
+        if not fanout.wake.is_set():
+            wake = asyncio.ensure_future(fanout.wake.wait())
+            try:
+                await asyncio.wait({task, wake}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                wake.cancel()
+        if not task.done():
+            return _WAKE
+        self._recv = None
+        return task.result()
 
-    def _route(self, ws: ClientConnection, frame: Mapping[str, Any], replay: _Replay) -> AsyncIterator[Element] | None:
-        """The steps that handle ``frame``: a ``welcome`` is handled at once (None); an ``event`` or
-        ``event_too_large`` with an ``eventId`` gets its handler's elements; anything else is
-        skipped (None)."""
+    def _drop_recv(self) -> None:
+        """Forget the pending read of a socket that is gone (its error, if any, is consumed)."""
+        recv, self._recv = self._recv, None
+        if recv is None:
+            return
+        task = recv[1]
+        if task.done():
+            if not task.cancelled():
+                task.exception()
+        else:
+            task.cancel()
+
+    async def _flush_acks(self, ws: ClientConnection) -> None:
+        """Send the acks of the oldest events whose targets are all done, in arrival order."""
+        queue = self._unacked
+        while queue and (queue[0].job is None or queue[0].job.done):
+            head = queue[0]
+            if head.ack is None:
+                assert head.job is not None
+                status, duration, attempts, error = head.job.summary()
+                head.ack = self._remember(head.event_id, ack_frame(head.event_id, status, duration, attempts, error))
+            queue.popleft()
+            self._unacked_ids.pop(head.event_id, None)
+            await self._ack(ws, head.event_id, head.ack, new=head.cursor, cursor=head.cursor, ordered=True)
+
+    async def _receive(self, ws: ClientConnection, replay: _Replay) -> dict[str, Any] | str | None:
+        """The next frame as a JSON object, or the reason it is none (``not JSON``, ``not a JSON
+        object``); None once a replay has been quiet for :data:`REPLAY_QUIET` seconds."""
+        if replay.active:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), REPLAY_QUIET)
+            except asyncio.TimeoutError:
+                return None
+        else:
+            raw = await ws.recv()
+        frame = decode(raw)
+        if frame is not None:
+            return frame
+        try:
+            json.loads(raw)
+        except ValueError:
+            return "not JSON"
+        return "not a JSON object"
+
+    def _route(self, ws: ClientConnection, frame: Mapping[str, Any] | str, replay: _Replay) -> AsyncIterator[Element]:
+        """The steps that handle ``frame`` (or the reason it is not a JSON object): its type's handler
+        for a ``welcome``, an ``event`` or an ``event_too_large`` with an ``eventId``, and
+        :meth:`_on_malformed` for anything else."""
+        if isinstance(frame, str):
+            return self._on_malformed(ws, None, frame)
         kind = frame.get("type")
+        if kind == FRAME_WELCOME:
+            return self._on_welcome(ws, frame, replay)
         handler: _FrameHandler
         if kind == FRAME_EVENT:
             handler = self._on_event
         elif kind == FRAME_EVENT_TOO_LARGE:
             handler = self._on_too_large
         else:
-            if kind == FRAME_WELCOME:
-                self._on_welcome(frame, replay)
-            return None
+            what = "no type" if kind is None else f"unknown type {shorten(repr(kind), 60)}"
+            return self._on_malformed(ws, None, what)
         event_id = event_id_of(frame)
-        return None if event_id is None else handler(ws, frame, event_id, replay)
+        if event_id is None:
+            return self._on_malformed(ws, None, f"{kind} frame without an eventId string")
+        return handler(ws, frame, event_id, replay)
 
-    def _on_welcome(self, frame: Mapping[str, Any], replay: _Replay) -> None:
+    async def _on_welcome(self, ws: ClientConnection, frame: Mapping[str, Any], replay: _Replay) -> AsyncIterator[Element]:
         """A ``welcome``: note a gap in the replay, and take its ``lastEventId`` as the resume point
-        while nothing is acked yet."""
+        while nothing is acked yet. A malformed one is reported and otherwise ignored."""
+        try:
+            check_welcome(frame)
+        except MalformedFrame as e:
+            async for element in self._on_malformed(ws, None, e.why):
+                yield element
+            return
         replay.welcomed(frame.get("resumedAfter"))
         cursor = frame.get("lastEventId")
         if self._last_acked is None and isinstance(cursor, str) and cursor:
@@ -515,19 +694,38 @@ class Relay:
     ) -> AsyncIterator[Element]:
         """An ``event``: forward it (or only report it) and ack its outcome; a replay of a handled
         event is acked again with its first outcome instead. Yields :class:`EventReceived`, each
-        :class:`DeliveryAttempted` and the outcome (or :class:`DuplicateIgnored`)."""
-        payload = payload_text(frame)
-        ended = replay.observe(payload)
+        :class:`DeliveryAttempted` and the outcome (or :class:`DuplicateIgnored`); a frame that
+        breaks the grammar goes to :meth:`_on_malformed`."""
+        try:
+            event = read_event(frame, event_id, self._session_id())
+        except MalformedFrame as e:
+            replay.observe(None)
+            async for element in self._on_malformed(ws, event_id, e.why):
+                yield element
+            return
+        # A resend is asked for, not replayed: it is handled again even if acked before, and it is
+        # neither part of the replay nor a resume point (its ack must not move the cursor back).
+        ended = None if event.resend else replay.observe(event.payload)
         if ended is not None:
             yield ended
-        ack = self._handled.get(event_id)
+        if event_id in self._unacked_ids:
+            # Still on its way to some target (its ack will follow): not forwarded a second time.
+            yield self._duplicate(event_id)
+            return
+        ack = None if event.resend else self._handled.get(event_id)
         if ack is not None:
             yield self._duplicate(event_id)
-            await self._ack(ws, event_id, ack)
+            await self._ack(ws, event_id, ack, new=False)
             return
-        event = event_received(frame, event_id, payload, self._session_id())
         self._received += 1
         forwarder = self._forwarder
+        if self._fanout is not None:
+            entry = _Unacked(event_id, self._fanout.submit(event), None, cursor=not event.resend)
+            self._unacked.append(entry)
+            self._unacked_ids[event_id] = entry
+            yield event
+            await self._flush_acks(ws)
+            return
         if forwarder is None:
             yield event
             ack = self._remember(event_id, ack_frame(event_id, None, 0, 0, None))
@@ -544,7 +742,7 @@ class Relay:
             assert outcome is not None
             ack = self._settle(outcome)
             yield outcome
-        await self._ack(ws, event_id, ack)
+        await self._ack(ws, event_id, ack, new=not event.resend, cursor=not event.resend)
 
     async def _on_too_large(
         self, ws: ClientConnection, frame: Mapping[str, Any], event_id: str, replay: _Replay
@@ -553,14 +751,36 @@ class Relay:
         :class:`DuplicateIgnored` for a replayed one) and ack it as failed, never forwarded."""
         replay.observe(None)
         ack = self._handled.get(event_id)
-        if ack is None:
-            notice = too_large_notice(frame, event_id, self._max_frame)
-            self._too_large += 1
-            yield notice
-            ack = self._remember(event_id, ack_frame(event_id, None, 0, 0, notice.error))
-        else:
+        if ack is not None:
             yield self._duplicate(event_id)
-        await self._ack(ws, event_id, ack)
+            await self._ack(ws, event_id, ack, new=False)
+            return
+        notice = too_large_notice(frame, event_id, self._max_frame)
+        self._too_large += 1
+        yield notice
+        ack = self._remember(event_id, ack_frame(event_id, None, 0, 0, notice.error))
+        await self._ack(ws, event_id, ack, new=True)
+
+    async def _on_malformed(self, ws: ClientConnection, event_id: str | None, why: str) -> AsyncIterator[Element]:
+        """A frame that does not match the grammar (``why``). One naming an event (``event_id``) is
+        reported and acked as failed, so the server does not replay it for ever (a replay of it is
+        a duplicate); one without is reported the first time its ``why`` comes up and skipped."""
+        if event_id is None:
+            self._malformed += 1
+            if why not in self._reported:
+                self._reported.add(why)
+                yield FrameIgnored(None, why)
+            return
+        ack = self._handled.get(event_id)
+        if ack is not None:
+            yield self._duplicate(event_id)
+            await self._ack(ws, event_id, ack, new=False)
+            return
+        self._malformed += 1
+        ignored = FrameIgnored(event_id, why)
+        yield ignored
+        ack = self._remember(event_id, ack_frame(event_id, None, 0, 0, ignored.error))
+        await self._ack(ws, event_id, ack, new=True)
 
     def _duplicate(self, event_id: str) -> DuplicateIgnored:
         """Count a replay of a handled event."""
@@ -589,8 +809,22 @@ class Relay:
             handled.popitem(last=False)
         return ack
 
-    async def _ack(self, ws: ClientConnection, event_id: str, ack: str) -> None:
-        """Send ``ack`` (raises ``ConnectionClosed``); ``event_id`` becomes the resume point."""
+    async def _ack(
+        self, ws: ClientConnection, event_id: str, ack: str, *, new: bool, cursor: bool = True, ordered: bool = False
+    ) -> None:
+        """Send ``ack`` (raises ``ConnectionClosed``); ``event_id`` becomes the resume point (unless
+        not ``cursor``: a resend's), and acking a ``new`` event (not a replay of one acked before)
+        counts as progress. With several targets, a new event's ack waits behind earlier events
+        still being delivered (``ordered``: it is :meth:`_flush_acks` sending it)."""
+        if new and not ordered and self._unacked:
+            self._unacked.append(_Unacked(event_id, None, ack, cursor=cursor))
+            self._unacked_ids[event_id] = self._unacked[-1]
+            return
         await ws.send(ack)
-        self._last_acked = event_id
-        self._acks += 1
+        if cursor and sendable(event_id):
+            # An id that cannot travel as Last-Event-ID (a malformed frame's) is acked, never resumed from.
+            self._last_acked = event_id
+        if new:
+            self._progress += 1
+        if self._stopping:
+            raise _StopRequested

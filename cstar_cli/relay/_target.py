@@ -35,10 +35,11 @@ _MASK = "***"
 # An explicit scheme (RFC 3986: a letter, then letters, digits, "+-."; or empty, to be refused) and its
 # "://" at the start. A "://" further on, after a user:password@ or in the path, is not one.
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)?://")
-# Where an authority (user:password@host:port) ends; also what splits typed text into parts that
-# might each be one.
+# A leading scheme and its "://" as typed (spaces allowed before it): text that reads as a URL is read
+# as one, so this colon is never taken for the start of a password.
+_TYPED_SCHEME_RE = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
+# Where an authority (user:password@host:port) ends.
 _AUTHORITY_END_RE = re.compile(r"[/?#]")
-_PARTS_RE = re.compile(r"([/?#])")
 
 
 def _mask_authority(text: str) -> str:
@@ -50,10 +51,17 @@ def _mask_authority(text: str) -> str:
 
 
 def _mask_input(text: str) -> str:
-    """``text`` as typed (possibly malformed, without a scheme) with any password masked. It can be
-    read more than one way, so every part between ``/``, ``?`` and ``#`` that reads as a
-    ``user:password@host`` is masked."""
-    return "".join(_mask_authority(part) for part in _PARTS_RE.split(text))
+    """``text`` as typed (possibly malformed, without a scheme) with anything that may be a password
+    masked. Typed text can be read more than one way (a ``/``, ``?`` or ``#`` inside a password ends
+    the authority for a URL parser), so everything up to the *last* ``@`` counts as
+    ``user:password``, and from its first ``:`` after a leading ``scheme://`` up to that ``@`` it is
+    replaced by ``***``. This may hide more than the password, never less."""
+    at = text.rfind("@")
+    if at < 0:
+        return text
+    scheme = _TYPED_SCHEME_RE.match(text, 0, at)
+    colon = text.find(":", scheme.end() if scheme else 0, at)
+    return text if colon < 0 else text[:colon] + ":" + _MASK + text[at:]
 
 
 def display_url(url: str) -> str:
@@ -78,7 +86,7 @@ def basic_auth(url: str) -> str | None:
 
 def _bad_url(value: str, why: str) -> CStarUsageError:
     return CStarUsageError(
-        f"Invalid --forward-to {_mask_input(value)!r}: {why}.",
+        f"Invalid --forward-to {_mask_input(value)!r}: {_mask_input(why)}.",
         code="invalid_forward_to",
         field="forward-to",
         hint=_URL_HINT,
@@ -163,6 +171,10 @@ def _check_host_port(value: str, parts: SplitResult, *, explicit_scheme: bool) -
     host = parts.hostname or ""
     if not host:
         raise _bad_url(value, "it names no host")
+    hostport = parts.netloc.rpartition("@")[2]
+    if ("[" in hostport or "]" in hostport) and not (hostport.startswith("[") and ":" in host):
+        # urlsplit reads the host from between the brackets wherever they are ("x[::1]").
+        raise _bad_url(value, "it has a malformed [IPv6] address")
     if not (_is_ip(host) or _HOST_RE.match(host)):
         raise _bad_url(value, f"{host!r} is not a host name")
     if not explicit_scheme and port is None and host != "localhost" and not _is_ip(host) and "." not in host:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from cstar_emulator import models, models_plain
 from cstar_emulator.db import Database, Scope, dumps, loads_obj
-from cstar_emulator.ids import iso_now, new_id
+from cstar_emulator.ids import iso_now
 from cstar_emulator.models import Resource
 from cstar_emulator.models_plain import Spec
-from cstar_emulator.repositories.table import ListQuery, ScopedTable, like
+from cstar_emulator.repositories.table import ScopedTable
 
 __all__ = [
     "Categories",
@@ -44,7 +44,6 @@ class PlainTable(ScopedTable):
     :attr:`order` (SQL over the alias; newest first by default) unless a caller names another."""
 
     spec: ClassVar[Spec]
-    order: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -54,44 +53,10 @@ class PlainTable(ScopedTable):
     def resource(self, row: sqlite3.Row) -> Resource:
         return self.spec.resource(row)
 
-    def insert(self, scope: Scope, fields: Mapping[str, Any], *, created_at: str | None = None) -> str:
-        """As :meth:`ScopedTable.insert`; a table without an :attr:`id_prefix` gets UUIDs, as the
+    def new_id(self) -> str:
+        """As :meth:`ScopedTable.new_id`; a table without an :attr:`id_prefix` gets UUIDs, as the
         reference shows for its objects."""
-        row_id = new_id(self.id_prefix, self.id_hex) if self.id_prefix else str(uuid.uuid4())
-        now = created_at or iso_now()
-        values = {"id": row_id, "team_id": scope.team_id, "mode": scope.mode, **self.defaults, **fields}
-        values["created_at"] = now
-        if self.updatable:
-            values["updated_at"] = now
-        self.db.insert(self.table, self.completed(values))
-        return row_id
-
-    def page(
-        self, scope: Scope, query: ListQuery, page: int, page_size: int, *, order: str | None = None
-    ) -> tuple[list[Resource], int]:
-        """Page ``page`` (from 1) of ``page_size`` objects matching ``query`` in ``order`` (default
-        :attr:`order`, else newest first), and how many match in all."""
-        a = self.alias
-        where = [f"{a}.team_id = ?", f"{a}.mode = ?"]
-        params: list[Any] = [*scope]
-        for column, value in query.equals.items():
-            if value is not None:
-                where.append(f"{a}.{column} = ?")
-                params.append(value)
-        term = (query.search or "").strip()
-        if term and self.searched:
-            cond = "LIKE ? ESCAPE '\\'"
-            where.append("(" + " OR ".join(s.format(like=cond) for s in self.searched) + ")")
-            params += [like(term)] * len(self.searched)
-        sql_where = " WHERE " + " AND ".join(where)
-        total = int(self.db.scalar(f"SELECT COUNT(*) FROM {self.table} {a}{sql_where}", *params))
-        rows = self.db.all(
-            f"{self.select}{sql_where} ORDER BY {order or self.order or f'{a}.rowid DESC'} LIMIT ? OFFSET ?",
-            *params,
-            page_size,
-            (page - 1) * page_size,
-        )
-        return [self.resource(r) for r in rows], total
+        return super().new_id() if self.id_prefix else str(uuid.uuid4())
 
     def all_of(self, scope: Scope) -> list[Resource]:
         """Every object of ``scope``, in :attr:`order`."""

@@ -49,6 +49,8 @@ class ScopedTable:
     defaults: ClassVar[Mapping[str, Any]] = {}
     #: Whether rows carry ``updated_at`` (set on insert and by :meth:`update`).
     updatable: ClassVar[bool] = True
+    #: The ORDER BY of lists (SQL over the alias); empty: newest first.
+    order: ClassVar[str] = ""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -63,9 +65,11 @@ class ScopedTable:
         row = self.db.one(f"{self.select} WHERE {a}.id = ? AND {a}.team_id = ? AND {a}.mode = ?", row_id, *scope)
         return self.resource(row) if row is not None else None
 
-    def page(self, scope: Scope, query: ListQuery, page: int, page_size: int) -> tuple[list[Resource], int]:
-        """Page ``page`` (from 1) of ``page_size`` objects matching ``query``, newest first, and how
-        many match in all."""
+    def page(
+        self, scope: Scope, query: ListQuery, page: int, page_size: int, *, order: str | None = None
+    ) -> tuple[list[Resource], int]:
+        """Page ``page`` (from 1) of ``page_size`` objects matching ``query`` in ``order`` (an ORDER
+        BY over the alias; default :attr:`order`, else newest first), and how many match in all."""
         a = self.alias
         where = [f"{a}.team_id = ?", f"{a}.mode = ?"]
         params: list[Any] = [*scope]
@@ -81,7 +85,7 @@ class ScopedTable:
         sql_where = " WHERE " + " AND ".join(where)
         total = int(self.db.scalar(f"SELECT COUNT(*) FROM {self.table} {a}{sql_where}", *params))
         rows = self.db.all(
-            f"{self.select}{sql_where} ORDER BY {a}.rowid DESC LIMIT ? OFFSET ?",
+            f"{self.select}{sql_where} ORDER BY {order or self.order or f'{a}.rowid DESC'} LIMIT ? OFFSET ?",
             *params,
             page_size,
             (page - 1) * page_size,
@@ -109,7 +113,7 @@ class ScopedTable:
         """Insert a row of ``fields`` (column → value; lists and dicts stored as JSON) over
         :attr:`defaults`, created at ``created_at`` (ISO 8601; default now), with a fresh id; returns
         it. Raises ``sqlite3.IntegrityError`` when a unique column would repeat."""
-        row_id = new_id(self.id_prefix, self.id_hex)
+        row_id = self.new_id()
         now = created_at or iso_now()
         values = {"id": row_id, "team_id": scope.team_id, "mode": scope.mode, **self.defaults, **fields}
         values["created_at"] = now
@@ -117,6 +121,10 @@ class ScopedTable:
             values["updated_at"] = now
         self.db.insert(self.table, self.completed(values))
         return row_id
+
+    def new_id(self) -> str:
+        """A fresh row id: :attr:`id_prefix` and :attr:`id_hex` random hex digits."""
+        return new_id(self.id_prefix, self.id_hex)
 
     def completed(self, values: dict[str, Any]) -> dict[str, Any]:
         """A new row's ``values`` with the columns derived from the others (none by default)."""

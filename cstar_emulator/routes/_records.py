@@ -1,6 +1,6 @@
 """Parsing resource fields out of plain objects for the endpoints that take many at once (bulk
-``data``, import ``records``), with the same rules and limits as the resources' own create and
-update endpoints; plus the OpenAPI-driven checks of a whole request body and of key types.
+``data``, import ``records``) with the resources' own parsers (:mod:`cstar_emulator.routes._fields`);
+plus the OpenAPI-driven checks of a whole request body and of key types.
 
 Each parser returns the fields keyed by column, as the resource services take them.
 """
@@ -12,10 +12,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cstar_cli.protocol import openapi
-from cstar_emulator import models
-from cstar_emulator import validate as v
 from cstar_emulator.envelope import ApiError
-from cstar_emulator.routes._http import Caller, shared_fields
+from cstar_emulator.routes._fields import PARSERS, ticket_customer
+from cstar_emulator.routes._http import Caller
 from cstar_emulator.services.auth import require_secret
 from cstar_emulator.services.tickets import InlineCustomer
 from cstar_emulator.services.transfer import ImportRecord
@@ -43,63 +42,6 @@ UPDATABLE: dict[str, frozenset[str]] = {
 }
 
 
-def _email(value: Any) -> str:
-    email = v.text(value, "email") or ""
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise ApiError.invalid("email", f"email must be an email address (got {email!r}).")
-    return email
-
-
-def _ticket(body: Mapping[str, Any], creating: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if creating or "title" in body:
-        fields["title"] = v.text(v.require(dict(body), "title"), "title")
-    if "status" in body:
-        fields["status"] = v.choice(body["status"], "status", models.TICKET_STATUSES)
-    if creating:
-        fields["priority"] = v.choice(body.get("priority") or "normal", "priority", models.PRIORITIES)
-    elif "priority" in body:
-        fields["priority"] = v.choice(body["priority"], "priority", models.PRIORITIES)
-    if "assignedTo" in body:
-        fields["assigned_to"] = v.text(body["assignedTo"], "assignedTo", nullable=True) or None
-    return fields | shared_fields(dict(body), creating=creating)
-
-
-def _customer(body: Mapping[str, Any], creating: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if creating or "name" in body:
-        fields["name"] = v.text(v.require(dict(body), "name"), "name")
-    if creating or "email" in body:
-        fields["email"] = _email(v.require(dict(body), "email"))
-    if "status" in body:
-        fields["status"] = v.choice(body["status"], "status", models.CUSTOMER_STATUSES)
-    if "sentiment" in body:
-        fields["sentiment"] = v.choice(body["sentiment"], "sentiment", models.SENTIMENTS)
-    return fields | shared_fields(dict(body), creating=creating)
-
-
-def _article(body: Mapping[str, Any], creating: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if creating or "title" in body:
-        fields["title"] = v.text(v.require(dict(body), "title"), "title")
-    if "content" in body:
-        fields["content"] = v.text(body["content"], "content", max_len=v.MAX_ARTICLE_CONTENT, nullable=True) or ""
-    if "category" in body:
-        fields["category"] = v.text(body["category"], "category", nullable=True) or None
-    if "status" in body:
-        fields["status"] = v.choice(body["status"], "status", models.ARTICLE_STATUSES)
-    if "isPublic" in body:
-        fields["is_public"] = v.flag(body["isPublic"], "isPublic")
-    return fields | shared_fields(dict(body), creating=creating, notes=False)
-
-
-_PARSERS: dict[str, Callable[[Mapping[str, Any], bool], dict[str, Any]]] = {
-    "tickets": _ticket,
-    "customers": _customer,
-    "articles": _article,
-}
-
-
 def prefixed(prefix: str, parse: Callable[[], Any]) -> Any:
     """``parse()``, its 400 errors' ``field`` (and message) put under ``prefix`` (``data``,
     ``records[3]``)."""
@@ -121,7 +63,7 @@ def update_fields(resource: str, data: Mapping[str, Any], *, strict: bool, prefi
                 allowed = ", ".join(sorted(UPDATABLE[resource]))
                 raise ApiError.invalid(f"{prefix}.{name}", f"{prefix}.{name} cannot be updated (allowed: {allowed}).")
     known = {k: val for k, val in data.items() if k in UPDATABLE[resource]}
-    fields: dict[str, Any] = prefixed(prefix, lambda: _PARSERS[resource](known, False))
+    fields: dict[str, Any] = prefixed(prefix, lambda: PARSERS[resource](known, False))
     return fields
 
 
@@ -135,27 +77,15 @@ def create_fields(resource: str, index: int, record: Any) -> ImportRecord:
         record_id = record.get("id")
         if record_id is not None and not isinstance(record_id, str):
             raise ApiError.invalid(f"{prefix}.id", f"{prefix}.id must be a string.")
-        fields: dict[str, Any] = prefixed(prefix, lambda: _PARSERS[resource](record, True))
+        fields: dict[str, Any] = prefixed(prefix, lambda: PARSERS[resource](record, True))
         patch = update_fields(resource, record, strict=False, prefix=prefix)
         customer_id: str | None = None
         inline: InlineCustomer | None = None
         if resource == "tickets":
-            customer_id, inline = prefixed(prefix, lambda: _ticket_customer(record))
+            customer_id, inline = prefixed(prefix, lambda: ticket_customer(record))
         return ImportRecord(index, record_id, fields, patch, customer_id, inline)
     except ApiError as e:
         return ImportRecord(index, error={"index": index, "field": e.field, "message": e.message})
-
-
-def _ticket_customer(record: Mapping[str, Any]) -> tuple[str | None, InlineCustomer | None]:
-    if record.get("customerId") is not None:
-        return v.text(record["customerId"], "customerId"), None
-    if record.get("customerName") is not None or record.get("customerEmail") is not None:
-        email = v.text(record.get("customerEmail"), "customerEmail", nullable=True) or None
-        if email is not None and "@" not in email:
-            raise ApiError.invalid("customerEmail", "customerEmail must be an email address.")
-        name = v.text(record.get("customerName"), "customerName", nullable=True) or ""
-        return None, (name, email)
-    return None, None
 
 
 @functools.cache

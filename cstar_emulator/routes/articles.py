@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -11,7 +9,8 @@ from cstar_emulator import models
 from cstar_emulator import validate as v
 from cstar_emulator.envelope import ok, page_meta
 from cstar_emulator.repositories.table import ListQuery
-from cstar_emulator.routes._http import TEAM, api_routes, caller, shared_fields
+from cstar_emulator.routes._fields import article_fields
+from cstar_emulator.routes._http import TEAM, api_routes, caller
 
 __all__ = ["ROUTES"]
 
@@ -40,32 +39,17 @@ async def get_article(request: Request) -> Response:
     return ok(request, c.emulator.articles.get(c.scope, request.path_params["article_id"]))
 
 
-def _article_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if creating or "title" in body:
-        fields["title"] = v.text(v.require(body, "title"), "title")
-    if "content" in body:
-        fields["content"] = v.text(body["content"], "content", max_len=v.MAX_ARTICLE_CONTENT, nullable=True) or ""
-    if "category" in body:
-        fields["category"] = v.text(body["category"], "category", nullable=True) or None
-    if "status" in body:
-        fields["status"] = v.choice(body["status"], "status", models.ARTICLE_STATUSES)
-    if "isPublic" in body:
-        fields["is_public"] = v.flag(body["isPublic"], "isPublic")
-    return fields | shared_fields(body, creating=creating, notes=False)
-
-
 async def create_article(request: Request) -> Response:
     """``POST /articles``: ``title`` required; starts as a draft unless ``status`` says otherwise."""
     c = caller(request)
-    fields = _article_fields(await v.body(request), creating=True)
+    fields = article_fields(await v.body(request), True)
     return ok(request, c.emulator.articles.create(c.scope, c.request_id, fields), status=201)
 
 
 async def update_article(request: Request) -> Response:
     """``PATCH /articles/{id}``: any field of create; metadata merged."""
     c = caller(request)
-    fields = _article_fields(await v.body(request), creating=False)
+    fields = article_fields(await v.body(request), False)
     return ok(request, c.emulator.articles.update(c.scope, request.path_params["article_id"], c.request_id, fields))
 
 

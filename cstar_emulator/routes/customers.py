@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cstar_emulator import models
 from cstar_emulator import validate as v
-from cstar_emulator.envelope import ApiError, ok, page_meta
+from cstar_emulator.envelope import ok, page_meta
 from cstar_emulator.repositories.table import ListQuery
-from cstar_emulator.routes._http import TEAM, api_routes, caller, shared_fields
+from cstar_emulator.routes._fields import customer_fields, documented
+from cstar_emulator.routes._http import TEAM, api_routes, caller
 
 __all__ = ["ROUTES"]
-
-
-def _email(value: Any) -> str:
-    email = v.text(value, "email") or ""
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise ApiError.invalid("email", f"email must be an email address (got {email!r}).")
-    return email
 
 
 async def list_customers(request: Request) -> Response:
@@ -47,29 +39,14 @@ async def get_customer(request: Request) -> Response:
 async def create_customer(request: Request) -> Response:
     """``POST /customers``: ``name`` and ``email`` required, email unique per team and mode (409)."""
     c = caller(request)
-    body = await v.body(request)
-    fields = {
-        "name": v.text(v.require(body, "name"), "name") or "",
-        "email": _email(v.require(body, "email")),
-        **shared_fields(body, creating=True),
-    }
+    fields = customer_fields(documented(await v.body(request), "createCustomer"), True)
     return ok(request, c.emulator.customers.create(c.scope, c.request_id, fields), status=201)
 
 
 async def update_customer(request: Request) -> Response:
     """``PATCH /customers/{id}``: name, email, status, sentiment, tags, notes, metadata (merged)."""
     c = caller(request)
-    body = await v.body(request)
-    fields: dict[str, Any] = {}
-    if "name" in body:
-        fields["name"] = v.text(v.require(body, "name"), "name")
-    if "email" in body:
-        fields["email"] = _email(v.require(body, "email"))
-    if "status" in body:
-        fields["status"] = v.choice(body["status"], "status", models.CUSTOMER_STATUSES)
-    if "sentiment" in body:
-        fields["sentiment"] = v.choice(body["sentiment"], "sentiment", models.SENTIMENTS)
-    fields |= shared_fields(body, creating=False)
+    fields = customer_fields(await v.body(request), False)
     return ok(request, c.emulator.customers.update(c.scope, request.path_params["customer_id"], c.request_id, fields))
 
 

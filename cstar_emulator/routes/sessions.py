@@ -7,6 +7,7 @@ events (:class:`~cstar_emulator.listeners.Listener`).
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 
 from starlette.requests import Request
@@ -35,14 +36,19 @@ def websocket_url(request: Request, team_id: str, session_id: str) -> str:
 
 
 async def create_session(request: Request) -> Response:
-    """``POST /cli/sessions {"events"?, "deviceName"?}`` → 201 ``{"id", "object": "cli_session",
-    "websocketUrl", "secret", "events", "expiresAt"}``; the secret is stable per team, mode and device."""
+    """``POST /cli/sessions {"events"?, "deviceName"?, "resumeKey"?, "resume"?}`` → 201 ``{"id",
+    "object": "cli_session", "websocketUrl", "secret", "events", "expiresAt", "resume"}``; the secret
+    is stable per team, mode and device name; ``resume`` (null unless asked for with a ``resumeKey``)
+    says what the session catches up: ``{"after", "count", "since", "missingBefore"}``."""
     c = caller(request)
     body = await v.body(request)
     events = v.event_patterns(body["events"], "events") if body.get("events") is not None else ["*"]
     device = body.get("deviceName")
     device_name = v.text(device, "deviceName", max_len=100) if device is not None else None
-    session = c.emulator.sessions.create(c.key, events, device_name)
+    raw_key = body.get("resumeKey")
+    resume_key = v.text(raw_key, "resumeKey", max_len=200) if raw_key is not None else None
+    resume = v.flag(body["resume"], "resume") if body.get("resume") is not None else False
+    session = c.emulator.sessions.create(c.key, events, device_name, resume_key=resume_key or None, resume=resume)
     data = {
         "id": session["id"],
         "object": "cli_session",
@@ -50,6 +56,7 @@ async def create_session(request: Request) -> Response:
         "secret": session["secret"],
         "events": session["events"],
         "expiresAt": session["expiresAt"],
+        "resume": session["resume"],
     }
     return ok(request, data, status=201)
 
@@ -112,11 +119,16 @@ async def listen(websocket: WebSocket) -> None:
         except Exception:  # the client left during the handshake
             return
         backlog = partial(emulator.bus.after, scope)
-        on_ack = partial(emulator.sessions.record_ack, session_id, scope)
+        resume_key = emulator.sessions.resume_key_of(session_id)
+        on_ack = partial(emulator.sessions.record_ack, session_id, scope, resume_key=resume_key)
         await listener.run(sub, point.after, backlog, on_ack)
     finally:
         emulator.listeners.remove(listener)
         sub.close()
+        # The device's cursor is on disk once its socket is gone (the database may already be closed
+        # when the emulator is shutting down; the cursor is then lost with at most the last 50 ms).
+        with contextlib.suppress(Exception):
+            emulator.sessions.flush_cursors()
 
 
 ROUTES: list[RouteSpec] = api_routes(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cstar_emulator import models
 from cstar_emulator import validate as v
-from cstar_emulator.envelope import ApiError, ok, page_meta
+from cstar_emulator.envelope import ok, page_meta
 from cstar_emulator.repositories.table import ListQuery
-from cstar_emulator.routes._http import TEAM, api_routes, caller, shared_fields
-from cstar_emulator.services.tickets import InlineCustomer
+from cstar_emulator.routes._fields import documented, ticket_customer, ticket_fields
+from cstar_emulator.routes._http import TEAM, api_routes, caller
 
 __all__ = ["ROUTES"]
 
@@ -41,25 +39,12 @@ async def get_ticket(request: Request) -> Response:
 
 
 async def create_ticket(request: Request) -> Response:
-    """``POST /tickets``: ``title`` required; ``customerId``, or ``customerName`` (+ optional
-    ``customerEmail``) to find or create the customer inline."""
+    """``POST /tickets``: ``title`` required; ``customerId``, or ``customerName`` and/or
+    ``customerEmail`` to find (by email) or create the customer inline."""
     c = caller(request)
     body = await v.body(request)
-    fields: dict[str, Any] = {
-        "title": v.text(v.require(body, "title"), "title") or "",
-        "priority": v.choice(body.get("priority") or "normal", "priority", models.PRIORITIES),
-        **shared_fields(body, creating=True),
-    }
-    customer_id: str | None = None
-    inline: InlineCustomer | None = None
-    if body.get("customerId") is not None:
-        customer_id = v.text(body["customerId"], "customerId")
-    elif body.get("customerName") is not None:
-        name = v.text(body["customerName"], "customerName") or ""
-        email = v.text(body.get("customerEmail"), "customerEmail", nullable=True) or None
-        if email is not None and "@" not in email:
-            raise ApiError.invalid("customerEmail", "customerEmail must be an email address.")
-        inline = (name, email)
+    fields = ticket_fields(documented(body, "createTicket"), True)
+    customer_id, inline = ticket_customer(body)
     ticket = c.emulator.tickets.create(c.scope, c.request_id, fields, customer_id=customer_id, inline_customer=inline)
     return ok(request, ticket, status=201)
 
@@ -68,17 +53,7 @@ async def update_ticket(request: Request) -> Response:
     """``PATCH /tickets/{id}``: any of title, status, priority, assignedTo, tags, notes, metadata
     (merged)."""
     c = caller(request)
-    body = await v.body(request)
-    fields: dict[str, Any] = {}
-    if "title" in body:
-        fields["title"] = v.text(v.require(body, "title"), "title")
-    if "status" in body:
-        fields["status"] = v.choice(body["status"], "status", models.TICKET_STATUSES)
-    if "priority" in body:
-        fields["priority"] = v.choice(body["priority"], "priority", models.PRIORITIES)
-    if "assignedTo" in body:
-        fields["assigned_to"] = v.text(body["assignedTo"], "assignedTo", nullable=True) or None
-    fields |= shared_fields(body, creating=False)
+    fields = ticket_fields(await v.body(request), False)
     return ok(request, c.emulator.tickets.update(c.scope, request.path_params["ticket_id"], c.request_id, fields))
 
 

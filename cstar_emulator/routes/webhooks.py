@@ -78,10 +78,21 @@ async def delete_webhook(request: Request) -> Response:
 
 
 async def trigger_test(request: Request) -> Response:
-    """``POST /webhooks/trigger-test {"event"}``: a synthetic event to every matching target."""
+    """``POST /webhooks/trigger-test {"event", "data"?}``: a synthetic event to every matching target;
+    ``data`` (a JSON object, within the body limit) replaces the synthetic sample."""
     c = caller(request)
     body = await v.body(request)
-    return ok(request, c.emulator.webhooks.trigger_test(c.scope, c.request_id, v.require(body, "event")))
+    data = body.get("data")
+    if "data" in body and not isinstance(data, dict):
+        raise ApiError.invalid("data", "data must be a JSON object (the event's data), or left out for the sample.")
+    return ok(request, c.emulator.webhooks.trigger_test(c.scope, c.request_id, v.require(body, "event"), data))
+
+
+async def trigger_sample(request: Request) -> Response:
+    """``GET /webhooks/trigger-test/sample?event=…``: ``{"event", "data"}``, the synthetic ``data`` a
+    trigger-test would send, for ``cstar trigger --override …`` to shape."""
+    c = caller(request)
+    return ok(request, c.emulator.webhooks.trigger_sample(request.query_params.get("event")))
 
 
 ROUTES = api_routes(
@@ -90,6 +101,7 @@ ROUTES = api_routes(
         ("GET", "/webhooks", list_webhooks),
         ("POST", "/webhooks", create_webhook),
         ("POST", "/webhooks/trigger-test", trigger_test),
+        ("GET", "/webhooks/trigger-test/sample", trigger_sample),
         ("GET", "/webhooks/{webhook_id}", get_webhook),
         ("PATCH", "/webhooks/{webhook_id}", update_webhook),
         ("DELETE", "/webhooks/{webhook_id}", delete_webhook),

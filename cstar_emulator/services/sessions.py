@@ -5,19 +5,29 @@ A session's signing secret is stable per team, mode and device name. A session r
 partition's newest event when it was created, so a socket that names no ``Last-Event-ID`` is sent
 everything after it: nothing between creating the session, connecting and reconnecting before a
 first ack is missed.
+
+Catch-up across runs: a session created with a resume key (a device and profile) acks for that
+key; the newest event its sessions acknowledged in order is that key's cursor. A session created
+with ``resume`` starts after the cursor instead of at the newest event, so events created while no
+listener ran, and events a previous run received but never acknowledged, come first. Cursors are
+kept in memory and written at most :data:`CURSOR_FLUSH_AFTER` s late: one write per ack would cost
+more than the ack itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
+from cstar_cli.protocol import events as catalog
 from cstar_cli.protocol import frames
 from cstar_emulator.db import Database, Scope
 from cstar_emulator.envelope import ApiError
 from cstar_emulator.ids import iso, new_id
 from cstar_emulator.listeners import Ack, Listeners
 from cstar_emulator.models import Resource
+from cstar_emulator.repositories.cursors import Cursor, ResumeCursors
 from cstar_emulator.repositories.events import EventLog
 from cstar_emulator.repositories.sessions import ActiveSession, CliSessions
 from cstar_emulator.services.auth import KeyContext
@@ -25,6 +35,9 @@ from cstar_emulator.services.deliveries import Deliveries
 from cstar_emulator.services.events import EventBus
 
 __all__ = ["DEFAULT_DEVICE", "SESSION_TTL", "ResumePoint", "SessionService"]
+
+#: How late (s) an advanced resume cursor may be written.
+CURSOR_FLUSH_AFTER = 0.05
 
 SESSION_TTL = 24 * 3600
 #: Sessions that expired longer ago than this (s) are deleted when pruning.
@@ -62,10 +75,25 @@ class SessionService:
         self.bus = bus
         self.listeners = listeners
         self.deliveries = deliveries
+        self.cursors = ResumeCursors(db)
+        # (scope, resume key) → the newest cursor not yet written.
+        self._dirty: dict[tuple[Scope, str], Cursor] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
-    def create(self, key: KeyContext, events: list[str], device_name: str | None) -> Resource:
+    def create(
+        self,
+        key: KeyContext,
+        events: list[str],
+        device_name: str | None,
+        *,
+        resume_key: str | None = None,
+        resume: bool = False,
+    ) -> Resource:
         """A new session for ``key`` receiving ``events`` (patterns), for ``device_name`` (None or
-        empty: ``cstar-cli``). Returns ``{"id", "secret", "events", "expiresAt"}``."""
+        empty: ``cstar-cli``; the signing secret is per device name). With a ``resume_key``, its acks
+        advance that key's cursor, and with ``resume`` its stream starts after the cursor. Returns
+        ``{"id", "secret", "events", "expiresAt", "resume"}``: ``resume`` is None unless asked for,
+        else ``{"after", "count", "since", "missingBefore"}`` (see :meth:`_resume_from`)."""
         device = device_name or DEFAULT_DEVICE
         scope = key.scope
         now = time.time()
@@ -74,6 +102,15 @@ class SessionService:
             if secret is None:
                 secret = new_id("whsec_", 48)
                 self.sessions.add_device_secret(scope, device, secret)
+            start_seq = self.bus.last_seq(scope)
+            caught: Resource | None = None
+            if resume and resume_key:
+                start_seq, caught = self._resume_from(scope, resume_key, events, start_seq)
+            if resume_key and (caught is None or caught["after"] is None):
+                # The key's place starts here, so a run that is stopped before its first ack (or
+                # one started with --no-resume) is caught up from here by the next one.
+                here = Cursor(start_seq, self.events.id_at(scope, start_seq) or "")
+                self.cursors.upsert_many([(scope, resume_key, here, now)])
             session_id = self.sessions.insert(
                 scope,
                 key_id=key.id,
@@ -81,9 +118,38 @@ class SessionService:
                 events=events,
                 created=now,
                 expires=now + SESSION_TTL,
-                start_seq=self.bus.last_seq(scope),
+                start_seq=start_seq,
             )
-        return {"id": session_id, "secret": secret, "events": events, "expiresAt": iso(now + SESSION_TTL)}
+            if resume_key:
+                self.cursors.bind(scope, session_id, resume_key)
+        return {
+            "id": session_id,
+            "secret": secret,
+            "events": events,
+            "expiresAt": iso(now + SESSION_TTL),
+            "resume": caught,
+        }
+
+    def _resume_from(self, scope: Scope, resume_key: str, events: list[str], top: int) -> tuple[int, Resource]:
+        """Where a resuming session of ``resume_key`` starts (a sequence number; ``top`` is the newest
+        event's) and what it catches up: ``after`` (the cursor's event id, None when the key has
+        none: nothing to catch up, live events only), ``count`` (stored events after it that match
+        ``events``), ``since`` (ISO 8601 creation time of the oldest of those, or None) and
+        ``missingBefore`` (ISO 8601, set when events after the cursor were already dropped by
+        retention: the oldest stored event's time; events before it may be missing)."""
+        known = [c for c in (self._dirty.get((scope, resume_key)), self.cursors.get(scope, resume_key)) if c]
+        cursor = max(known, key=lambda c: c.seq) if known else None
+        if cursor is None or cursor.seq >= top:
+            after_id = cursor.event_id or None if cursor is not None else None
+            return top, {"after": after_id, "count": 0, "since": None, "missingBefore": None}
+        start, missing = cursor.seq, None
+        oldest = self.cursors.oldest(scope)
+        if oldest is not None and oldest[0] > cursor.seq + 1:
+            start, missing = oldest[0] - 1, iso(oldest[1])
+        caught = self.cursors.catch_up(scope, start)
+        count = sum(n for kind, n in caught.counts.items() if catalog.matches(kind, events))
+        since = iso(caught.first_created) if count and caught.first_created is not None else None
+        return start, {"after": cursor.event_id or None, "count": count, "since": since, "missingBefore": missing}
 
     def live(self, scope: Scope) -> list[Resource]:
         """The live sessions of ``scope``, newest first: ``{"object": "cli_session", "id",
@@ -118,8 +184,19 @@ class SessionService:
             return ResumePoint(after, last_event_id, last_event_id)
         return ResumePoint(after, None, self.events.id_at(scope, after))
 
-    def record_ack(self, session_id: str, scope: Scope, ack: Ack) -> None:
-        """Record an ack a session's socket sent as one of its deliveries."""
+    def resume_key_of(self, session_id: str) -> str | None:
+        """The resume key a session acks for, or None."""
+        return self.cursors.key_of(session_id)
+
+    def record_ack(self, session_id: str, scope: Scope, ack: Ack, *, resume_key: str | None = None) -> None:
+        """Record an ack a session's socket sent as one of its deliveries; with a ``resume_key``, an
+        ack of an event the socket sent (``ack.seq``) newer than the key's cursor advances it."""
+        if resume_key is not None and ack.seq is not None and ack.event_id is not None:
+            slot = (scope, resume_key)
+            current = self._dirty.get(slot)
+            if current is None or ack.seq > current.seq:
+                self._dirty[slot] = Cursor(ack.seq, ack.event_id)
+                self._schedule_flush()
         self.deliveries.record(
             "cli",
             session_id,
@@ -130,6 +207,26 @@ class SessionService:
             duration_ms=ack.duration_ms,
             error=ack.error,
         )
+
+    def _schedule_flush(self) -> None:
+        if self._timer is not None:
+            return
+        try:
+            self._timer = asyncio.get_running_loop().call_later(CURSOR_FLUSH_AFTER, self.flush_cursors)
+        except RuntimeError:
+            self.flush_cursors()
+
+    def flush_cursors(self) -> None:
+        """Write the advanced cursors now (a cursor never moves back)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, {}
+        now = time.time()
+        with self.db.transaction():
+            self.cursors.upsert_many((scope, key, cursor, now) for (scope, key), cursor in dirty.items())
 
     def expire_all(self) -> int:
         """Make every session unknown to new connections. Returns how many were live."""

@@ -64,16 +64,31 @@ class WebhookService:
             self.dispatcher.invalidate(scope)
         return {"id": webhook_id, "deleted": True}
 
-    def trigger_test(self, scope: Scope, request_id: str | None, event_type: Any) -> Resource:
+    def trigger_sample(self, event_type: Any) -> Resource:
+        """``{"event", "data"}``: the synthetic ``data`` a trigger-test of ``event_type`` would send (a
+        triggerable type, else 400 ``event``), for a client to shape and send back as ``data``."""
+        name = _triggerable(event_type)
+        return {"event": name, "data": sample_data(name)}
+
+    def trigger_test(
+        self, scope: Scope, request_id: str | None, event_type: Any, data: dict[str, Any] | None = None
+    ) -> Resource:
         """Send a synthetic ``event_type`` event (a triggerable type, else 400 ``event``) to every
-        matching active webhook and connected listen session. Returns ``{"event", "eventId",
-        "test": true, "deliveries": [{"target", "queued": true}]}``."""
-        if event_type not in catalog.TRIGGERABLE:
-            close = catalog.suggest(str(event_type), catalog.TRIGGERABLE, n=1)
-            hint = f" Did you mean {close[0]}?" if close else ""
-            raise ApiError.invalid(
-                "event", f"{event_type!r} cannot be triggered; use one of: {', '.join(catalog.TRIGGERABLE)}.{hint}"
-            )
-        event, targets = self.bus.emit(scope, event_type, sample_data(event_type), request_id)
+        matching active webhook and connected listen session; ``data`` (an object) replaces the
+        synthetic sample. Returns ``{"event", "eventId", "test": true, "deliveries": [{"target",
+        "queued": true}]}``."""
+        name = _triggerable(event_type)
+        payload = sample_data(name) if data is None else data
+        event, targets = self.bus.emit(scope, name, payload, request_id)
         deliveries = [{"target": t, "queued": True} for t in targets]
-        return {"event": event_type, "eventId": event.id, "test": True, "deliveries": deliveries}
+        return {"event": name, "eventId": event.id, "test": True, "deliveries": deliveries}
+
+
+def _triggerable(event_type: Any) -> str:
+    if event_type not in catalog.TRIGGERABLE:
+        close = catalog.suggest(str(event_type), catalog.TRIGGERABLE, n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise ApiError.invalid(
+            "event", f"{event_type!r} cannot be triggered; use one of: {', '.join(catalog.TRIGGERABLE)}.{hint}"
+        )
+    return str(event_type)

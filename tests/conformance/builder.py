@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cstar_cli.protocol import openapi
+from tests.conformance import extensions
 
 __all__ = ["body_for", "bogus_enum_value", "enum_fields", "example_value", "required_fields", "unique"]
 
@@ -71,13 +72,13 @@ def example_value(schema: Mapping[str, Any], name: str = "value") -> Any:
 
 def required_fields(operation_id: str) -> list[str]:
     """The required top-level fields of the operation's JSON request body ([] without a body)."""
-    schema = openapi.request_body_schema(operation_id)
+    schema = extensions.request_body_schema(operation_id)
     return list(openapi.resolve(schema).get("required", [])) if schema else []
 
 
 def enum_fields(operation_id: str) -> list[str]:
     """Top-level body fields whose schema is an ``enum`` of strings."""
-    schema = openapi.request_body_schema(operation_id)
+    schema = extensions.request_body_schema(operation_id)
     if not schema:
         return []
     props = openapi.resolve(schema).get("properties", {})
@@ -105,13 +106,13 @@ def _pick_update_field(props: Mapping[str, Any]) -> str | None:
 def body_for(operation_id: str) -> dict[str, Any] | None:
     """A JSON body for the operation from its request schema (None when it takes none): every
     required field; a PATCH with no required field gets one field (see ``_pick_update_field``)."""
-    schema = openapi.request_body_schema(operation_id)
+    schema = extensions.request_body_schema(operation_id)
     if schema is None:
         return None
     schema = openapi.resolve(schema)
     props = schema.get("properties", {})
     body = {name: example_value(props.get(name, {}), name) for name in schema.get("required", [])}
-    if not body and openapi.operation(operation_id) is not None and _method(operation_id) == "PATCH":
+    if not body and _method(operation_id) == "PATCH":
         field = _pick_update_field(props)
         if field is not None:
             body[field] = example_value(props[field], field)
@@ -119,4 +120,5 @@ def body_for(operation_id: str) -> dict[str, Any] | None:
 
 
 def _method(operation_id: str) -> str:
-    return next(op.method for op in openapi.operations() if op.operation_id == operation_id)
+    known = extensions.OPERATIONS.get(operation_id)
+    return known.method if known else next(op.method for op in openapi.operations() if op.operation_id == operation_id)

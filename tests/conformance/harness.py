@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from cstar_cli.protocol import openapi
-from tests.conformance import builder, cases
+from tests.conformance import builder, cases, extensions
 from tests.support.emulator import LocalEmulator
 
 __all__ = [
@@ -47,6 +47,9 @@ REFERENCE_OPERATIONS: list[str] = [
     for op in openapi.operations()
     if openapi.operation(op.operation_id).get("x-cstar-source") in ("reference", "reference-prose")
 ]
+#: The document's operations and the emulator's additions (:mod:`tests.conformance.extensions`),
+#: for building and sending requests; the generic checks cover :data:`OPERATIONS` only.
+_CALLABLE: dict[str, openapi.Operation] = {**extensions.OPERATIONS, **OPERATIONS}
 _MISSING: Any = object()
 WAIT_SECONDS = 10.0
 
@@ -67,12 +70,12 @@ class Prepared:
 
     @property
     def method(self) -> str:
-        return OPERATIONS[self.operation_id].method
+        return _CALLABLE[self.operation_id].method
 
 
 def path_params(operation_id: str) -> list[str]:
     """The operation's path parameter names other than ``teamId``, in path order."""
-    path = OPERATIONS[operation_id].path
+    path = _CALLABLE[operation_id].path
     return [seg[1:-1] for seg in path.split("/") if seg.startswith("{") and seg != "{teamId}"]
 
 
@@ -212,7 +215,7 @@ class Api:
 
     def url(self, prepared: Prepared) -> str:
         """The request path (``/api/v1/...``) with the parameters filled in."""
-        path = OPERATIONS[prepared.operation_id].path.replace("{teamId}", self.emulator.team_id)
+        path = _CALLABLE[prepared.operation_id].path.replace("{teamId}", self.emulator.team_id)
         for name, value in prepared.params.items():
             path = path.replace("{" + name + "}", str(value))
         return path

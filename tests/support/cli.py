@@ -8,12 +8,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
 from cstar_cli.cli import app
 
-__all__ = ["ROOT", "Run", "cstar", "cstar_env", "cstar_subprocess"]
+__all__ = ["ROOT", "Run", "close_pipes", "cstar", "cstar_env", "cstar_subprocess"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +47,14 @@ def cstar_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.update(extra or {})
     return env
+
+
+def close_pipes(proc: subprocess.Popen[Any]) -> None:
+    """Close a finished process's stdin/stdout/stderr pipes (those not closed yet), once whatever
+    reads them is done: an unclosed pipe is a ResourceWarning, an error in this suite."""
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def cstar_subprocess(
