@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from cstar_cli.receiver import Delivery, Receiver
-from tests.support.cli import close_pipes, cstar, cstar_env, cstar_subprocess
+from tests.support.cli import close_pipes, cstar, cstar_env, cstar_subprocess, reap_at_teardown
 from tests.support.emulator import start_emulator, start_emulator_thread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
@@ -57,6 +57,7 @@ class Listen:
         ]
         for t in self._readers:
             t.start()
+        reap_at_teardown(self.proc, *self._readers)
 
     def _pump(self, stream: Any, lines: list[str]) -> None:
         for line in stream:

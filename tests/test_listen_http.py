@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import ssl
 import subprocess
@@ -31,12 +32,24 @@ def run(
     handler: Handler, client_coro: Callable[[str], Awaitable[object]], *, tls: ssl.SSLContext | None = None
 ) -> object:
     async def main() -> object:
-        server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=tls)
+        writers: list[asyncio.StreamWriter] = []
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.append(writer)
+            await handler(reader, writer)
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=tls)
         port = server.sockets[0].getsockname()[1]
         try:
             return await asyncio.wait_for(client_coro(f"{'https' if tls else 'http'}://127.0.0.1:{port}/hook?x=1"), 10)
         finally:
             server.close()
+            # A server's close leaves its connections open (until Python 3.13): close them here.
+            for writer in writers:
+                writer.close()
+            for writer in writers:
+                with contextlib.suppress(OSError, ssl.SSLError):
+                    await writer.wait_closed()
 
     return asyncio.run(main())
 

@@ -24,7 +24,7 @@ import pytest
 from cstar_cli.api import CStarClient, streams
 from cstar_cli.commands.logs import short_path
 from cstar_cli.errors import CStarAuthenticationError, CStarConnectionError
-from tests.support.cli import close_pipes, cstar, cstar_env
+from tests.support.cli import close_pipes, cstar, cstar_env, reap_at_teardown
 from tests.support.logs import LOG_ENTRY_FIELDS
 
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, so any request would fail with exit 9
@@ -61,6 +61,7 @@ class TailProcess:
         self._err_pump = threading.Thread(target=self._pump_err, daemon=True)
         self._out_pump.start()
         self._err_pump.start()
+        reap_at_teardown(self.proc, self._out_pump, self._err_pump)
 
     def _pump_out(self) -> None:
         assert self.proc.stdout is not None

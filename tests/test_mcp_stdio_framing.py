@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import pytest
 
-from tests.support.cli import ROOT, close_pipes, cstar_env
+from tests.support.cli import ROOT, close_pipes, cstar_env, reap_at_teardown
 from tests.support.emulator import LocalEmulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -47,6 +47,7 @@ class Server:
         self.lines: queue.Queue[bytes] = queue.Queue()
         self._pump_thread = threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True)
         self._pump_thread.start()
+        reap_at_teardown(self.proc, self._pump_thread)
         self.send(json.dumps(INITIALIZE).encode())
         assert self.answer()["id"] == 1
         self.send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 from cstar_cli.cli import app
 
-__all__ = ["ROOT", "Run", "close_pipes", "cstar", "cstar_env", "cstar_subprocess"]
+__all__ = ["ROOT", "Run", "close_pipes", "cstar", "cstar_env", "cstar_subprocess", "reap_all", "reap_at_teardown"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,6 +56,27 @@ def close_pipes(proc: subprocess.Popen[Any]) -> None:
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
         if pipe is not None:
             pipe.close()
+
+
+_STARTED: list[tuple[subprocess.Popen[Any], tuple[threading.Thread, ...]]] = []
+
+
+def reap_at_teardown(proc: subprocess.Popen[Any], *readers: threading.Thread) -> None:
+    """Have the running test's teardown (:func:`reap_all`, called by conftest) end ``proc``: killed if
+    it still runs, waited for, its ``readers`` (threads reading its pipes) finished, its pipes closed."""
+    _STARTED.append((proc, readers))
+
+
+def reap_all() -> None:
+    """End every process given to :func:`reap_at_teardown` (newest first)."""
+    while _STARTED:
+        proc, readers = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        for reader in readers:
+            reader.join(10)
+        close_pipes(proc)
 
 
 def cstar_subprocess(
