@@ -129,27 +129,27 @@ def test_rate_limit(tmp_path: Path) -> None:
 
 
 def test_fail_next(emulator: LocalEmulator) -> None:
-    controls = httpx.Client(base_url=emulator.url("/_emulator"), trust_env=False)
-    tickets = f"/api/v1/teams/{emulator.team_id}/tickets"
-    armed = controls.post("/fail-next", json={"count": 2, "status": 503, "path": tickets})
-    assert armed.json()["data"]["armed"] == {"count": 2, "status": 503, "path": tickets, "method": None}
-    with emulator.client() as api:
-        assert api.get("/customers").status_code == 200, "other paths are not affected"
-        failed = [api.get("/tickets"), api.post("/tickets", json={"title": "x"})]
-        assert [r.status_code for r in failed] == [503, 503]
-        err = failed[0].json()["error"]
-        assert err["type"] == "server_error" and failed[0].headers["x-cstar-request-id"].startswith("req_")
-        assert api.get("/tickets").status_code == 200
+    with httpx.Client(base_url=emulator.url("/_emulator"), trust_env=False) as controls:
+        tickets = f"/api/v1/teams/{emulator.team_id}/tickets"
+        armed = controls.post("/fail-next", json={"count": 2, "status": 503, "path": tickets})
+        assert armed.json()["data"]["armed"] == {"count": 2, "status": 503, "path": tickets, "method": None}
+        with emulator.client() as api:
+            assert api.get("/customers").status_code == 200, "other paths are not affected"
+            failed = [api.get("/tickets"), api.post("/tickets", json={"title": "x"})]
+            assert [r.status_code for r in failed] == [503, 503]
+            err = failed[0].json()["error"]
+            assert err["type"] == "server_error" and failed[0].headers["x-cstar-request-id"].startswith("req_")
+            assert api.get("/tickets").status_code == 200
 
-        controls.post("/fail-next", json={"status": 429})
-        limited = api.get("/articles")
-        assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+            controls.post("/fail-next", json={"status": 429})
+            limited = api.get("/articles")
+            assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
 
-        # An injected 500 is not stored for idempotency: the retry performs the write.
-        controls.post("/fail-next", json={"status": 500, "method": "POST"})
-        key = {"Idempotency-Key": "retry-me"}
-        assert api.post("/tickets", json={"title": "retried"}, headers=key).status_code == 500
-        retried = api.post("/tickets", json={"title": "retried"}, headers=key)
-        assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
+            # An injected 500 is not stored for idempotency: the retry performs the write.
+            controls.post("/fail-next", json={"status": 500, "method": "POST"})
+            key = {"Idempotency-Key": "retry-me"}
+            assert api.post("/tickets", json={"title": "retried"}, headers=key).status_code == 500
+            retried = api.post("/tickets", json={"title": "retried"}, headers=key)
+            assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
 
-    assert controls.post("/fail-next", json={"status": 200}).json()["error"]["field"] == "status"
+        assert controls.post("/fail-next", json={"status": 200}).json()["error"]["field"] == "status"

@@ -207,26 +207,26 @@ def test_revoking_the_key_closes_its_sockets_with_4401(emulator_session: LocalEm
 
 
 def test_expire_sessions_and_drop_websockets(emulator: LocalEmulator) -> None:
-    controls = httpx.Client(base_url=emulator.url("/_emulator"), trust_env=False)
-    session = new_session(emulator)
-    for code in (1011, 1001, 1006):
+    with httpx.Client(base_url=emulator.url("/_emulator"), trust_env=False) as controls:
+        session = new_session(emulator)
+        for code in (1011, 1001, 1006):
+            with open_ws(emulator, session) as ws:
+                welcome(ws)
+                assert controls.post("/drop-websockets", json={"code": code}).json()["data"]["closed"] == 1
+                assert close_code(ws) == code
         with open_ws(emulator, session) as ws:
             welcome(ws)
-            assert controls.post("/drop-websockets", json={"code": code}).json()["data"]["closed"] == 1
-            assert close_code(ws) == code
-    with open_ws(emulator, session) as ws:
-        welcome(ws)
-        assert controls.post("/expire-sessions").json()["data"]["expired"] >= 1
-        with open_ws(emulator, session) as again:
-            assert close_code(again) == 4404
-        fake = dict(session, websocketUrl=session["websocketUrl"].replace(session["id"], "cls_nope"))
-        with open_ws(emulator, fake) as unknown:
-            assert close_code(unknown) == 4404
-        # An already connected session keeps streaming until it reconnects.
-        with emulator.client() as api:
-            api.post("/webhooks/trigger-test", json={"event": "boss.defeated"})
-        assert recv(ws)["eventType"] == "boss.defeated"
-    assert controls.get("/health").json()["data"]["ok"] is True
+            assert controls.post("/expire-sessions").json()["data"]["expired"] >= 1
+            with open_ws(emulator, session) as again:
+                assert close_code(again) == 4404
+            fake = dict(session, websocketUrl=session["websocketUrl"].replace(session["id"], "cls_nope"))
+            with open_ws(emulator, fake) as unknown:
+                assert close_code(unknown) == 4404
+            # An already connected session keeps streaming until it reconnects.
+            with emulator.client() as api:
+                api.post("/webhooks/trigger-test", json={"event": "boss.defeated"})
+            assert recv(ws)["eventType"] == "boss.defeated"
+        assert controls.get("/health").json()["data"]["ok"] is True
 
 
 def test_events_survive_a_killed_process(emulator_process: EmulatorProcess) -> None:
