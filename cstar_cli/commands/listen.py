@@ -30,7 +30,7 @@ import math
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -144,6 +144,34 @@ def parse_events(values: list[str]) -> list[str]:
             hint="`cstar events` lists them; use * for all events (or leave --events out).",
         )
     return patterns
+
+
+def json_output(app_ctx: Any, format_: str | None) -> bool:
+    """Whether ``--format`` (``json``/``text``; None: follow ``--json``) asks for JSON lines; sets the
+    output to it, so errors become JSON on stderr too (docs/json.md). Raises CStarUsageError (exit 2)."""
+    if format_ is not None and format_.lower() not in ("json", "text"):
+        raise CStarUsageError(
+            f"Unknown --format {format_!r}.", code="invalid_format", field="format", hint="Use --format json or text."
+        )
+    json_mode = bool(app_ctx.json) if format_ is None else format_.lower() == "json"
+    app_ctx.out.json = json_mode
+    return json_mode
+
+
+def delivery_options(
+    url: str, headers: Sequence[str], *, timeout: float, skip_verify: bool, retry_for: str | None
+) -> ForwardOptions:
+    """The forwarder's options from the shared delivery flags (``-H``, ``--timeout``, ``--skip-verify``,
+    ``--retry-for``) of ``listen`` and ``replay``, each checked. Raises CStarUsageError (exit 2)."""
+    from cstar_cli.relay import ForwardOptions, parse_header
+
+    return ForwardOptions(
+        url,
+        tuple(parse_header(h) for h in headers),
+        timeout=check_timeout(timeout),
+        verify=not skip_verify,
+        retry_for=parse_duration(retry_for, "--retry-for") if retry_for is not None else None,
+    )
 
 
 def check_timeout(value: float) -> float:
@@ -643,16 +671,8 @@ def listen_command(
     """Receive webhook events here and forward them to your local server, signed."""
     app_ctx = get_app(ctx)
     out = app_ctx.out
-    if format_ is not None and format_.lower() not in ("json", "text"):
-        raise CStarUsageError(
-            f"Unknown --format {format_!r}.", code="invalid_format", field="format", hint="Use --format json or text."
-        )
-    json_mode = app_ctx.json if format_ is None else format_.lower() == "json"
-    # --format json is --json for this command: errors become JSON on stderr too (docs/json.md).
-    out.json = json_mode
+    json_mode = json_output(app_ctx, format_)
     patterns = parse_events(events)
-    timeout = check_timeout(timeout)
-    budget = parse_duration(retry_for, "--retry-for") if retry_for is not None else None
     wait_limit = parse_duration(max_wait, "--max-wait") if max_wait is not None else None
     if exit_after is not None and exit_after < 1:
         raise CStarUsageError(
@@ -662,10 +682,10 @@ def listen_command(
             hint="Use the number of events to wait for, 1 or more, e.g. --exit-after 1.",
         )
 
-    from cstar_cli.relay import ForwardOptions, Relay, parse_header
+    from cstar_cli.relay import Relay
 
-    extra = tuple(parse_header(h) for h in headers)
-    base = ForwardOptions("http://localhost/", extra, timeout=timeout, verify=not skip_verify, retry_for=budget)
+    base = delivery_options("http://localhost/", headers, timeout=timeout, skip_verify=skip_verify, retry_for=retry_for)
+    extra, budget = base.headers, base.retry_for
     routes, patterns = forward_routes(forward_to, base, patterns, events_given=bool(events))
     forward = routes[0].options if len(routes) == 1 and routes[0].patterns is None else None
     if forward is not None:

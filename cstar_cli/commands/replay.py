@@ -192,25 +192,16 @@ def replay_command(
     ),
 ) -> None:
     """Deliver the events of a `cstar listen --record` file again, in order, byte for byte, signed now."""
-    from cstar_cli.commands.listen import Renderer, check_timeout, run_relay
+    from cstar_cli.commands.listen import Renderer, delivery_options, json_output, run_relay
     from cstar_cli.recording import read_recording
-    from cstar_cli.relay import Forwarder, ForwardOptions, parse_forward_url, parse_header
+    from cstar_cli.relay import Forwarder, parse_forward_url
 
     app_ctx = get_app(ctx)
     out = app_ctx.out
-    if format_ is not None and format_.lower() not in ("json", "text"):
-        raise CStarUsageError(
-            f"Unknown --format {format_!r}.", code="invalid_format", field="format", hint="Use --format json or text."
-        )
-    json_mode = app_ctx.json if format_ is None else format_.lower() == "json"
-    out.json = json_mode
+    json_mode = json_output(app_ctx, format_)
     pause = parse_pace(pace)
-    options = ForwardOptions(
-        parse_forward_url(forward_to),
-        tuple(parse_header(h) for h in headers),
-        timeout=check_timeout(timeout),
-        verify=not skip_verify,
-        retry_for=parse_duration(retry_for, "--retry-for") if retry_for is not None else None,
+    options = delivery_options(
+        parse_forward_url(forward_to), headers, timeout=timeout, skip_verify=skip_verify, retry_for=retry_for
     )
     signing = check_secret(secret) if secret is not None else None
     # The whole file is checked before anything is sent: a bad line never leaves a half replay.
