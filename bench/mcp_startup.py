@@ -186,6 +186,8 @@ def main() -> int:
             env = cli_env(
                 Path(tmp) / "config", {"CSTAR_API_KEY": emu.keys["sk_test"], "CSTAR_BASE_URL": emu.base_url}
             )
+            # As in bench/startup.py: the warm-up round writes cstar's bytecode, as an installed copy has it.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
             sdk = "import mcp.server"
             start = interleave(
                 [

@@ -10,6 +10,8 @@ as sent: compact JSON, UTF-8. A tool's size is its own object in ``tools`` (name
 description, input and output schema, annotations); the total is the whole ``result``. Also prints
 the room left for more tools under the same average (the budget is set for 14 tools).
 
+Last figures: 18,036 bytes for the 13 tools (1,387 a tool); ``--read-only`` 13,656 for 10 (1,366).
+
 Exits 1 when the server does not answer as MCP promises.
 """
 

@@ -6,25 +6,29 @@ imported here and nowhere else, and ``tests/test_compat_typer.py`` pins each use
 fails there with a clear name instead of somewhere in the middle of a command.
 
 The help tweaks below (:func:`tidy_help`) depend on how Typer's Rich help reads parameters
-(``display_type_rich``, ``rich_help_panel``, ``type_descriptor``), so they live here too.
+(``display_type_rich``, ``rich_help_panel``, ``type_descriptor``), so they live here too, as does
+:class:`DeferredCoercion`, which relies on how Typer coerces values (``_runtime_param``).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from typer._click import Command, Context, Parameter
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer._click.shell_completion import ShellComplete, add_completion_class, get_completion_class
+from typer._coercion import RuntimeParam, build_runtime_param
 from typer._completion_classes import ZshComplete, completion_init
-from typer.core import TyperArgument, TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption, _TyperParameter
 
 __all__ = [
     "INHERITED_PANEL",
     "ClickException",
     "Command",
+    "DeferredCoercion",
     "Context",
     "NoArgsIsHelpError",
     "Parameter",
@@ -81,7 +85,39 @@ def tidy_help(cmd: Command, inherited: Iterable[Parameter] = ()) -> None:
         tidy_help(sub, inherited)
 
 
+@dataclass(frozen=True)
+class DeferredCoercion(RuntimeParam):
+    """Typer's coercion of one parameter's value, with its Pydantic ``TypeAdapter`` built only when a
+    value needs one.
+
+    Typer builds the adapter (and so imports Pydantic, 100-160 ms) the first time any parameter that
+    is not a plain flag is processed, even for an option left at its ``None`` default. Values the
+    adapter would hand back unchanged skip it: ``None`` (answered by :class:`RuntimeParam` itself), a
+    ``str`` for a ``str`` parameter and an ``int`` for an ``int`` one without bounds, both without a
+    custom ``parser``. Anything else builds Typer's own coercion, which then replaces this one on the
+    parameter, so errors and conversions stay Typer's.
+    """
+
+    def _coerce_value(self, value: Any, param: _TyperParameter, ctx: Context) -> Any:
+        info = self.parameter_info
+        plain = self.annotation is str or (self.annotation is int and info.min is None and info.max is None)
+        if plain and info.parser is None and type(value) is self.annotation:
+            return value
+        real = build_runtime_param(param.type_descriptor)
+        param._runtime_param = real
+        return real.coerce(value, param=param, ctx=ctx)
+
+
+def defer_coercion(p: Parameter) -> None:
+    """Give Typer parameter ``p`` a :class:`DeferredCoercion` unless its coercion is already built."""
+    if isinstance(p, _TyperParameter) and p._runtime_param is None:
+        desc = p.type_descriptor
+        if desc.file_annotation is None:
+            p._runtime_param = DeferredCoercion(parameter_info=desc.parameter_info, annotation=desc.annotation)
+
+
 def _tidy_param(p: Parameter) -> None:
+    defer_coercion(p)
     if getattr(p, "is_flag", False):
         _set(p, "display_type_rich", lambda ctx: None)
     elif isinstance(p, TyperArgument):

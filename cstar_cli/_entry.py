@@ -1,5 +1,6 @@
 """Console-script entry point. Answers ``cstar --version`` without importing Typer (a CLI is judged in
-its first 100 ms); everything else goes to :func:`cstar_cli.cli.main`.
+its first 100 ms), and ``cstar mcp-server`` (an agent waits for it to start) and ``cstar status --json``
+through :mod:`cstar_cli.commands.fast`; everything else goes to :func:`cstar_cli.cli.main`.
 
 Ctrl-C is handled from the first line on: until the root command's own handler takes over, a
 KeyboardInterrupt (raised while Typer, httpx … are still being imported) ends the process with
@@ -28,6 +29,13 @@ if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     # background job) keeps it ignored.
     signal.signal(signal.SIGINT, _interrupted_while_loading)
 
+if "httpx" not in sys.modules:
+    # httpx's __init__ imports its own command-line client, httpx._main (click, rich, pygments: ~70 ms)
+    # and, should that fail with ImportError, puts a stub in its place; cstar never runs that client.
+    # A None entry in sys.modules is the import system's documented way to make an import raise
+    # ImportError. Pinned by tests/test_startup.py.
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]
+
 from cstar_cli._stdio import guard_standard_streams, write_failed  # noqa: E402 - after the handler
 
 
@@ -47,11 +55,25 @@ def main() -> None:
             except OSError as e:
                 sys.exit(write_failed(e))
             return
-        from cstar_cli.cli import main as cli_main
+        if sys.argv[1:] in (["--help"], ["-h"]):
+            from cstar_cli.commands import fast
 
-        cli_main()
+            sys.exit(fast.cached_help(sys.argv[1:], _full_cli))
+        if "mcp-server" in sys.argv[1:] or "status" in sys.argv[1:]:
+            from cstar_cli.commands import fast
+
+            code = fast.run(sys.argv[1:])
+            if code is not None:
+                sys.exit(code)
+        _full_cli()
     except KeyboardInterrupt:
         _exit_interrupted()
+
+
+def _full_cli() -> None:
+    from cstar_cli.cli import main as cli_main
+
+    cli_main()
 
 
 def _exit_interrupted() -> None:

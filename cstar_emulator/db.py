@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 __all__ = [
+    "COUNTED_TABLES",
     "Database",
     "DatabaseError",
     "Scope",
@@ -59,12 +60,17 @@ CREATE TABLE IF NOT EXISTS customers (
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS customers_email ON customers (team_id, mode, email COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS customers_scope ON customers (team_id, mode);
+CREATE INDEX IF NOT EXISTS customers_status ON customers (team_id, mode, status);
 CREATE TABLE IF NOT EXISTS tickets (
   id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL,
   priority TEXT NOT NULL, customer_id TEXT, assigned_to TEXT, tags TEXT NOT NULL, notes TEXT,
   metadata TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, resolved_at TEXT
 );
 CREATE INDEX IF NOT EXISTS tickets_scope ON tickets (team_id, mode);
+CREATE INDEX IF NOT EXISTS tickets_status ON tickets (team_id, mode, status);
+CREATE INDEX IF NOT EXISTS tickets_priority ON tickets (team_id, mode, priority);
+CREATE INDEX IF NOT EXISTS tickets_customer ON tickets (customer_id, team_id, mode);
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, ticket_id TEXT NOT NULL,
   content TEXT NOT NULL, sender TEXT NOT NULL, sender_name TEXT, is_internal INTEGER NOT NULL,
@@ -77,6 +83,8 @@ CREATE TABLE IF NOT EXISTS articles (
   view_count INTEGER NOT NULL DEFAULT 0, use_count INTEGER NOT NULL DEFAULT 0, metadata TEXT NOT NULL,
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS articles_scope ON articles (team_id, mode);
+CREATE INDEX IF NOT EXISTS articles_status ON articles (team_id, mode, status);
 CREATE TABLE IF NOT EXISTS webhooks (
   id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mode TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL,
   events TEXT NOT NULL, secret TEXT NOT NULL, is_active INTEGER NOT NULL, created_at TEXT NOT NULL,
@@ -255,6 +263,60 @@ CREATE TABLE IF NOT EXISTS game_activity (
 CREATE INDEX IF NOT EXISTS game_activity_scope ON game_activity (team_id, mode, seq);
 """
 
+#: Tables whose rows per team and mode are counted in ``row_counts``, by triggers, so the exact
+#: ``total`` of an unfiltered list is one lookup rather than a scan of the whole scope.
+COUNTED_TABLES = ("tickets", "customers", "articles")
+#: Bumped when the counting changes, so an older file's counts are recomputed once at startup.
+_COUNTS_VERSION = "1"
+
+
+def _counter_schema() -> str:
+    """``row_counts`` and the triggers keeping it exact. Triggers run inside the writing statement's
+    own transaction, so the counts commit or roll back with the rows, whatever path wrote them
+    (services, snapshot restores, a script on the stopped file). Its column is ``team``, not
+    ``team_id``: it is derived data, which snapshots of a team's tables leave out."""
+    parts = [
+        "CREATE TABLE IF NOT EXISTS row_counts (tbl TEXT NOT NULL, team TEXT NOT NULL, mode TEXT NOT NULL, "
+        "n INTEGER NOT NULL, PRIMARY KEY (tbl, team, mode)) WITHOUT ROWID;"
+    ]
+    for t in COUNTED_TABLES:
+        add = (
+            f"INSERT INTO row_counts (tbl, team, mode, n) VALUES ('{t}', NEW.team_id, NEW.mode, 1) "
+            "ON CONFLICT (tbl, team, mode) DO UPDATE SET n = n + 1;"
+        )
+        drop = f"UPDATE row_counts SET n = n - 1 WHERE tbl = '{t}' AND team = OLD.team_id AND mode = OLD.mode;"
+        parts += [
+            f"CREATE TRIGGER IF NOT EXISTS {t}_count_insert AFTER INSERT ON {t} BEGIN {add} END;",
+            f"CREATE TRIGGER IF NOT EXISTS {t}_count_delete AFTER DELETE ON {t} BEGIN {drop} END;",
+            f"CREATE TRIGGER IF NOT EXISTS {t}_count_move AFTER UPDATE OF team_id, mode ON {t} "
+            f"WHEN NEW.team_id IS NOT OLD.team_id OR NEW.mode IS NOT OLD.mode BEGIN {drop} {add} END;",
+        ]
+    return "\n".join(parts)
+
+
+def _recount(conn: sqlite3.Connection) -> None:
+    """Recompute ``row_counts`` from the rows, once per file (and after :data:`_COUNTS_VERSION`
+    changes): a file written before the triggers existed has rows they never counted."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'row_counts'").fetchone()
+    if row is not None and row[0] == _COUNTS_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM row_counts")
+        for t in COUNTED_TABLES:
+            conn.execute(
+                f"INSERT INTO row_counts (tbl, team, mode, n) SELECT '{t}', team_id, mode, COUNT(*) FROM {t} "
+                "GROUP BY team_id, mode"
+            )
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('row_counts', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (_COUNTS_VERSION,),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -334,6 +396,8 @@ class Database:
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.executescript(_SCHEMA)
+            self.conn.executescript(_counter_schema())
+            _recount(self.conn)
             # A write takes the exclusive lock now rather than at the first API call.
             self.conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('started', ?) "
@@ -411,6 +475,11 @@ class Database:
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Execute ``sql`` once per parameter row."""
         self.conn.executemany(sql, rows)
+
+    def row_count(self, table: str, scope: Scope) -> int:
+        """How many rows of ``table`` (one of :data:`COUNTED_TABLES`) belong to ``scope``: exact,
+        without scanning them."""
+        return int(self.scalar("SELECT n FROM row_counts WHERE tbl = ? AND team = ? AND mode = ?", table, *scope) or 0)
 
     def scalar(self, sql: str, *params: Any) -> Any:
         """The first column of the first row, or None."""

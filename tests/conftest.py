@@ -31,6 +31,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CSTAR_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("CSTAR_DATA_DIR", str(home / "data"))
+    # The help cache (cstar_cli.commands.fast) is written here, never into the user's ~/.cache.
+    monkeypatch.setenv("CSTAR_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("CSTAR_CREDENTIAL_STORE", "file")
     monkeypatch.setenv("TERM", "dumb")
 

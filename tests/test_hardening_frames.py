@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from unittest import mock
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cstar_cli.relay import DuplicateIgnored, EventReceived, EventTooLarge, FrameIgnored, Relay
+from cstar_cli.relay import _relay as relay_module
 from cstar_cli.relay._frames import MalformedFrame, check_welcome, decode, event_id_of, read_event, too_large_notice
 from cstar_cli.relay._relay import _Replay
 
@@ -61,7 +63,9 @@ def route(frames: list[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
             async for element in relay._route(ws, parsed, replay):  # type: ignore[arg-type]
                 elements.append(element)
 
-    asyncio.run(main())
+    # One ack per write (no batching), so each is recorded as it is sent.
+    with mock.patch.object(relay_module, "ACK_BATCH", 1):
+        asyncio.run(main())
     return elements, ws.sent
 
 

@@ -216,6 +216,8 @@ def test_forwards_exact_bytes_signed_with_the_session_secret(emu: Any, api: http
             assert ticket.status_code == 201, ticket.text
             assert rx.wait_for(2) and direct.wait_for(2)
             assert all(d.verified and d.status == 200 for d in direct.received)
+            # Stop only once listen has read the second answer: a Ctrl-C before that leaves it unacked.
+            listen.wait(listen.out, lambda _: sum(line.startswith("<--") for line in listen.out) >= 2)
             assert listen.finish() == 130
         finally:
             api.delete(f"/api/v1/teams/{emu.team_id}/webhooks/{hook.json()['data']['id']}")

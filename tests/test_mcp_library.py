@@ -123,9 +123,11 @@ async def test_catalog_resource_is_the_event_list_offline() -> None:
     ("uri", "code", "expected"),
     [
         ("cstar://tickets/tkt_doesnotexist", INVALID_PARAMS, "Error (not_found)"),
+        ("cstar://tickets/tkt_doesnotexist", INVALID_PARAMS, "Hint: cstar_list_tickets"),
         ("cstar://tickets/not-a-ticket", INVALID_PARAMS, "ticketId must be tkt_"),
         ("cstar://tickets/tkt_" + "a" * 200, INVALID_PARAMS, "at most 100 characters"),
         ("cstar://customers/cus_doesnotexist", INVALID_PARAMS, "Error (not_found)"),
+        ("cstar://customers/cus_doesnotexist", INVALID_PARAMS, "Hint: cstar_list_customers"),
         ("cstar://nothing/here", INVALID_PARAMS, "Unknown resource"),
     ],
 )
@@ -159,6 +161,7 @@ async def test_event_resource_from_the_event_history(emu: EmulatorProcess) -> No
     assert json.loads(doc["event"]["payload"])["id"] == event_id and doc["requestId"].startswith("req_")
     missing = await read_error(make_server(emu), "cstar://events/evt_doesnotexist")
     assert missing.error.code == INVALID_PARAMS and "event_not_found" in missing.error.message
+    assert "Hint: " in missing.error.message
     # Event history needs a secret key: a publishable one is refused, with the reason.
     refused = await read_error(make_server(emu, key=emu.keys["pk_test"]), f"cstar://events/{event_id}")
     assert refused.error.code == INTERNAL_ERROR and "Error (" in refused.error.message

@@ -63,7 +63,7 @@ async def test_stdio_session_end_to_end(emulator_session: LocalEmulator, tmp_pat
         async with Client(transport, mode="legacy", read_timeout_seconds=30) as client:
             assert client.server_info is not None and client.server_info.name == "cstar"
             tools = (await client.list_tools()).tools
-            assert len(tools) == 9 and all(t.output_schema and t.annotations for t in tools)
+            assert len(tools) == 13 and all(t.output_schema and t.annotations for t in tools)
 
             status = await client.call_tool("cstar_get_status", {})
             assert not status.is_error, result_text(status)
@@ -94,7 +94,7 @@ async def test_read_only_and_api_key_flag(emulator_session: LocalEmulator, tmp_p
         transport = stdio_client_for(["mcp-server", "--read-only", "--api-key", key], env, errlog)
         async with Client(transport, mode="legacy", read_timeout_seconds=30) as client:
             names = {t.name for t in (await client.list_tools()).tools}
-            assert len(names) == 7 and not names & {"cstar_create_ticket", "cstar_trigger_webhook"}
+            assert len(names) == 10 and not names & {"cstar_create_ticket", "cstar_trigger_webhook", "cstar_resend_event"}
             status = await client.call_tool("cstar_get_status", {})
             assert not status.is_error and status.structured_content["keySource"] == "flag"
     assert key not in (tmp_path / "stderr.txt").read_text()
@@ -289,7 +289,7 @@ def test_one_shot_input_gets_every_quick_answer_before_exit() -> None:
     replies = {r["id"]: r for r in map(json.loads, out.decode().splitlines())}
     assert sorted(replies) == [1, 2, 3, 4]
     assert replies[2]["result"]["isError"] is False
-    assert len(replies[3]["result"]["tools"]) == 9
+    assert len(replies[3]["result"]["tools"]) == 13
     # No key here: the API tool answers with the log-in error rather than being dropped.
     assert replies[4]["result"]["isError"] is True and "not_logged_in" in replies[4]["result"]["content"][0]["text"]
     assert b"Traceback" not in err

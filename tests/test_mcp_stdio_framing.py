@@ -139,7 +139,7 @@ def test_every_malformed_line_with_an_id_is_answered_and_serving_goes_on() -> No
             server.send(line)
         server.ping("after-notifications")
         server.send(b'{"jsonrpc":"2.0","id":30,"method":"tools/list"}')
-        assert len(server.answer()["result"]["tools"]) == 9
+        assert len(server.answer()["result"]["tools"]) == 13
         code, stderr, _ = server.close()
     finally:
         server.kill()
@@ -172,7 +172,7 @@ def test_a_100_mb_line_is_discarded_in_bounded_memory_and_the_next_request_answe
         assert overflow["error"]["data"] == {"maxLineBytes": 4 * 1024 * 1024}
         assert "longer than 4,194,304 bytes" in overflow["error"]["message"]
         nxt = server.answer()
-        assert nxt["id"] == 3 and len(nxt["result"]["tools"]) == 9
+        assert nxt["id"] == 3 and len(nxt["result"]["tools"]) == 13
         writer.join(ANSWER_WAIT)
         server.ping("still-serving")
         code, stderr, usage = server.close()

@@ -76,7 +76,7 @@ def test_secrets_scrub_replaces_every_known_key() -> None:
 def test_select_tools_defaults_and_read_only() -> None:
     assert select_tools() == list(TOOL_NAMES)
     ro = select_tools(read_only=True)
-    assert len(ro) == 7 and not set(ro) & WRITE_TOOLS
+    assert len(ro) == 10 and not set(ro) & WRITE_TOOLS
 
 
 def test_select_tools_accepts_lists_and_short_names() -> None:

@@ -252,11 +252,20 @@ class CStarClient:
         failed: bool = False,
         limit: int | None = None,
         before: str | None = None,
+        after: str | None = None,
     ) -> Result[list[m.EventSummary]]:
         """``GET /teams/{teamId}/events``: stored events newest first with their outcome per target
         (``meta.pagination``: ``limit``, ``hasMore``, ``nextCursor``). ``type`` is a filter pattern
-        (``ticket.*``), ``failed`` keeps events whose latest outcome somewhere failed."""
-        params = {"type": type, "failed": "true" if failed else None, "limit": limit, "before": before}
+        (``ticket.*``), ``failed`` keeps events whose latest outcome somewhere failed; ``after``
+        (an ``evt_…`` id) lists the events newer than that one instead, oldest first. An unknown
+        cursor is :class:`~cstar_cli.errors.CStarValidationError` (field ``before``/``after``)."""
+        params = {
+            "type": type,
+            "failed": "true" if failed else None,
+            "limit": limit,
+            "before": before,
+            "after": after,
+        }
         return _list(self._fixed("GET", self._team("events"), params=params))
 
     def get_event(self, event_id: str) -> Result[m.EventDetail]:

@@ -204,9 +204,21 @@ def _parsed(payload: str) -> Any:
         return payload
 
 
+#: The longest (s) an event's stdout line waits in the buffer while events stream in.
+_FLUSH_DELAY = 0.05
+
+
+def _quiet_attempt(attempt: DeliveryAttempted) -> bool:
+    """Whether rendering ``attempt`` writes nothing to stderr: a final, 2xx attempt."""
+    return attempt.retry_in is None and attempt.status is not None and 200 <= attempt.status < 300
+
+
 class Renderer:
-    """Turns relay elements into lines: human (``json=False``) or JSON lines on stdout. Writes straight
-    to the streams, one flushed line at a time: this runs once or twice per event, so it stays cheap."""
+    """Turns relay elements into lines: human (``json=False``) or JSON lines on stdout. This runs
+    once or twice per event, so it stays cheap: inside an event loop, event and delivery lines are
+    flushed together at most :data:`_FLUSH_DELAY` s after the first of them (one write for a whole
+    burst instead of one per line); any other element, and :meth:`flush`, first flushes what is
+    pending, so stdout and stderr lines keep their order."""
 
     def __init__(
         self, out: Output, *, json: bool, forwarding: bool, timestamps: bool = False, resume: bool = False
@@ -236,15 +248,44 @@ class Renderer:
             r.SessionRenewed: self._renewed,
             r.Reconnected: self._reconnected,
         }
+        # Elements whose lines may wait in the buffer: they write to stdout only (an attempt, only
+        # when it succeeded: a retry or a signature hint goes to stderr).
+        self._hot: frozenset[type] = frozenset({r.EventReceived, r.DeliveryAttempted, r.Delivered, r.DeliveryFailed})
+        self._attempted = r.DeliveryAttempted
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._batching = False
 
     def __call__(self, element: Any) -> None:
         handler = self._dispatch.get(type(element))
-        if handler is not None:
+        if handler is None:
+            return
+        kind = type(element)
+        if kind in self._hot and (kind is not self._attempted or _quiet_attempt(element)):
+            self._batching = True
             handler(element)
+            self._batching = False
+        else:
+            self.flush()
+            handler(element)
+
+    def flush(self) -> None:
+        """Write out the stdout lines still buffered."""
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        self.out.stdout.flush()
 
     def _stdout(self, text: str) -> None:
         stream = self.out.stdout
         stream.write(text + "\n")
+        if self._flush_at is not None:
+            return
+        if self._batching:
+            try:
+                self._flush_at = asyncio.get_running_loop().call_later(_FLUSH_DELAY, self.flush)
+                return
+            except RuntimeError:  # no event loop: nothing would run the timer
+                pass
         stream.flush()
 
     def _paint(self, text: str, code: str) -> str:
@@ -400,6 +441,7 @@ class Renderer:
 
     def stopped(self, totals: Stopped) -> None:
         """The summary line on stderr."""
+        self.flush()
         if self.forwarding:
             text = f"{totals.forwarded} forwarded, {totals.failed} failed"
         else:
@@ -555,6 +597,7 @@ async def run_relay(
             deadline.cancel()
         for signum in installed:
             loop.remove_signal_handler(signum)
+        render.flush()
         if started:
             render.stopped(totals)
     if timed_out:

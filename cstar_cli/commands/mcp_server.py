@@ -14,21 +14,13 @@ and the tools answer with an error telling the user to run ``cstar login``. A ba
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
-from typing import Any
-
 import typer
 
+from cstar_cli.commands.mcp_serve import serve, stop_quietly_on_signals
 from cstar_cli.context import AppContext, get_app
-from cstar_cli.settings import DEFAULT_BASE_URL, Settings, resolve, same_api
+from cstar_cli.settings import DEFAULT_BASE_URL, resolve, same_api
 
 app = typer.Typer(add_completion=False)
-
-
-def _exit_quietly(signum: int, frame: Any) -> None:
-    os._exit(0)
 
 
 def _clients(incomplete: str) -> list[str]:
@@ -98,10 +90,9 @@ def mcp_server_command(
     ),
 ) -> None:
     """Run an MCP server on stdin/stdout for AI agents (Claude Code, Cursor, Continue)."""
-    # A client may stop the server while it is still starting: exit quietly, not with a traceback.
-    # Once serving, the server's own handlers take over.
-    signal.signal(signal.SIGTERM, _exit_quietly)
-    signal.signal(signal.SIGINT, _exit_quietly)
+    # `cstar [global options] mcp-server [--read-only] [--tools …]` is usually served by the entry
+    # point's fast path (cstar_cli.commands.fast) before Typer loads; both end up in serve().
+    stop_quietly_on_signals()
     from cstar_cli.mcp.toolset import select_tools
 
     names = select_tools(tools, read_only=read_only)
@@ -109,26 +100,5 @@ def mcp_server_command(
     if print_config_for is not None:
         print_config(opts, print_config_for, read_only=read_only, names=names if tools else None)
         return
-    # Checked now so a bad --profile/--base-url fails before the server starts; the stored key waits.
-    early = resolve(api_key=opts.api_key, base_url=opts.base_url, profile=opts.profile, load_stored_key=False)
-
-    from cstar_cli.mcp.access import ApiAccess, Secrets
-    from cstar_cli.mcp.server import build_server, configure_logging, exit_now_if_threads_linger, serve_stdio
-
-    secrets = Secrets()
-    secrets.add(early.api_key)
-    configure_logging(secrets, debug=bool(os.environ.get("CSTAR_DEBUG")))
-    log = logging.getLogger("cstar.mcp")
-
-    def load_settings() -> Settings:
-        # A fresh resolve each time (until a key is found) sees a `cstar login` done after start-up.
-        settings = resolve(api_key=opts.api_key, base_url=opts.base_url, profile=opts.profile)
-        for notice in settings.notices:
-            log.warning("%s", notice)
-        return settings
-
-    api = ApiAccess(load_settings, secrets)
-    code = serve_stdio(build_server(api, names))
-    exit_now_if_threads_linger(code)
-    api.close()
+    code = serve(names, api_key=opts.api_key, base_url=opts.base_url, profile=opts.profile)
     raise typer.Exit(code)

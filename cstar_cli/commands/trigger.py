@@ -21,10 +21,11 @@ from typing_extensions import TypedDict
 
 from cstar_cli.api.models import Delivery
 from cstar_cli.context import get_app
-from cstar_cli.errors import CStarError, CStarNotFoundError, CStarUsageError
-from cstar_cli.fields import Edit, Stdin, apply_edits, file_text, parse_edits, read_file
+from cstar_cli.errors import CStarUsageError
+from cstar_cli.fields import Stdin, file_text, parse_edits, read_file
 from cstar_cli.output import Output, dumps, json_doc, output_error
 from cstar_cli.protocol import events as catalog
+from cstar_cli.triggers import fetch_sample, shaped_data
 
 if TYPE_CHECKING:
     from cstar_cli.api import CStarClient
@@ -110,36 +111,6 @@ def parse_payload(text: str, name: str) -> dict[str, Any]:
             hint="--payload takes the event's whole data object, e.g. {\"ticket\": {…}}.",
         )
     return value
-
-
-def fetch_sample(client: CStarClient, event: str) -> dict[str, Any]:
-    """The server's synthetic ``data`` for ``event`` (``GET …/webhooks/trigger-test/sample``)."""
-    try:
-        data = client.trigger_sample(event).data.get("data")
-    except CStarNotFoundError as e:
-        e.hint = f"{e.hint} Or give the whole data with --payload FILE." if e.hint else "Give the data with --payload FILE."
-        raise
-    if not isinstance(data, dict):
-        raise CStarError(
-            f"The API's sample for {event} has no data object.",
-            code="bad_response",
-            hint="Give the whole data with --payload FILE.",
-        )
-    return data
-
-
-def shaped_data(
-    client: CStarClient | None,
-    event: str,
-    edits: list[Edit],
-    payload: dict[str, Any] | None,
-) -> dict[str, Any] | None:
-    """The ``data`` to send: ``payload`` (or the server's sample when there are edits and no payload;
-    ``client`` fetches it) with ``edits`` applied; None when there is nothing to shape."""
-    if payload is None and not edits:
-        return None
-    base = payload if payload is not None else fetch_sample(client, event) if client is not None else {}
-    return apply_edits(base, edits)
 
 
 # render ------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Modules, from the outside in:
 
-- :mod:`~cstar_cli.mcp.toolset` — the nine tool names and ``--tools``/``--read-only`` selection
+- :mod:`~cstar_cli.mcp.toolset` — the tool names and ``--tools``/``--read-only`` selection
   (no SDK import, so a bad flag fails fast);
 - :mod:`~cstar_cli.mcp.server` — the SDK ``MCPServer``, strict arguments, error results, logging,
   stdio serving;

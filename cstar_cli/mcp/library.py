@@ -145,10 +145,13 @@ class Library:
     def _scrub(self, text: str) -> str:
         return self.tools.api.secrets.scrub(text)
 
-    def _read(self, uri: str, read: Any, *args: Any) -> dict[str, Any]:
+    def _read(self, uri: str, read: Any, *args: Any, id_name: str | None = None) -> dict[str, Any]:
         try:
             return dict(read(*args))
         except CStarError as err:
+            if id_name and not err.hint and isinstance(err, CStarNotFoundError):
+                # The API's 404 carries no next step; say where a valid ID comes from, as a tool does.
+                err.hint = _ID_SOURCES[id_name]
             raise resource_error(err, uri, self._scrub) from err
 
     def _json(self, doc: dict[str, Any]) -> str:
@@ -177,15 +180,15 @@ class Library:
 
     def ticket(self, ticketId: str) -> str:
         """``cstar://tickets/{ticketId}``: :class:`~cstar_cli.mcp.outputs.TicketResult` as JSON text."""
-        return self._json(self._read(f"cstar://tickets/{ticketId}", self._ticket_doc, ticketId))
+        return self._json(self._read(f"cstar://tickets/{ticketId}", self._ticket_doc, ticketId, id_name="ticketId"))
 
     def customer(self, customerId: str) -> str:
         """``cstar://customers/{customerId}``: :class:`~cstar_cli.mcp.outputs.CustomerResult` as JSON text."""
-        return self._json(self._read(f"cstar://customers/{customerId}", self._customer_doc, customerId))
+        return self._json(self._read(f"cstar://customers/{customerId}", self._customer_doc, customerId, id_name="customerId"))
 
     def event(self, eventId: str) -> str:
         """``cstar://events/{eventId}``: ``{"event": <the stored event>, "requestId"}`` as JSON text."""
-        return self._json(self._read(f"cstar://events/{eventId}", self._event_doc, eventId))
+        return self._json(self._read(f"cstar://events/{eventId}", self._event_doc, eventId, id_name="eventId"))
 
     def catalog(self) -> str:
         """``cstar://events/catalog``: :class:`~cstar_cli.mcp.outputs.EventList` as JSON text."""

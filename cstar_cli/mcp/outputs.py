@@ -24,6 +24,10 @@ __all__ = [
     "Delivery",
     "EventInfo",
     "EventList",
+    "EventOutcome",
+    "RecentEvent",
+    "RecentEvents",
+    "ResendResult",
     "Message",
     "Pagination",
     "StatusResult",
@@ -33,6 +37,9 @@ __all__ = [
     "TicketResult",
     "TicketSummary",
     "TriggerResult",
+    "VerifyResult",
+    "WaitResult",
+    "WaitedEvent",
 ]
 
 # Titles equal to the field names ("customerId", not pydantic's "Customerid").
@@ -275,3 +282,80 @@ class EventList(TypedDict):
     category: str | None
     categories: list[str]
     note: str
+
+
+@with_config(_CONFIG)
+class EventOutcome(TypedDict):
+    """An event's latest outcome at one target (`whk_…` webhook, `cls_…` listen session): HTTP
+    `status` (null: no answer, or a listener that only printed it), `attempts`, `error`, `at`."""
+
+    target: str
+    status: int | None
+    attempts: int | None
+    failed: bool
+    error: str | None
+    at: str | None
+
+
+@with_config(_CONFIG)
+class RecentEvent(TypedDict):
+    """One stored event with its outcome per target."""
+
+    id: str
+    type: str | None
+    createdAt: str | None
+    deliveries: list[EventOutcome]
+
+
+@with_config(_CONFIG)
+class RecentEvents(TypedDict):
+    """`cstar_recent_events`: events newest first; `cursor` (the newest event id, `start` when there
+    is none) is for `cstar_wait_for_event`'s `since`, `nextCursor` for `before` (older page)."""
+
+    events: list[RecentEvent]
+    cursor: str
+    nextCursor: str | None
+    note: str
+    requestId: str | None
+
+
+@with_config(_CONFIG)
+class WaitedEvent(TypedDict):
+    """The event that arrived: its resource's id and a few of its fields, not the whole payload."""
+
+    id: str
+    type: str | None
+    createdAt: str | None
+    resourceId: str | None
+    fields: dict[str, Any]
+    deliveries: list[EventOutcome]
+
+
+@with_config(_CONFIG)
+class WaitResult(TypedDict):
+    """`cstar_wait_for_event`: `event` (null when none arrived in time) and the `cursor` to wait on from."""
+
+    event: WaitedEvent | None
+    cursor: str
+    note: str
+
+
+@with_config(_CONFIG)
+class ResendResult(TypedDict):
+    """`cstar_resend_event`: where the stored event was queued again."""
+
+    eventId: str
+    target: str | None
+    queued: bool
+    note: str
+    requestId: str | None
+
+
+@with_config(_CONFIG)
+class VerifyResult(TypedDict):
+    """`cstar_verify_signature`: `reason` is valid, valid_legacy, malformed_header,
+    timestamp_outside_tolerance, body_reserialised, body_modified or signature_mismatch."""
+
+    valid: bool
+    reason: str
+    detail: str

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from cstar_cli.errors import CStarConflictError, CStarError, CStarNotFoundError, CStarValidationError
 from cstar_cli.mcp.sanitize import clean, clean_text
 
-__all__ = ["add_hint", "error_text", "failure", "invalid_arguments", "success"]
+__all__ = ["add_hint", "error_text", "expected_shape", "failure", "invalid_arguments", "success"]
 
 Scrub = Callable[[str], str]
 
@@ -134,10 +134,139 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
+# What each JSON Schema type is called in a hint, and what a value of it is called when given instead.
+_TAKES = {
+    "array": "a list",
+    "object": "a JSON object",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "string": "a string",
+}
+_MANY = {
+    "array": "lists",
+    "object": "JSON objects",
+    "integer": "whole numbers",
+    "number": "numbers",
+    "boolean": "booleans",
+    "string": "strings",
+}
+_GIVEN = {
+    "array": "a list",
+    "object": "an object",
+    "integer": "a number",
+    "number": "a number",
+    "boolean": "true/false",
+    "string": "a string",
+}
+
+
+def _json_type(value: Any) -> str | None:
+    """The JSON Schema type of a decoded JSON value (None for null)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    for kind, cls in (("number", float), ("string", str), ("array", list), ("object", dict)):
+        if isinstance(value, cls):
+            return kind
+    return None
+
+
+def _fits(value: Any, want: str) -> bool:
+    kind = _json_type(value)
+    return kind == want or (want == "number" and kind == "integer")
+
+
+def _limits(schema: Mapping[str, Any]) -> str:
+    """A number's bounds in words: " (1 to 100)", " (over 0, at most 60)", " (at least 1)"."""
+    if "minimum" in schema and "maximum" in schema:
+        return f" ({schema['minimum']:g} to {schema['maximum']:g})"
+    words = {"minimum": "at least", "exclusiveMinimum": "over", "maximum": "at most", "exclusiveMaximum": "under"}
+    parts = [f"{word} {schema[key]:g}" for key, word in words.items() if isinstance(schema.get(key), (int, float))]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _within(schema: Mapping[str, Any], value: Any) -> bool:
+    """Whether a number ``value`` keeps ``schema``'s bounds (anything else: True)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return True
+    low, high = schema.get("minimum"), schema.get("maximum")
+    above, below = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+    return (
+        (low is None or value >= low)
+        and (high is None or value <= high)
+        and (above is None or value > above)
+        and (below is None or value < below)
+    )
+
+
+def _items(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    items = schema.get("items")
+    return items if isinstance(items, Mapping) else {}
+
+
+def _placeholder(schema: Mapping[str, Any]) -> str:
+    """An example value of ``schema``'s type, as JSON text: its default, a bound, or a stand-in."""
+    want = schema.get("type")
+    if want in ("integer", "number"):
+        for key in ("default", "minimum", "maximum"):
+            if isinstance(schema.get(key), (int, float)) and not isinstance(schema.get(key), bool):
+                return json.dumps(schema[key])
+        return "1"
+    if want == "boolean":
+        return "true"
+    if want == "object":
+        return '{"key": …}'
+    if want == "array":
+        return f"[{_placeholder(_items(schema))}, …]"
+    if enum := schema.get("enum"):
+        return json.dumps(enum[0], ensure_ascii=False)
+    return '"…"'
+
+
+def expected_shape(field: str, schema: Mapping[str, Any], given: Any) -> str | None:
+    """A hint showing what ``field`` takes, derived from its JSON ``schema``, when ``given`` is a value
+    of another JSON type (None otherwise): ``override takes a list of strings, not a string:
+    ["ticket.priority=urgent"]``. The example is ``given`` itself where it can be: decoded when it is
+    text holding a value of the right type (``"5"`` → ``5``), wrapped in a list for a list argument;
+    else the schema's default, a bound, or a stand-in."""
+    want = schema.get("type")
+    given_type = _json_type(given)
+    if not isinstance(want, str) or want not in _TAKES or given_type is None or _fits(given, want):
+        return None
+    takes = _TAKES[want]
+    items = _items(schema)
+    if want == "array" and items.get("type") in _MANY:
+        takes = f"a list of {_MANY[items['type']]}"
+    if want in ("integer", "number"):
+        takes += _limits(schema)
+    example: str | None = None
+    decoded: Any = None
+    if isinstance(given, str):
+        try:
+            decoded = json.loads(given)
+        except ValueError:
+            decoded = None
+    if decoded is not None and _fits(decoded, want) and _within(schema, decoded):
+        example = json.dumps(decoded, ensure_ascii=False)
+    elif want == "array" and items.get("type") and _fits(given, str(items["type"])):
+        example = json.dumps([given], ensure_ascii=False)
+    elif want == "string" and given_type in ("integer", "number", "boolean") and (
+        "enum" not in schema or json.dumps(given) in schema["enum"]
+    ):
+        example = json.dumps(json.dumps(given))
+    if example is not None and len(example) > 60:
+        example = example[:59] + "…"
+    instead = "a fraction" if want == "integer" and given_type == "number" else _GIVEN[given_type]
+    return f"{field} takes {takes}, not {instead}: {example or _placeholder(schema)}."
+
+
 def invalid_arguments(tool: str, exc: ValidationError, input_schema: Mapping[str, Any] | None) -> CStarValidationError:
     """Arguments that failed the input schema → one :class:`CStarValidationError` (code
     ``INVALID_FIELD``, the reference's code for a bad field) naming each bad argument, the value given
-    and, for an enum or a misspelt argument name, the closest allowed one."""
+    and, for an enum or a misspelt argument name, the closest allowed one; for a value of the wrong
+    JSON type, the shape the schema expects (:func:`expected_shape`)."""
     props: Mapping[str, Any] = (input_schema or {}).get("properties") or {}
     by_field: dict[str, dict[str, Any]] = {}
     for detail in exc.errors(include_url=False):
@@ -163,7 +292,11 @@ def invalid_arguments(tool: str, exc: ValidationError, input_schema: Mapping[str
                 unknown = True
             continue
         # A list item's problem names the item: tags[2] (the loc also holds pydantic's union arm names).
-        field = field + "".join(f"[{part}]" for part in e["loc"][1:] if isinstance(part, int))
+        indexes = [part for part in e["loc"][1:] if isinstance(part, int)]
+        field = field + "".join(f"[{part}]" for part in indexes)
+        schema: Mapping[str, Any] = prop
+        for _ in indexes:
+            schema = _items(schema)
         if e["type"] == "string_pattern_mismatch" and (m := _PREFIX_PATTERN.match(str(prop.get("pattern", "")))):
             problems.append(f"{field} must be an ID starting with {m.group(1)} (got {_show(given)})")
             continue
@@ -171,6 +304,8 @@ def invalid_arguments(tool: str, exc: ValidationError, input_schema: Mapping[str
             problems.append(length)
             continue
         problems.append(f"{field}: {e['msg']} (got {_show(given)})")
+        if shape := expected_shape(field, schema, given):
+            hints.append(shape)
         if enum := prop.get("enum"):
             close = difflib.get_close_matches(str(given).lower(), [str(v) for v in enum], n=1, cutoff=0.5)
             if close:

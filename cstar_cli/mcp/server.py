@@ -31,7 +31,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, get_type_hints
+from typing import TYPE_CHECKING, Any, NoReturn, get_type_hints
 
 import anyio
 import anyio.to_thread
@@ -53,13 +53,14 @@ from cstar_cli.errors import (
     CStarError,
     CStarValidationError,
 )
-from cstar_cli.mcp import results
-from cstar_cli.mcp.access import ApiAccess, Secrets
-from cstar_cli.mcp.library import JSON, PROMPTS, RESOURCES, TEMPLATES, Library
-from cstar_cli.mcp.schemas import compact_output_schema
 from cstar_cli.mcp.stdio import stdio_transport
-from cstar_cli.mcp.tools import SPECS, Tools, ToolSpec
 from cstar_cli.mcp.toolset import TOOL_NAMES
+
+if TYPE_CHECKING:
+    # The tool bodies, their output models and the views (~10 ms) load on the first list or call,
+    # not for `initialize` (CStarMCPServer.cstar_tools).
+    from cstar_cli.mcp.access import ApiAccess, Secrets
+    from cstar_cli.mcp.tools import Tools, ToolSpec
 
 __all__ = [
     "INSTRUCTIONS",
@@ -103,26 +104,34 @@ def _tidy_schema(schema: dict[str, Any]) -> dict[str, Any]:
 def strict_arguments_model(name: str, method: Callable[..., Any]) -> type[BaseModel]:
     """A model of ``method``'s parameters (their types, defaults and constraints, as in the published
     input schema) that accepts nothing the schema does not: no type coercion (``"5"`` is not an
-    integer, ``"true"`` not a boolean, a JSON string not a list) and no unknown argument."""
+    integer, ``"true"`` not a boolean, a JSON string not a list) and no unknown argument. A parameter
+    typed ``Context`` is the SDK's to inject, found by the SDK's own rule: no argument, left out."""
+    from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
+
     hints = get_type_hints(method, include_extras=True)
+    injected = find_context_parameter(method)
     fields: dict[str, Any] = {
         p.name: (hints[p.name], ... if p.default is inspect.Parameter.empty else p.default)
         for p in inspect.signature(method).parameters.values()
+        if p.name != injected
     }
     return create_model(f"{name}_arguments", __config__=ConfigDict(strict=True, extra="forbid"), **fields)
 
 
 class CStarMCPServer(MCPServer):
-    """``MCPServer`` publishing the cStar tools named in ``names`` (default: all nine).
+    """``MCPServer`` publishing the cStar tools named in ``names`` (default: all of them), acting
+    through ``api`` (the API access and secrets).
 
-    ``tools`` holds the bodies (and, through it, the API access and secrets). Every failure of a tool
-    call becomes an ``isError`` result (:mod:`cstar_cli.mcp.results`), including calls to a tool this
-    server does not publish.
+    :attr:`cstar_tools` (the bodies) and :attr:`specs` are built on first use: ``initialize`` needs
+    neither. Every failure of a tool call becomes an ``isError`` result
+    (:mod:`cstar_cli.mcp.results`), including calls to a tool this server does not publish.
     """
 
-    def __init__(self, tools: Tools, names: Sequence[str] = TOOL_NAMES) -> None:
-        self.cstar_tools = tools
-        self.specs: dict[str, ToolSpec] = {spec.name: spec for spec in SPECS if spec.name in names}
+    def __init__(self, api: ApiAccess, names: Sequence[str] = TOOL_NAMES) -> None:
+        self.api = api
+        self._names = tuple(names)
+        self._tools: Tools | None = None
+        self._specs: dict[str, ToolSpec] | None = None
         self._registered = False
         self._argument_models: dict[str, type[BaseModel]] = {}
         super().__init__(
@@ -134,12 +143,33 @@ class CStarMCPServer(MCPServer):
             log_level="WARNING",
         )
 
+    @property
+    def cstar_tools(self) -> Tools:
+        """The tool bodies over :attr:`api` (:class:`~cstar_cli.mcp.tools.Tools`), made on first use."""
+        if self._tools is None:
+            from cstar_cli.mcp.tools import Tools
+
+            self._tools = Tools(self.api)
+        return self._tools
+
+    @property
+    def specs(self) -> dict[str, ToolSpec]:
+        """Name → :class:`~cstar_cli.mcp.tools.ToolSpec` of the published tools, in list order."""
+        if self._specs is None:
+            from cstar_cli.mcp.tools import SPECS
+
+            self._specs = {spec.name: spec for spec in SPECS if spec.name in self._names}
+        return self._specs
+
     def _register(self) -> None:
         # Deriving the schemas takes ~60 ms on a slow machine: done on first use, so that `initialize`
         # (which needs none of it) is answered sooner. The event loop runs this before any list, read,
         # get or call is handled, so no request ever sees a partial list.
         if self._registered:
             return
+        from cstar_cli.mcp.library import JSON, PROMPTS, RESOURCES, TEMPLATES, Library
+        from cstar_cli.mcp.schemas import compact_output_schema
+
         for spec in self.specs.values():
             self._argument_models[spec.name] = strict_arguments_model(spec.name, getattr(self.cstar_tools, spec.method))
             self.add_tool(
@@ -218,6 +248,8 @@ class CStarMCPServer(MCPServer):
         """A prompt's messages. An unknown prompt or a missing argument is ``INVALID_PARAMS``; a failed
         read of the data it embeds is the resource's error."""
         self._register()
+        from cstar_cli.mcp.library import PROMPTS
+
         prompt = self._prompt_manager.get_prompt(name)
         if prompt is None:
             raise MCPError(
@@ -232,6 +264,8 @@ class CStarMCPServer(MCPServer):
         return next((t.input_schema for t in await self.list_tools() if t.name == name), None)
 
     async def _failure(self, name: str, exc: ToolError) -> CallToolResult:
+        from cstar_cli.mcp import results
+
         cause = exc.__cause__
         spec = self.specs.get(name)
         err: CStarError
@@ -267,7 +301,7 @@ class CStarMCPServer(MCPServer):
 
 def build_server(api: ApiAccess, names: Sequence[str] = TOOL_NAMES) -> CStarMCPServer:
     """The server for ``names`` (see :func:`cstar_cli.mcp.toolset.select_tools`), acting through ``api``."""
-    return CStarMCPServer(Tools(api), names)
+    return CStarMCPServer(api, names)
 
 
 class _ScrubbingFormatter(logging.Formatter):

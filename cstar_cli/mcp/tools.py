@@ -1,12 +1,16 @@
-"""The nine cStar tools: what a model sees (name, title, description, input schema, annotations) and
-what each does (one API call over :mod:`cstar_cli.api`, shaped by :mod:`cstar_cli.mcp.views`).
+"""The cStar tools: what a model sees (name, title, description, input schema, annotations) and
+what each does (API calls over :mod:`cstar_cli.api`, shaped by :mod:`cstar_cli.mcp.views`).
 
 Implements the reference's "CLI" section (``cstar mcp-server`` and its tool names) over its
 Tickets, Customers, Articles and Messages endpoints, trigger-test, the "Webhooks" event list and the
-server contract's ``GET /me``.
+server contract's ``GET /me``; and the event loop of an agent building a webhook handler over the
+contract's "Event history and resend" and "Shaped triggers": recent events, waiting for the next
+one, resending one, and the signature doctor (:mod:`cstar_cli.protocol.diagnose`).
 
-The tool methods are synchronous (the API client is); the SDK runs synchronous tools on a worker
-thread, so a slow API call never blocks the protocol loop. They raise
+The tool methods are synchronous (the API client is) but one: the SDK runs synchronous tools on a
+worker thread, so a slow API call never blocks the protocol loop. :meth:`Tools.wait_for_event` is a
+coroutine, so that its wait ends at its deadline or when the client cancels the request, and it
+takes the SDK's :class:`~mcp.server.mcpserver.Context` (injected, not an argument) to report progress. They raise
 :class:`~cstar_cli.errors.CStarError` on failure; the server turns that into an ``isError`` result.
 Input schemas come from the signatures: enums and limits are the reference's (``pageSize`` 1–100,
 ``page`` ≥ 1, IDs with their ``tkt_``/``cus_`` prefixes).
@@ -14,21 +18,35 @@ Input schemas come from the signatures: enums and limits are the reference's (``
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+import anyio
+import anyio.to_thread
+from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
-from cstar_cli.errors import CStarError
+from cstar_cli.errors import CStarError, CStarUsageError, CStarValidationError
 from cstar_cli.mcp import outputs as o
 from cstar_cli.mcp import results, views
 from cstar_cli.mcp.access import ApiAccess
 from cstar_cli.protocol import events as catalog
 from cstar_cli.protocol.keys import redact
+from cstar_cli.protocol.webhook import DEFAULT_TOLERANCE
 from cstar_cli.views.events import event_types
 from cstar_cli.views.status import KEY_SOURCES, build_status
+
+if TYPE_CHECKING:
+    from cstar_cli.api import Result
+    from cstar_cli.api.models import EventSummary
+    from cstar_cli.fields import Edit
+
+_T = TypeVar("_T")
 
 __all__ = ["SPECS", "ToolSpec", "Tools"]
 
@@ -75,6 +93,15 @@ TicketIdArg = Annotated[
         max_length=ID_MAX_LENGTH,
     ),
 ]
+EventIdText = Annotated[str, StringConstraints(pattern=r"^evt_[A-Za-z0-9_-]+$", max_length=ID_MAX_LENGTH)]
+#: The cursor of an empty history: every event stored later comes after it.
+START = "start"
+CursorText = Annotated[str, StringConstraints(pattern=r"^(start|evt_[A-Za-z0-9_-]+)$", max_length=ID_MAX_LENGTH)]
+WebhookIdText = Annotated[str, StringConstraints(pattern=r"^whk_[A-Za-z0-9_-]+$", max_length=ID_MAX_LENGTH)]
+# Filter patterns as the API takes them: exact types, resource.*, *, comma-separated.
+EventPatternText = Annotated[str, StringConstraints(pattern=r"^[a-z_.*, ]+$", max_length=200)]
+EditText = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+EditList = Annotated[list[EditText], Field(max_length=50)]
 CustomerIdArg = Annotated[
     str,
     _arg(
@@ -169,8 +196,9 @@ SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "cstar_trigger_webhook",
         "Send a test webhook event",
-        "Send a synthetic test event to the team's active webhooks and `cstar listen` sessions, to exercise "
-        "a handler (secret key needed). Changes no data; each call sends a new event.",
+        "Send a test event to the team's active webhooks and `cstar listen` sessions (secret key needed): the "
+        "server's sample, edited by override/add/remove (PATH=VALUE, PATH dotted into its data: ticket.priority), "
+        "or a whole payload. Changes no data; each call sends a new event.",
         _annotations(read_only=False, idempotent=False, open_world=True),
         "trigger_webhook",
     ),
@@ -190,7 +218,94 @@ SPECS: tuple[ToolSpec, ...] = (
         _annotations(read_only=True, idempotent=True, open_world=False),
         "list_events",
     ),
+    ToolSpec(
+        "cstar_recent_events",
+        "List recent events and their deliveries",
+        "Stored events, newest first, with each target's latest outcome (secret key needed); cursor is "
+        "cstar_wait_for_event's since." + _UNTRUSTED,
+        _annotations(read_only=True, idempotent=False, open_world=True),
+        "recent_events",
+    ),
+    ToolSpec(
+        "cstar_wait_for_event",
+        "Wait for the next event",
+        "Wait up to timeoutSeconds for the first event after since (default: now) matching eventType; a summary "
+        "of it, its deliveries and the next cursor. Nothing in time is not an error." + _UNTRUSTED,
+        _annotations(read_only=True, idempotent=False, open_world=True),
+        "wait_for_event",
+    ),
+    ToolSpec(
+        "cstar_resend_event",
+        "Resend a stored event",
+        "Send an event again, byte for byte and freshly signed, to webhookId or else to the newest connected "
+        "`cstar listen` session (secret key needed).",
+        _annotations(read_only=False, idempotent=False, open_world=True),
+        "resend_event",
+        "cstar_recent_events lists event IDs; a webhookId must be one of the team's webhooks.",
+    ),
+    ToolSpec(
+        "cstar_verify_signature",
+        "Check a webhook signature",
+        "Whether an X-Signature verifies over the exact body with the signing secret and, if not, why "
+        "(re-serialised or modified body, old timestamp, other secret). Offline; the secret is never shown.",
+        _annotations(read_only=True, idempotent=True, open_world=False),
+        "verify_signature",
+    ),
 )
+
+#: How often :meth:`Tools.wait_for_event` asks for new events: first after this many seconds, then
+#: each wait 1.5 times longer, up to :data:`POLL_MAX` s.
+POLL_FIRST = 0.2
+POLL_MAX = 1.0
+#: How long a found event's first delivery outcome is waited for (s, within the caller's timeout).
+SETTLE_SECONDS = 2.0
+_EDIT_ARGS = ("override", "add", "remove")
+
+
+def _edits(override: list[str], add: list[str], remove: list[str]) -> list[Edit]:
+    """The edits of ``cstar_trigger_webhook``, applied like ``cstar trigger``'s flags: overrides, adds,
+    removes. A value starting with ``@`` is text here (there is no file to read)."""
+    from cstar_cli.fields import parse_edit  # imported on use: the server must start fast
+
+    edits = []
+    for op, items in (("override", override), ("add", add), ("remove", remove)):
+        for i, text in enumerate(items):
+            try:
+                edits.append(parse_edit(op, text, lambda name: "@" + name))  # type: ignore[arg-type]
+            except CStarUsageError as e:
+                raise _edit_error(e, f"{op}[{i}]") from None
+    return edits
+
+
+def _cursor_error(e: CStarError, argument: str) -> CStarError:
+    """The API's 400 for an unknown ``before``/``after`` cursor, named as the tool's ``argument``."""
+    if isinstance(e, CStarValidationError) and e.field in ("before", "after"):
+        e.field = argument
+        e.hint = (
+            f"{argument} names no stored event of this team and mode (events are kept 24 h): "
+            "call cstar_recent_events for a current cursor."
+        )
+    return e
+
+
+def _edit_error(e: CStarUsageError, field: str | None = None) -> CStarValidationError:
+    """An edit that does not parse or fit the data, as a tool argument error: the flag names of
+    :mod:`cstar_cli.fields` become the argument names."""
+    message = e.message
+    for op in _EDIT_ARGS:
+        if message.startswith(f"--{op}"):
+            field = field or op
+        message = message.replace(f"--{op}", op)
+    return CStarValidationError(
+        message,
+        code="INVALID_FIELD",
+        field=field or "override",
+        hint=(
+            "PATH is dotted into the event's data (ticket.priority, ticket.tags.0; \\. for a dot in a key): "
+            "override and remove need a path that exists in the sample, add makes a new key or appends to a list. "
+            "Write override and add items as PATH=VALUE."
+        ),
+    )
 
 
 class Tools:
@@ -302,10 +417,27 @@ class Tools:
     def trigger_webhook(
         self,
         event: Annotated[TriggerableEvent, _arg("Event type to send.")],
+        override: Annotated[EditList | SkipJsonSchema[None], _arg("PATH=VALUE; PATH must exist.")] = None,
+        add: Annotated[EditList | SkipJsonSchema[None], _arg("PATH=VALUE: new key, or list append.")] = None,
+        remove: Annotated[EditList | SkipJsonSchema[None], _arg("PATH to delete.")] = None,
+        payload: Annotated[dict[str, Any] | SkipJsonSchema[None], _arg("Whole data, instead of the sample.")] = None,
     ) -> Annotated[CallToolResult, o.TriggerResult]:
-        """``POST /teams/{teamId}/webhooks/trigger-test`` (reference: Webhooks → trigger-test)
-        → :class:`~.outputs.TriggerResult`. Needs a secret key."""
-        return self._ok(views.trigger_result(self.api.client().trigger_test(event), event=event))
+        """``POST /teams/{teamId}/webhooks/trigger-test`` (reference: Webhooks → trigger-test; server
+        contract, "Shaped triggers") → :class:`~.outputs.TriggerResult`. Needs a secret key. With
+        edits, the sample (``GET …/trigger-test/sample``) or ``payload`` is shaped as ``cstar trigger``
+        shapes it (:func:`cstar_cli.triggers.shaped_data`); VALUEs are typed like its flags (numbers,
+        true, false, null, else text). A path that does not fit is ``INVALID_FIELD`` naming the
+        argument, before anything is sent."""
+        from cstar_cli.triggers import shaped_data
+
+        edits = _edits(override or [], add or [], remove or [])
+        client = self.api.client()
+        try:
+            data = shaped_data(client, event, edits, payload, payload_name="the payload argument")
+        except CStarUsageError as e:
+            raise _edit_error(e) from None
+        sent = client.trigger_test(event) if data is None else client.trigger_test(event, data)
+        return self._ok(views.trigger_result(sent, event=event))
 
     def status_lines(self) -> list[str]:
         """Where the server points, for error results of :meth:`get_status` (key redacted)."""
@@ -340,3 +472,210 @@ class Tools:
                 "note": f"{len(types)} event type(s); {triggerable} can be sent with cstar_trigger_webhook.",
             }
         )
+
+    # the event loop ------------------------------------------------------------------------------
+
+    def recent_events(
+        self,
+        limit: Annotated[int, Field(ge=1, le=100)] = 10,
+        type: Annotated[EventPatternText | SkipJsonSchema[None], _arg("e.g. ticket.* or ticket.created")] = None,
+        failed: Annotated[bool, _arg("Only events that failed at some target.")] = False,
+        before: Annotated[EventIdText | SkipJsonSchema[None], _arg("A nextCursor: older events.")] = None,
+    ) -> Annotated[CallToolResult, o.RecentEvents]:
+        """``GET /teams/{teamId}/events`` (server contract, "Event history and resend") →
+        :class:`~.outputs.RecentEvents`. ``cursor`` is the newest stored event's id when the call
+        started (asked for first when a filter or ``before`` could hide it, so an event arriving in
+        between is seen again by a wait from it, never skipped); null when there is none."""
+        client = self.api.client()
+        filtered = bool(type or failed or before)
+        newest = client.list_events(limit=1).data if filtered else None
+        try:
+            page = client.list_events(type=type, failed=failed, limit=limit, before=before)
+        except CStarError as e:
+            raise _cursor_error(e, "before") from None
+        items = [views.recent_event(e) for e in page.data if isinstance(e, dict)]
+        if newest is None:
+            cursor = items[0]["id"] if items else START
+        else:
+            cursor = str(newest[0].get("id")) if newest else START
+        pag = page.meta.pagination or {}
+        next_cursor = pag.get("nextCursor") if pag.get("hasMore") else None
+        failures = sum(any(d["failed"] for d in e["deliveries"]) for e in items)
+        note = f"{len(items)} event(s), newest first; {failures} failed somewhere."
+        if next_cursor:
+            note += " For older ones, call again with before=nextCursor."
+        note += " To wait for the next one, call cstar_wait_for_event with since=cursor."
+        return self._ok(
+            {
+                "events": items,
+                "cursor": cursor,
+                "nextCursor": next_cursor if isinstance(next_cursor, str) else None,
+                "note": note,
+                "requestId": page.meta.request_id,
+            }
+        )
+
+    async def _api(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        # A blocking API call (or the keychain read of the first one), abandoned at once when the
+        # wait's deadline passes or the client cancels the request: its answer is no longer wanted.
+        return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs), abandon_on_cancel=True)
+
+    async def _first_after(self, cursor: str, type: str | None) -> EventSummary | None:
+        """The oldest event matching ``type`` after ``cursor`` (:data:`START`: of all stored ones), or None."""
+        client = await self._api(self.api.client)
+        if cursor != START:
+            found: Result[list[EventSummary]] = await self._api(client.list_events, type=type, limit=1, after=cursor)
+            return found.data[0] if found.data else None
+        # No event was stored when the wait began: every one stored now is new. Newest first, so
+        # walk back to the oldest (a wait is short; this is a page or two at most).
+        page = await self._api(client.list_events, type=type, limit=100)
+        oldest = page.data[-1] if page.data else None
+        while page.meta.has_more and page.data:
+            page = await self._api(client.list_events, type=type, limit=100, before=str(page.data[-1].get("id")))
+            oldest = page.data[-1] if page.data else oldest
+        return oldest
+
+    async def wait_for_event(
+        self,
+        eventType: Annotated[EventPatternText | SkipJsonSchema[None], _arg("e.g. ticket.*; default: any.")] = None,
+        since: Annotated[CursorText | SkipJsonSchema[None], _arg("A cursor from a previous result.")] = None,
+        timeoutSeconds: Annotated[float, Field(gt=0, le=60)] = 30,
+        ctx: Context[Any, Any] | None = None,
+    ) -> Annotated[CallToolResult, o.WaitResult]:
+        """The first event matching ``eventType`` stored after ``since`` (without it, after the call
+        started), polling ``GET /events?after=`` (server contract, "Event history and resend") every
+        0.2 s, backing off to 1 s: oldest first from the cursor, so no event landing between two polls
+        is missed. Returns :class:`~.outputs.WaitResult` within ``timeoutSeconds`` (s): the event with a
+        summary of its payload, its deliveries (waiting up to :data:`SETTLE_SECONDS` more, inside the
+        timeout, for the first one) and the new ``cursor``; or ``event`` null and the cursor to go on
+        from. A client's cancellation ends it at once.
+
+        When the request carries a ``progressToken``, each poll also sends a progress notification
+        through ``ctx`` (progress: seconds waited; total: ``timeoutSeconds``), so that clients which
+        fail a request after 60 s without progress (the TypeScript SDK, the Inspector) keep waiting.
+        Without a token (or without ``ctx``) nothing extra is sent."""
+        started = anyio.current_time()
+        deadline = started + timeoutSeconds
+        progress = _Progress(ctx, started, timeoutSeconds, f"Waiting for the next {eventType + ' ' if eventType else ''}event")
+        cursor = since or START
+        found: EventSummary | None = None
+        with anyio.move_on_after(timeoutSeconds), _named_cursor("since"):
+            if since is None:
+                client = await self._api(self.api.client)
+                newest = await self._api(client.list_events, limit=1)
+                cursor = str(newest.data[0].get("id")) if newest.data else START
+            interval = POLL_FIRST
+            while found is None:
+                found = await self._first_after(cursor, eventType)
+                if found is None:
+                    await progress.report()
+                    await anyio.sleep(interval)
+                    interval = min(POLL_MAX, interval * 1.5)
+        if found is None:
+            what = f"no {eventType} event" if eventType else "no event"
+            return self._ok(
+                {
+                    "event": None,
+                    "cursor": cursor,
+                    "note": f"Nothing arrived: {what} in {timeoutSeconds:g} s. Call again with since=cursor to keep waiting.",
+                }
+            )
+        event: Any = found
+        with anyio.move_on_after(min(SETTLE_SECONDS, max(0.0, deadline - anyio.current_time()))):
+            client = await self._api(self.api.client)
+            interval = POLL_FIRST
+            while True:
+                event = (await self._api(client.get_event, str(found.get("id")))).data
+                if event.get("deliveries"):
+                    break
+                await progress.report("Event arrived; waiting for its first delivery outcome")
+                await anyio.sleep(interval)
+                interval = min(POLL_MAX, interval * 1.5)
+        shaped = views.waited_event(event)
+        return self._ok(
+            {
+                "event": shaped,
+                "cursor": shaped["id"],
+                "note": (
+                    f"{shaped['type']} arrived with {len(shaped['deliveries'])} delivery outcome(s) so far; "
+                    "cstar_recent_events shows later ones. Call again with since=cursor for the next event."
+                ),
+            }
+        )
+
+    def resend_event(
+        self,
+        eventId: Annotated[str, _arg("From cstar_recent_events.", pattern=r"^evt_[A-Za-z0-9_-]+$", max_length=ID_MAX_LENGTH)],
+        webhookId: Annotated[WebhookIdText | SkipJsonSchema[None], _arg("Default: the listener.")] = None,
+    ) -> Annotated[CallToolResult, o.ResendResult]:
+        """``POST /teams/{teamId}/events/{eventId}/resend`` (server contract, "Event history and
+        resend"): to ``webhookId``, or without it to the team's newest connected ``cstar listen``
+        session → :class:`~.outputs.ResendResult`. 404 ``event_not_found``/``webhook_not_found``;
+        409 ``no_listener`` (no session connected), ``webhook_inactive`` (paused)."""
+        try:
+            sent = self.api.client().resend_event(eventId, webhook_id=webhookId)
+        except CStarError as e:
+            if e.code == "no_listener" and not e.hint:
+                e.hint = "Ask the user to run `cstar listen --forward-to http://localhost:PORT/PATH`, or pass webhookId."
+            raise
+        target = _str_or_none(sent.data.get("target"))
+        return self._ok(
+            {
+                "eventId": str(sent.data.get("eventId") or eventId),
+                "target": target,
+                "queued": bool(sent.data.get("queued", True)),
+                "note": f"Queued again for {target}; cstar_recent_events shows its outcome once delivered.",
+                "requestId": sent.meta.request_id,
+            }
+        )
+
+    def verify_signature(
+        self,
+        payload: Annotated[str, _arg("The body exactly as received.", max_length=1_048_576)],
+        signature: Annotated[str, _arg("X-Signature: t=…,v1=….", max_length=2000)],
+        secret: Annotated[str, _arg("whsec_… of the webhook or listen session.", min_length=1, max_length=200)],
+        toleranceSeconds: Annotated[int, Field(ge=0, le=86_400)] = DEFAULT_TOLERANCE,
+    ) -> Annotated[CallToolResult, o.VerifyResult]:
+        """The signature doctor of ``cstar webhooks verify`` (:func:`cstar_cli.protocol.diagnose.diagnose`)
+        on ``payload`` (its UTF-8 bytes) → :class:`~.outputs.VerifyResult`. Offline. The secret is
+        shown only as its tail (``whsec_…a1b2``) and scrubbed from every later output."""
+        from cstar_cli.protocol.diagnose import diagnose
+
+        if len(secret) >= 16:
+            # Scrubbed from every later result and log line too, should it ever appear in one.
+            self.api.secrets.add(secret)
+        verdict = diagnose(payload.encode("utf-8"), signature, secret, toleranceSeconds)
+        return self._ok({"valid": verdict.valid, "reason": verdict.reason, "detail": verdict.detail})
+
+
+class _Progress:
+    """Progress notifications of one wait: seconds waited (one decimal, always increasing, as the
+    MCP spec requires) out of ``total``. A no-op without ``ctx``; the SDK makes it one too when the
+    request has no ``progressToken``."""
+
+    def __init__(self, ctx: Context[Any, Any] | None, started: float, total: float, message: str) -> None:
+        self.ctx, self.started, self.total, self.message = ctx, started, total, message
+        self.last = -1.0
+
+    async def report(self, message: str | None = None) -> None:
+        if self.ctx is None:
+            return
+        elapsed = max(round(anyio.current_time() - self.started, 1), round(self.last + 0.1, 1))
+        self.last = elapsed
+        text = f"{message or self.message}: {elapsed:g} of {self.total:g} s"
+        # The client's progress is a courtesy: a client gone or a call outside a request
+        # (ValueError: no request context) never ends the wait itself.
+        with contextlib.suppress(ValueError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            await self.ctx.report_progress(elapsed, self.total, text)
+
+
+@contextlib.contextmanager
+def _named_cursor(argument: str) -> Iterator[None]:
+    try:
+        yield
+    except CStarError as e:
+        raise _cursor_error(e, argument) from None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,4 +1,4 @@
-"""Which tools the server publishes: the nine names, which of them change data, and ``--tools`` /
+"""Which tools the server publishes: the names, which of them change data, and ``--tools`` /
 ``--read-only`` selection.
 
 Imports nothing from the MCP SDK, so ``cstar mcp-server --tools typo`` fails (exit 2) at once,
@@ -16,7 +16,8 @@ __all__ = ["PREFIX", "TOOL_NAMES", "WRITE_TOOLS", "select_tools"]
 
 PREFIX = "cstar_"
 
-#: The tool names the reference publishes ("CLI" → "MCP tools"), in the order they are listed.
+#: The tool names, in the order they are listed: the nine the reference publishes ("CLI" → "MCP
+#: tools"), then the event-loop tools of docs/mcp.md (history, waiting, resend, signatures).
 TOOL_NAMES: tuple[str, ...] = (
     "cstar_list_tickets",
     "cstar_get_ticket",
@@ -27,10 +28,14 @@ TOOL_NAMES: tuple[str, ...] = (
     "cstar_trigger_webhook",
     "cstar_get_status",
     "cstar_list_events",
+    "cstar_recent_events",
+    "cstar_wait_for_event",
+    "cstar_resend_event",
+    "cstar_verify_signature",
 )
 
-#: Tools that change something (a ticket is created, a test event is delivered); ``--read-only`` hides them.
-WRITE_TOOLS: frozenset[str] = frozenset({"cstar_create_ticket", "cstar_trigger_webhook"})
+#: Tools that change something (a ticket is created, an event is delivered); ``--read-only`` hides them.
+WRITE_TOOLS: frozenset[str] = frozenset({"cstar_create_ticket", "cstar_trigger_webhook", "cstar_resend_event"})
 
 
 def _canonical(name: str) -> str:

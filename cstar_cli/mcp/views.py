@@ -21,7 +21,7 @@ from cstar_cli.mcp.sanitize import trim
 if TYPE_CHECKING:
     # Type hints only: the API client pulls in httpx, which start-up must not wait for.
     from cstar_cli.api import Result
-    from cstar_cli.api.models import Article, Customer, Message, Ticket, TriggerTestResult
+    from cstar_cli.api.models import Article, Customer, EventDetail, EventSummary, Message, Ticket, TriggerTestResult
     from cstar_cli.mcp import outputs as o
     from cstar_cli.views.status import StatusOutput
 
@@ -33,6 +33,9 @@ __all__ = [
     "article_list",
     "customer_detail",
     "customer_list",
+    "event_outcomes",
+    "recent_event",
+    "waited_event",
     "ticket_created",
     "ticket_detail",
     "ticket_list",
@@ -331,4 +334,69 @@ def status_result(status: StatusOutput) -> o.StatusResult:
         "api": status["api"],
         "rateLimit": rate_limit if rate_limit is not None and rate_limit["limit"] is not None else None,
         "version": status["version"],
+    }
+
+
+# event history -----------------------------------------------------------------------------------
+
+#: Fields of an event's resource a waiting agent is shown (when present and not a container).
+KEY_FIELDS = ("status", "priority", "title", "name", "category", "customerId", "ticketId", "sender", "isPublic")
+ERROR_LIMIT = 300
+
+
+def event_outcomes(e: EventSummary) -> list[o.EventOutcome]:
+    """An event's ``deliveries`` (server contract, "Event history and resend"), each marked ``failed``
+    as the contract defines it: an error, or a status that is not 2xx."""
+    out: list[o.EventOutcome] = []
+    for d in e.get("deliveries") or []:
+        if not isinstance(d, dict):
+            continue
+        status, error = _int(d.get("status")), trim(_str(d.get("error")), ERROR_LIMIT)[0]
+        out.append(
+            {
+                "target": _str(d.get("target")) or "",
+                "status": status,
+                "attempts": _int(d.get("attempts")),
+                "failed": error is not None or (status is not None and not 200 <= status <= 299),
+                "error": error,
+                "at": _str(d.get("at")),
+            }
+        )
+    return out
+
+
+def recent_event(e: EventSummary) -> o.RecentEvent:
+    """One ``GET /events`` item → :class:`~cstar_cli.mcp.outputs.RecentEvent`."""
+    return {
+        "id": _str(e.get("id")) or "",
+        "type": _str(e.get("type")),
+        "createdAt": _str(e.get("createdAt")),
+        "deliveries": event_outcomes(e),
+    }
+
+
+def waited_event(e: EventDetail | EventSummary) -> o.WaitedEvent:
+    """An event with, from its ``payload`` text when there is one, the id of its resource
+    (``data.<resource>``, the type's first part) and a few scalar fields of it (:data:`KEY_FIELDS`,
+    text trimmed to 200 characters) → :class:`~cstar_cli.mcp.outputs.WaitedEvent`."""
+    kind = _str(e.get("type")) or ""
+    resource: Any = None
+    try:
+        data = json.loads(str(e.get("payload"))).get("data") if e.get("payload") else None
+    except (ValueError, AttributeError):
+        data = None
+    if isinstance(data, dict):
+        resource = data.get(kind.split(".", 1)[0])
+        if not isinstance(resource, dict):
+            resource = next((v for v in data.values() if isinstance(v, dict)), None)
+    fields: dict[str, Any] = {}
+    if isinstance(resource, dict):
+        for key in KEY_FIELDS:
+            value = resource.get(key)
+            if isinstance(value, (str, int, float, bool)):
+                fields[key] = trim(value, TITLE_LIMIT)[0] if isinstance(value, str) else value
+    return {
+        **recent_event(e),
+        "resourceId": _str(resource.get("id")) if isinstance(resource, dict) else None,
+        "fields": fields,
     }

@@ -6,17 +6,29 @@ it means (server contract "Listening — CLI sessions", steps 2 and 4; docs/prot
 - a handshake answered 404, or close 4404: the session is gone, a new one is needed;
 - close 1009 (sent or received): a frame over the relay's limit;
 - anything else (other closes, network errors, other statuses): transient, reconnect.
+
+Keepalive (server contract "Listening", step 4) counts *any* data from the server as proof that it
+is alive: a ping is sent only after :data:`KEEPALIVE_INTERVAL` seconds without a single byte from
+the server, and the connection is given up only when nothing at all (no frame, no pong) arrived for
+:data:`KEEPALIVE_TIMEOUT` seconds after it, while the relay was reading. A server writing a long
+backlog never waits on a pong queued behind that backlog, and a dead peer is still found. While
+the relay itself holds reading back (its queue of received frames is full because the receiver is
+slow), silence is not the server's fault and never times out. ``CSTAR_LISTEN_KEEPALIVE=INTERVAL[,TIMEOUT]``
+(seconds) overrides both, for tests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 from websockets.frames import Close
+from websockets.protocol import State
 
 from cstar_cli.api import USER_AGENT
 from cstar_cli.errors import CStarAuthenticationError, CStarConnectionError, CStarPermissionError, CStarServerError
@@ -30,12 +42,97 @@ from cstar_cli.protocol.frames import (
 )
 from cstar_cli.protocol.urls import is_loopback
 
-__all__ = ["Loss", "Lost", "SessionGone", "check_session", "classify_close", "open_socket", "revoked"]
+__all__ = [
+    "Loss",
+    "Lost",
+    "SessionGone",
+    "before_data",
+    "check_session",
+    "classify_close",
+    "keepalive_settings",
+    "open_socket",
+    "revoked",
+    "write_texts",
+]
 
 #: How long (s) the opening handshake may take.
 OPEN_TIMEOUT = 10.0
 #: How long (s) closing waits for the peer's close frame.
 CLOSE_TIMEOUT = 0.5
+#: How long (s) without any data from the server before a keepalive ping is sent.
+KEEPALIVE_INTERVAL = 20.0
+#: How long (s) without any data at all (frames or pong) after a ping before the connection is lost.
+KEEPALIVE_TIMEOUT = 20.0
+#: ``INTERVAL[,TIMEOUT]`` in seconds: overrides the two above (tests use a short keepalive).
+KEEPALIVE_ENV = "CSTAR_LISTEN_KEEPALIVE"
+
+
+def keepalive_settings(environ: Mapping[str, str] = os.environ) -> tuple[float, float]:
+    """``(interval, timeout)`` in seconds: :data:`KEEPALIVE_ENV` when it holds one or two positive
+    numbers, else the defaults (a malformed value is ignored rather than failing the run)."""
+    raw = environ.get(KEEPALIVE_ENV, "").strip()
+    if not raw:
+        return KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT
+    try:
+        values = [float(v) for v in raw.split(",")]
+    except ValueError:
+        return KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT
+    if not 1 <= len(values) <= 2 or not all(0 < v < 86_400 for v in values):
+        return KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT
+    return values[0], values[-1] if len(values) == 2 else KEEPALIVE_TIMEOUT
+
+
+class _Socket(ClientConnection):
+    """A client connection whose keepalive counts any received data as a sign of life (module
+    docs). ``ping_interval`` and ``ping_timeout`` (s) keep their ``websockets`` meaning otherwise:
+    the library starts :meth:`keepalive` after the handshake and cancels it when the connection is
+    lost."""
+
+    #: Event-loop time of the last bytes received (0: none yet).
+    last_data = 0.0
+    #: Called before received bytes are parsed (see :func:`before_data`).
+    before_data: Callable[[], None] | None = None
+    #: Event-loop time silence is counted from at the earliest: keepalive's start, then the last ping.
+    _since = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        self.last_data = self.loop.time()
+        if self.before_data is not None:
+            self.before_data()
+        super().data_received(data)
+
+    def _quiet_for(self) -> float:
+        """Seconds since the server last sent anything; 0 while reading is paused by this side."""
+        if not self.transport.is_reading():
+            return 0.0
+        return self.loop.time() - max(self.last_data, self._since)
+
+    async def keepalive(self) -> None:
+        interval, timeout = self.ping_interval, self.ping_timeout
+        if interval is None:
+            return
+        self._since = self.loop.time()
+        try:
+            while True:
+                quiet = self._quiet_for()
+                if quiet < interval:
+                    await asyncio.sleep(interval - quiet)
+                    continue
+                pong = asyncio.ensure_future(await self.ping())
+                if timeout is None:
+                    continue
+                self._since = self.loop.time()
+                while not pong.done():
+                    quiet = self._quiet_for()
+                    if quiet >= timeout:
+                        # Nothing at all for the whole timeout: the peer (or the path to it) is gone.
+                        self.transport.abort()
+                        return
+                    await asyncio.wait([pong], timeout=timeout - quiet)
+                if not pong.cancelled() and pong.exception() is not None:
+                    return  # the connection closed while waiting: its reader reports why
+        except ConnectionClosed:
+            return
 
 
 class SessionGone(Exception):
@@ -148,6 +245,7 @@ async def open_socket(url: str, *, api_key: str, max_frame_bytes: int, last_even
     headers = {"Authorization": f"Bearer {api_key}", MAX_FRAME_HEADER: str(max_frame_bytes)}
     if last_event_id:
         headers[LAST_EVENT_ID_HEADER] = last_event_id
+    interval, timeout = keepalive_settings()
     try:
         return await connect(
             url,
@@ -158,6 +256,9 @@ async def open_socket(url: str, *, api_key: str, max_frame_bytes: int, last_even
             max_size=max_frame_bytes,
             # Frames are small JSON and mostly on loopback: compression would only cost CPU.
             compression=None,
+            create_connection=_Socket,
+            ping_interval=interval,
+            ping_timeout=timeout,
         )
     except InvalidStatus as e:
         raise _refused(e.response.status_code) from None
@@ -165,6 +266,27 @@ async def open_socket(url: str, *, api_key: str, max_frame_bytes: int, last_even
         raise CStarServerError(f"The server sent an invalid WebSocket URL ({e}).", code="bad_session") from None
     except (OSError, asyncio.TimeoutError, WebSocketException) as e:
         raise Lost(_describe_network(e)) from None
+
+
+def before_data(ws: ClientConnection, callback: Callable[[], None] | None) -> None:
+    """Have ``callback`` run each time bytes arrive on ``ws``, before they are parsed: the relay
+    writes its waiting acks there, so they leave before a frame read in the same bytes can close
+    the connection (an oversized one, 1009)."""
+    if isinstance(ws, _Socket):
+        ws.before_data = callback
+
+
+def write_texts(ws: ClientConnection, texts: Sequence[str]) -> bool:
+    """Write ``texts`` as text frames in order, in one write and without waiting (for small frames,
+    such as acks, sent many at a time: one write instead of one per frame). Returns False, having
+    sent nothing, when the connection is not open."""
+    protocol = ws.protocol
+    if protocol.state is not State.OPEN:
+        return False
+    for text in texts:
+        protocol.send_text(text.encode())
+    ws.transport.write(b"".join(protocol.data_to_send()))
+    return True
 
 
 def _refused(status: int) -> Exception:

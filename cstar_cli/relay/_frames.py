@@ -40,6 +40,7 @@ _CREATED_AT = re.compile(r'"created_at"\s*:\s*"([^"]+)"')
 _CREATED_AT_SPAN = 4096
 
 _loads = json.loads
+_quote = json.encoder.encode_basestring_ascii
 # What an HTTP field value may not hold (RFC 9110): the event id, type, webhook id and request id
 # become delivery headers, so text with these could never be forwarded (or would split a header).
 _UNSENDABLE = re.compile(r"[\x00-\x1f\x7f]")
@@ -174,15 +175,11 @@ def too_large_notice(frame: Mapping[str, Any], event_id: str, limit: int) -> Eve
 
 
 def ack_frame(event_id: str, status: int | None, duration_ms: int, attempts: int, error: str | None) -> str:
-    """The ``ack`` frame's text: ``{"type": "ack", "eventId", "status", "durationMs", "attempts", "error"}``."""
-    return json.dumps(
-        {
-            "type": FRAME_ACK,
-            "eventId": event_id,
-            "status": status,
-            "durationMs": duration_ms,
-            "attempts": attempts,
-            "error": error,
-        },
-        separators=(",", ":"),
+    """The ``ack`` frame's text: ``{"type": "ack", "eventId", "status", "durationMs", "attempts", "error"}``,
+    compact and ASCII-only (the text ``json.dumps(..., separators=(",", ":"))`` gives), built without
+    a generic encoder since it runs once per event."""
+    return (
+        f'{{"type":{_quote(FRAME_ACK)},"eventId":{_quote(event_id)},'
+        f'"status":{"null" if status is None else int(status)},"durationMs":{int(duration_ms)},'
+        f'"attempts":{int(attempts)},"error":{"null" if error is None else _quote(error)}}}'
     )

@@ -71,7 +71,16 @@ from cstar_cli.errors import (
 )
 from cstar_cli.output import shorten
 from cstar_cli.protocol.frames import FRAME_EVENT, FRAME_EVENT_TOO_LARGE, FRAME_WELCOME
-from cstar_cli.relay._connection import Loss, Lost, SessionGone, check_session, classify_close, open_socket
+from cstar_cli.relay._connection import (
+    Loss,
+    Lost,
+    SessionGone,
+    before_data,
+    check_session,
+    classify_close,
+    open_socket,
+    write_texts,
+)
 from cstar_cli.relay._elements import (
     CatchingUp,
     Delivered,
@@ -139,6 +148,9 @@ INITIAL_TRIES = 3
 SEEN_WINDOW = 50_000
 #: After a reconnect, this long (s) without a frame means the server's replay is over.
 REPLAY_QUIET = 0.3
+#: Acks are written together (one write for many): at most this many wait, for at most ACK_DELAY s.
+ACK_BATCH = 64
+ACK_DELAY = 0.01
 
 #: The handler of one event frame type: ``(socket, frame, event id, replay)`` → the elements it yields.
 _FrameHandler = Callable[[ClientConnection, Mapping[str, Any], str, "_Replay"], AsyncIterator[Element]]
@@ -336,6 +348,10 @@ class Relay:
         self._attempts = 0
         self._in_flight: str | None = None
         self._stopping = False
+        # Acks due on ``_acks_ws`` but not written yet: (event id, ack frame, cursor, new), see _ack.
+        self._acks: list[tuple[str, str, bool, bool]] = []
+        self._acks_ws: ClientConnection | None = None
+        self._acks_timer: asyncio.TimerHandle | None = None
 
     # public -----------------------------------------------------------------------------------
 
@@ -363,6 +379,7 @@ class Relay:
         connections, then delete the session with ``close_session`` (waiting at most 1 s); return
         the totals. Safe to call more than once."""
         ws, self._ws = self._ws, None
+        self._write_acks()  # outcomes already known are acked before the socket closes
         if ws is not None:
             with contextlib.suppress(asyncio.TimeoutError, OSError, WebSocketException):
                 await asyncio.wait_for(ws.close(), CLOSE_SOCKET_WAIT)
@@ -801,6 +818,46 @@ class Relay:
         self._in_flight = None
         return ack
 
+    async def _send_acks(self, ws: ClientConnection) -> None:
+        """Send the waiting acks now, all but the last in one write and the last through
+        ``ws.send`` (which waits while the socket's buffer is full, and raises ``ConnectionClosed``)."""
+        if self._acks_timer is not None:
+            self._acks_timer.cancel()
+            self._acks_timer = None
+        batch, self._acks = self._acks, []
+        if len(batch) > 1:
+            write_texts(ws, [b[1] for b in batch[:-1]])
+        await ws.send(batch[-1][1])
+        self._acked(batch)
+
+    def _write_acks(self) -> None:
+        """Write the waiting acks in one write, without waiting (the timer's flush, and before
+        closing); acks due on a connection that is no longer open are dropped (their events are
+        replayed and answered from :attr:`_handled`)."""
+        if self._acks_timer is not None:
+            self._acks_timer.cancel()
+            self._acks_timer = None
+        batch, self._acks = self._acks, []
+        ws = self._acks_ws
+        if batch and ws is not None and write_texts(ws, [b[1] for b in batch]):
+            self._acked(batch)
+
+    def _drop_acks(self) -> None:
+        if self._acks_timer is not None:
+            self._acks_timer.cancel()
+            self._acks_timer = None
+        self._acks = []
+
+    def _acked(self, batch: list[tuple[str, str, bool, bool]]) -> None:
+        """What sending ``batch`` means: each event becomes the resume point (unless not ``cursor``:
+        a resend's), and each ``new`` one counts as progress."""
+        for event_id, _, cursor, new in batch:
+            if cursor and sendable(event_id):
+                # An id that cannot travel as Last-Event-ID (a malformed frame's) is acked, never resumed from.
+                self._last_acked = event_id
+            if new:
+                self._progress += 1
+
     def _remember(self, event_id: str, ack: str) -> str:
         """Keep ``ack`` (the last :data:`SEEN_WINDOW` only) to answer a replay of ``event_id``; returns it."""
         handled = self._handled
@@ -812,19 +869,25 @@ class Relay:
     async def _ack(
         self, ws: ClientConnection, event_id: str, ack: str, *, new: bool, cursor: bool = True, ordered: bool = False
     ) -> None:
-        """Send ``ack`` (raises ``ConnectionClosed``); ``event_id`` becomes the resume point (unless
-        not ``cursor``: a resend's), and acking a ``new`` event (not a replay of one acked before)
-        counts as progress. With several targets, a new event's ack waits behind earlier events
-        still being delivered (``ordered``: it is :meth:`_flush_acks` sending it)."""
+        """Send ``ack`` (raises ``ConnectionClosed``), together with others: it waits at most
+        :data:`ACK_DELAY` s or behind :data:`ACK_BATCH` - 1 others, and goes at once when stopping.
+        Once sent, ``event_id`` becomes the resume point (unless not ``cursor``: a resend's), and
+        acking a ``new`` event (not a replay of one acked before) counts as progress. Waiting acks
+        are also written whenever the server's next bytes arrive (:func:`before_data`). With several
+        targets, a new event's ack waits behind earlier events still being delivered (``ordered``:
+        it is :meth:`_flush_acks` sending it)."""
         if new and not ordered and self._unacked:
             self._unacked.append(_Unacked(event_id, None, ack, cursor=cursor))
             self._unacked_ids[event_id] = self._unacked[-1]
             return
-        await ws.send(ack)
-        if cursor and sendable(event_id):
-            # An id that cannot travel as Last-Event-ID (a malformed frame's) is acked, never resumed from.
-            self._last_acked = event_id
-        if new:
-            self._progress += 1
+        if self._acks_ws is not ws:
+            self._drop_acks()
+            self._acks_ws = ws
+            before_data(ws, self._write_acks)
+        self._acks.append((event_id, ack, cursor, new))
+        if self._stopping or len(self._acks) >= ACK_BATCH:
+            await self._send_acks(ws)
+        elif self._acks_timer is None:
+            self._acks_timer = asyncio.get_running_loop().call_later(ACK_DELAY, self._write_acks)
         if self._stopping:
             raise _StopRequested

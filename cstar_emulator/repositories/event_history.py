@@ -64,20 +64,31 @@ class EventHistoryRecords:
         self.db = db
 
     def page(
-        self, scope: Scope, patterns: Sequence[str], *, failed: bool, limit: int, before_seq: int | None
+        self,
+        scope: Scope,
+        patterns: Sequence[str],
+        *,
+        failed: bool,
+        limit: int,
+        before_seq: int | None,
+        after_seq: int | None = None,
     ) -> tuple[list[StoredEvent], bool]:
         """Up to ``limit`` events of ``scope`` matching ``patterns``, newest first, numbered below
-        ``before_seq`` (None: from the newest); with ``failed``, only those whose latest outcome at
-        some target failed. Also whether more exist."""
+        ``before_seq`` (None: from the newest); or, with ``after_seq``, oldest first from the one
+        numbered just above it. With ``failed``, only those whose latest outcome at some target
+        failed. Also whether more exist."""
         where, params = _type_clause(patterns)
         if before_seq is not None:
             where += " AND e.seq < ?"
             params.append(before_seq)
+        if after_seq is not None:
+            where += " AND e.seq > ?"
+            params.append(after_seq)
         if failed:
             where += f" AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND {_LATEST} AND {FAILED_SQL})"
         rows = self.db.all(
             "SELECT e.seq, e.id, e.type, e.payload, e.request_id, e.created FROM events e "
-            f"WHERE e.team_id = ? AND e.mode = ?{where} ORDER BY e.seq DESC LIMIT ?",
+            f"WHERE e.team_id = ? AND e.mode = ?{where} ORDER BY e.seq {'ASC' if after_seq is not None else 'DESC'} LIMIT ?",
             *scope,
             *params,
             limit + 1,

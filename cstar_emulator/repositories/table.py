@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from cstar_emulator.db import Database, Scope, escape_like, to_column
+from cstar_emulator.db import COUNTED_TABLES, Database, Scope, escape_like, to_column
 from cstar_emulator.ids import iso_now, new_id
 from cstar_emulator.models import Resource
 
@@ -83,13 +83,26 @@ class ScopedTable:
             where.append("(" + " OR ".join(s.format(like=cond) for s in self.searched) + ")")
             params += [like(term)] * len(self.searched)
         sql_where = " WHERE " + " AND ".join(where)
-        total = int(self.db.scalar(f"SELECT COUNT(*) FROM {self.table} {a}{sql_where}", *params))
-        rows = self.db.all(
-            f"{self.select}{sql_where} ORDER BY {order or self.order or f'{a}.rowid DESC'} LIMIT ? OFFSET ?",
-            *params,
-            page_size,
-            (page - 1) * page_size,
-        )
+        if len(where) == 2 and self.table in COUNTED_TABLES:
+            total = self.db.row_count(self.table, scope)
+        else:
+            total = int(self.db.scalar(f"SELECT COUNT(*) FROM {self.table} {a}{sql_where}", *params))
+        offset = (page - 1) * page_size
+        if total <= offset:
+            return [], total
+        sort = order or self.order
+        if sort:
+            rows = self.db.all(f"{self.select}{sql_where} ORDER BY {sort} LIMIT ? OFFSET ?", *params, page_size, offset)
+        else:
+            # Newest first: the rowids of the page come from the scope's index alone, so a deep
+            # page skips index entries rather than reading (and computing the columns of) rows.
+            rows = self.db.all(
+                f"{self.select} WHERE {a}.rowid IN (SELECT {a}.rowid FROM {self.table} {a}{sql_where} "
+                f"ORDER BY {a}.rowid DESC LIMIT ? OFFSET ?) ORDER BY {a}.rowid DESC",
+                *params,
+                page_size,
+                offset,
+            )
         return [self.resource(r) for r in rows], total
 
     def update(self, scope: Scope, row_id: str, changes: Mapping[str, Any]) -> None:

@@ -27,7 +27,8 @@ def _reader(request: Request) -> Caller:
 
 async def list_events(request: Request) -> Response:
     """``GET /events?type&failed&limit&before`` → events newest first (no payload), ``meta.pagination``
-    ``{"limit", "hasMore", "nextCursor"}``. ``type``: patterns as a session's filter; ``failed=true``:
+    ``{"limit", "hasMore", "nextCursor"}``; ``after=evt_…`` instead: the events newer than that one,
+    oldest first. ``type``: patterns as a session's filter; ``failed=true``:
     only events whose latest outcome at some target failed; ``limit`` 1–100 (default 20)."""
     c = _reader(request)
     q = request.query_params
@@ -35,7 +36,7 @@ async def list_events(request: Request) -> Response:
     failed = v.flag(q["failed"], "failed") if q.get("failed") else False
     limit = v.integer(q.get("limit", "20"), "limit", minimum=1, maximum=100)
     items, has_more, cursor = c.emulator.history.page(
-        c.scope, patterns, failed=failed, limit=limit, before=q.get("before")
+        c.scope, patterns, failed=failed, limit=limit, before=q.get("before"), after=q.get("after")
     )
     return ok(request, items, pagination={"limit": limit, "hasMore": has_more, "nextCursor": cursor})
 

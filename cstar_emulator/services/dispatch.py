@@ -4,28 +4,51 @@ Each matching active webhook gets the event's exact payload bytes, signed at sen
 secret (:func:`cstar_cli.protocol.webhook.delivery_headers`). Failed attempts (non-2xx, timeout,
 connection error) are retried with exponential backoff. One worker per webhook sends its events
 strictly in order: an event waits until the one before it succeeded or ran out of attempts.
+
+Each webhook's worker POSTs over that webhook's kept-alive
+:class:`cstar_cli.protocol.http1.HttpClient`, kept between bursts (reopened when the URL changes,
+dropped when the webhook is deleted or paused): per POST it costs a fraction of an ``httpx`` request, which is what
+lets delivery keep up with ``cstar listen``. Where and how to deliver (URL, secret, active) is cached
+per webhook and dropped by :meth:`WebhookDispatcher.invalidate` on every webhook write, so an edit,
+pause or delete applies from the next attempt on without a query per attempt. Attempts are recorded
+through :class:`~cstar_emulator.services.deliveries.Deliveries`, which writes them in batches a few
+milliseconds late.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections import deque
 from collections.abc import Sequence
-
-import httpx
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from cstar_cli.protocol import events as catalog
+from cstar_cli.protocol.http1 import HttpClient, HttpError
 from cstar_cli.protocol.webhook import delivery_headers
 from cstar_emulator.db import Database, Scope
 from cstar_emulator.repositories.events import Event
-from cstar_emulator.repositories.webhooks import Webhooks
+from cstar_emulator.repositories.webhooks import Target, Webhooks
 from cstar_emulator.services.deliveries import Deliveries
 
 __all__ = ["WebhookDispatcher"]
 
 log = logging.getLogger("cstar.emulator")
+
+#: The ``User-Agent`` of every delivery.
+USER_AGENT = "cstar-emulator"
+
+
+def basic_auth(url: str) -> str | None:
+    """``Basic …`` for the ``user:password@`` of ``url`` (percent-decoded; an absent password is
+    empty), or None when it names no user: a receiver URL with credentials gets them sent."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    raw = unquote_to_bytes(parts.username) + b":" + unquote_to_bytes(parts.password or "")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 class WebhookDispatcher:
@@ -54,13 +77,29 @@ class WebhookDispatcher:
         self._subscriptions: dict[Scope, list[tuple[str, list[str]]]] = {}
         self._queues: dict[str, deque[Event]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._client: httpx.AsyncClient | None = None
+        # Webhook id → its target (None: deleted or paused); any webhook write clears it all, as
+        # writes are rare and a reset or import may touch every webhook of a scope.
+        self._targets: dict[str, Target | None] = {}
+        self._clients: dict[str, HttpClient] = {}
 
     def invalidate(self, scope: Scope) -> None:
-        """Forget the cached webhook list of ``scope``; call after any webhook write."""
-        self._subscriptions.pop(scope, None)
+        """Forget the cached webhook list of ``scope`` and every cached target; call after any
+        webhook write."""
+        self._forget(scope)
         # A list read again before the write commits would hold it even if it then rolls back.
-        self.db.on_rollback(lambda: self._subscriptions.pop(scope, None))
+        self.db.on_rollback(lambda: self._forget(scope))
+
+    def _forget(self, scope: Scope) -> None:
+        self._subscriptions.pop(scope, None)
+        self._targets.clear()
+
+    def _target(self, webhook_id: str) -> Target | None:
+        """Where to deliver to the webhook now (cached until :meth:`invalidate`)."""
+        try:
+            return self._targets[webhook_id]
+        except KeyError:
+            target = self._targets[webhook_id] = self.webhooks.target(webhook_id)
+            return target
 
     def matching(self, scope: Scope, event_type: str) -> list[str]:
         """Ids of the active webhooks of ``scope`` subscribed to ``event_type``."""
@@ -87,12 +126,30 @@ class WebhookDispatcher:
             if not queue:
                 self._queues.pop(webhook_id, None)
 
+    async def _client(self, webhook_id: str, url: str) -> HttpClient:
+        """The webhook's client for ``url``; one for an earlier URL is closed first."""
+        client = self._clients.get(webhook_id)
+        if client is not None and client.url != url:
+            await self._drop_client(webhook_id)
+            client = None
+        if client is None:
+            client = self._clients[webhook_id] = HttpClient(
+                url, timeout=self.timeout, user_agent=USER_AGENT, authorization=basic_auth(url)
+            )
+        return client
+
+    async def _drop_client(self, webhook_id: str) -> None:
+        client = self._clients.pop(webhook_id, None)
+        if client is not None:
+            await client.aclose()
+
     async def _deliver(self, webhook_id: str, event: Event) -> None:
         body = event.payload.encode("utf-8")
         for attempt in range(1, self.max_attempts + 1):
-            # Re-read every attempt: the webhook may have been edited, paused or deleted meanwhile.
-            target = self.webhooks.target(webhook_id)
+            # Looked up every attempt: the webhook may have been edited, paused or deleted meanwhile.
+            target = self._target(webhook_id)
             if target is None:
+                await self._drop_client(webhook_id)
                 return
             headers = delivery_headers(
                 body,
@@ -107,14 +164,12 @@ class WebhookDispatcher:
             error: str | None = None
             started = time.perf_counter()
             try:
-                resp = await self._http().post(target.url, content=body, headers=headers)
-                status = resp.status_code
+                client = await self._client(webhook_id, target.url)
+                status = await client.post(headers, body)
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
-            except httpx.TimeoutException:
-                error = f"timed out after {self.timeout:g} s"
-            except httpx.HTTPError as e:
-                error = str(e) or type(e).__name__
+            except HttpError as e:
+                error = e.reason
             duration = round((time.perf_counter() - started) * 1000, 1)
             self.deliveries.record(
                 "webhook",
@@ -134,19 +189,12 @@ class WebhookDispatcher:
                 await asyncio.sleep(self.base_delay * 2 ** (attempt - 1))
         log.warning("Webhook %s: giving up on %s after %d attempts", webhook_id, event.id, self.max_attempts)
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            # trust_env=False: a proxy from the environment must not intercept local receivers.
-            self._client = httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False)
-        return self._client
-
     async def aclose(self) -> None:
-        """Stop every worker (pending deliveries are dropped) and close the HTTP client."""
+        """Stop every worker (pending deliveries are dropped) and close every connection."""
         workers = list(self._workers.values())
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         self._queues.clear()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        for webhook_id in list(self._clients):
+            await self._drop_client(webhook_id)

@@ -75,20 +75,35 @@ class EventHistory:
             items.append(item)
         return items
 
+    def _seq(self, scope: Scope, event_id: str, field: str) -> int:
+        stored = self.records.get(scope, event_id)
+        if stored is None:
+            raise ApiError.invalid(field, f"No event {event_id!r}.")
+        return stored.event.seq
+
     def page(
-        self, scope: Scope, patterns: Sequence[str], *, failed: bool, limit: int, before: str | None
+        self,
+        scope: Scope,
+        patterns: Sequence[str],
+        *,
+        failed: bool,
+        limit: int,
+        before: str | None,
+        after: str | None = None,
     ) -> tuple[list[Resource], bool, str | None]:
-        """Up to ``limit`` events, newest first, older than the event ``before`` (an ``evt_…`` id;
-        400 ``before`` when ``scope`` has none); whether more exist, and the next page's cursor."""
-        before_seq = None
-        if before:
-            stored = self.records.get(scope, before)
-            if stored is None:
-                raise ApiError.invalid("before", f"No event {before!r}.")
-            before_seq = stored.event.seq
+        """Up to ``limit`` events, newest first, older than the event ``before`` (an ``evt_…`` id);
+        or, with ``after``, the events newer than that one, oldest first. Whether more exist, and the
+        next page's cursor (the last event's id). 400 ``before``/``after`` for an event ``scope`` has
+        not (or no longer) got, and for both at once."""
+        if before and after:
+            raise ApiError.invalid("after", "Give before or after, not both.")
+        before_seq = self._seq(scope, before, "before") if before else None
+        after_seq = self._seq(scope, after, "after") if after else None
         # Acks and attempts are written in batches: the latest must be visible to this read.
         self.deliveries.flush()
-        found, has_more = self.records.page(scope, patterns, failed=failed, limit=limit, before_seq=before_seq)
+        found, has_more = self.records.page(
+            scope, patterns, failed=failed, limit=limit, before_seq=before_seq, after_seq=after_seq
+        )
         items = self._resources(scope, found, payload=False)
         return items, has_more, (items[-1]["id"] if has_more and items else None)
 
