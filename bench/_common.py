@@ -10,6 +10,7 @@ spread is the p10–p90 of those per-round ratios.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -41,10 +42,16 @@ __all__ = [
     "Listen",
     "Machine",
     "Spread",
+    "add_burst_arguments",
+    "add_webhook",
+    "burst",
     "cli_env",
     "cpu_seconds",
+    "emit_paced",
+    "emulator_env",
     "interleave",
     "paired_ratios",
+    "quantile",
     "run",
     "spread",
     "verdict",
@@ -99,6 +106,12 @@ def paired_ratios(samples: Sequence[float], base: Sequence[float]) -> list[float
     return [a / b for a, b in zip(samples, base, strict=True)]
 
 
+def quantile(values: Sequence[float], q: float) -> float:
+    """The value at rank ``q`` (0–1) of at least one value (nearest rank, no interpolation)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def verdict(value: float, target: float, *, at_most: bool = True) -> str:
     """``ok`` or ``MISS`` for ``value`` against ``target`` (``at_most``: lower is better), with the target."""
     good = value <= target if at_most else value >= target
@@ -129,6 +142,12 @@ class Machine:
             )
         return lines
 
+    def print_report(self) -> None:
+        """:meth:`report` on stdout after a blank line: the end of every bench's output."""
+        print()
+        for line in self.report():
+            print(line)
+
 
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds used so far by process ``pid`` (Linux ``/proc``; None elsewhere or
@@ -151,8 +170,57 @@ def cli_env(config_dir: Path, extra: Mapping[str, str] | None = None) -> dict[st
     env["CSTAR_CONFIG_DIR"] = str(config_dir)
     env["CSTAR_CREDENTIAL_STORE"] = "file"
     env["NO_COLOR"] = "1"
+    # A child must be able to write cstar's bytecode (in the warm-up round), as an installed copy has
+    # it: with PYTHONDONTWRITEBYTECODE inherited, every sample would compile cstar's modules anew.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(extra or {})
     return env
+
+
+def emulator_env(config_dir: Path, emu: Emulator) -> dict[str, str]:
+    """:func:`cli_env` with ``emu``'s ``sk_test`` key and base URL (``CSTAR_API_KEY``, ``CSTAR_BASE_URL``)."""
+    return cli_env(config_dir, {"CSTAR_API_KEY": emu.keys["sk_test"], "CSTAR_BASE_URL": emu.base_url})
+
+
+def add_burst_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the benches that forward bursts and paced events (``--events``, ``--runs``,
+    ``--warmup-events``, ``--rates``, ``--latency-seconds``, ``--latency-runs``)."""
+    parser.add_argument("--events", type=int, default=20_000, help="events per burst (default 20,000)")
+    parser.add_argument("--runs", type=int, default=3, help="interleaved rounds kept (default 3)")
+    parser.add_argument("--warmup-events", type=int, default=2_000, help="events per case in the warm-up round")
+    parser.add_argument("--rates", default="100,500", help="latency runs, events/s, comma-separated")
+    parser.add_argument("--latency-seconds", type=float, default=4.0, help="length of each latency run (default 4)")
+    parser.add_argument("--latency-runs", type=int, default=1, help="interleaved latency rounds (default 1)")
+
+
+def burst(http: httpx.Client, count: int) -> str:
+    """Have the emulator behind ``http`` (its base URL) emit ``count`` ticket.created events at once;
+    returns the first one's id."""
+    r = http.post("/_emulator/burst", json={"count": count, "event": "ticket.created"})
+    r.raise_for_status()
+    return str(r.json()["data"]["firstEventId"])
+
+
+def add_webhook(api: httpx.Client, url: str) -> tuple[str, str]:
+    """A new webhook on ``url`` for ticket.created, through ``api`` (:meth:`Emulator.client`): (id, secret)."""
+    r = api.post("/webhooks", json={"name": "bench", "url": url, "events": ["ticket.created"]})
+    r.raise_for_status()
+    return r.json()["data"]["id"], r.json()["data"]["secret"]
+
+
+def emit_paced(emit: Callable[[], str], rate: float, seconds: float) -> tuple[int, str, float]:
+    """Call ``emit`` (one event; returns its id) at ``rate``/s for ``seconds`` (at least twice);
+    returns (count, first event id, achieved rate per s)."""
+    count = max(2, int(rate * seconds))
+    first = ""
+    start = time.perf_counter()
+    for i in range(count):
+        pause = start + i / rate - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)  # pacing the emitter, not waiting for a result
+        event_id = emit()
+        first = first or event_id
+    return count, first, count / (time.perf_counter() - start)
 
 
 def _stop(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
@@ -171,12 +239,13 @@ class BenchReceiver:
 
     :meth:`reset` clears the record and sets the secret; :meth:`wait` blocks (in the receiver, one
     request) until ``count`` deliveries arrived or ``timeout`` s passed; :meth:`report` fetches the
-    record. Raises RuntimeError when the receiver does not start within 20 s.
+    record. Raises RuntimeError when the receiver does not start within 20 s. ``argv`` starts another
+    server that speaks the same (its first stdout line ``{"url": …}``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, argv: Sequence[str] = (PY, str(BENCH / "fast_receiver.py"), "--port", "0")) -> None:
         self.proc = subprocess.Popen(
-            [PY, str(BENCH / "fast_receiver.py"), "--port", "0"],
+            list(argv),
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,

@@ -134,9 +134,7 @@ def main() -> int:
         f"{verdict(r.median, TARGET, at_most=False)}"
     )
     print(f"(the large emulator reported total = {total:,})")
-    print()
-    for line in machine.report():
-        print(line)
+    machine.print_report()
     return 0
 
 

@@ -52,11 +52,16 @@ from _common import (  # noqa: E402
     BenchReceiver,
     Listen,
     Machine,
-    cli_env,
+    add_burst_arguments,
+    add_webhook,
+    burst,
     cpu_seconds,
+    emit_paced,
     emulator,
+    emulator_env,
     interleave,
     paired_ratios,
+    quantile,
     run,
     spread,
     verdict,
@@ -116,9 +121,7 @@ class Bench:
         self.http = httpx.Client(base_url=self.emu.base_url, timeout=120.0, trust_env=False)
         self.api = self.emu.client(timeout=30.0)
         self.rx = BenchReceiver()
-        self.env = cli_env(
-            workdir / "config", {"CSTAR_API_KEY": self.emu.keys["sk_test"], "CSTAR_BASE_URL": self.emu.base_url}
-        )
+        self.env = emulator_env(workdir / "config", self.emu)
         self.extra: dict[str, Extra] = {}
         self.to_check: list[tuple[str, Got, str, int]] = []  # name, record, first event id, count
         self.latencies: dict[str, list[float]] = {}
@@ -133,15 +136,11 @@ class Bench:
 
     def burst(self, count: int) -> str:
         """Emit ``count`` ticket.created events at once; returns the first one's id."""
-        r = self.http.post("/_emulator/burst", json={"count": count, "event": "ticket.created"})
-        r.raise_for_status()
-        return str(r.json()["data"]["firstEventId"])
+        return burst(self.http, count)
 
     def webhook(self) -> tuple[str, str]:
         """A new webhook on the receiver for ticket.created: (id, secret)."""
-        r = self.api.post("/webhooks", json={"name": "bench", "url": self.rx.url, "events": ["ticket.created"]})
-        r.raise_for_status()
-        return r.json()["data"]["id"], r.json()["data"]["secret"]
+        return add_webhook(self.api, self.rx.url)
 
     def verify(self) -> None:
         """After :meth:`close`: check every kept run against the stored events (all arrived, in
@@ -255,19 +254,6 @@ class Bench:
 
     # --- latency ----------------------------------------------------------------------------------
 
-    def _emit_paced(self, rate: float, seconds: float) -> tuple[int, str, float]:
-        """Emit one event at a time at ``rate``/s; returns (count, first event id, achieved rate)."""
-        count = max(2, int(rate * seconds))
-        first = ""
-        start = time.perf_counter()
-        for i in range(count):
-            pause = start + i / rate - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)  # pacing the emitter, not waiting for a result
-            event_id = self.burst(1)
-            first = first or event_id
-        return count, first, count / (time.perf_counter() - start)
-
     def latency(self, path: str, rate: float, achieved: dict[str, list[float]]) -> None:
         name = f"{path} @{rate:g}/s"
         proc: Listen | None = None
@@ -282,7 +268,7 @@ class Bench:
             self.burst(20)  # warm this path's connections
             self.rx.wait(20, 30.0)
             self.rx.reset(secret)
-            count, first, got_rate = self._emit_paced(rate, self.args.latency_seconds)
+            count, first, got_rate = emit_paced(lambda: self.burst(1), rate, self.args.latency_seconds)
             if not self.rx.wait(count, self._timeout(count)):
                 self.extra.setdefault(name, Extra()).problems.append("timed out")
             got = self.rx.report()
@@ -295,19 +281,9 @@ class Bench:
         achieved.setdefault(name, []).append(got_rate)
 
 
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=20_000, help="events per burst (default 20,000)")
-    parser.add_argument("--runs", type=int, default=3, help="interleaved rounds kept (default 3)")
-    parser.add_argument("--warmup-events", type=int, default=2_000, help="events per case in the warm-up round")
-    parser.add_argument("--rates", default="100,500", help="latency runs, events/s, comma-separated")
-    parser.add_argument("--latency-seconds", type=float, default=4.0, help="length of each latency run (default 4)")
-    parser.add_argument("--latency-runs", type=int, default=1, help="interleaved latency rounds (default 1)")
+    add_burst_arguments(parser)
     parser.add_argument("--no-json-format", action="store_true", help="skip the `listen --format json` case")
     parser.add_argument("--record-case", action="store_true", help="add a `listen --record FILE` case")
     args = parser.parse_args()
@@ -383,7 +359,7 @@ def main() -> int:
             values = lat.get(name, [])
             if not values:
                 continue
-            rows[path] = (_quantile(values, 0.5), _quantile(values, 0.99))
+            rows[path] = (quantile(values, 0.5), quantile(values, 0.99))
             label = "direct webhook" if path == "direct" else "cstar listen"
             print(
                 f"{r:>6g}/s  {label:<20}{rows[path][0]:8.1f}{rows[path][1]:8.1f}{len(values):8d}"
@@ -395,9 +371,7 @@ def main() -> int:
         if len(rows) == 2:
             d50, d99 = rows["listen"][0] - rows["direct"][0], rows["listen"][1] - rows["direct"][1]
             print(f"{'':>8}  {'added by listen':<20}{d50:+8.1f}{d99:+8.1f}")
-    print()
-    for line in machine.report():
-        print(line)
+    machine.print_report()
     return 1 if failed else 0
 
 

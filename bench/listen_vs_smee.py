@@ -65,13 +65,17 @@ from _common import (  # noqa: E402
     BenchReceiver,
     Listen,
     Machine,
-    _readline,
     _stop,
-    cli_env,
+    add_burst_arguments,
+    add_webhook,
+    burst,
     cpu_seconds,
+    emit_paced,
     emulator,
+    emulator_env,
     interleave,
     paired_ratios,
+    quantile,
     run,
     spread,
     verdict,
@@ -140,19 +144,7 @@ class Receiver(BenchReceiver):
     """:class:`BenchReceiver` on :func:`serve_receiver` (this script in ``--serve-receiver`` mode)."""
 
     def __init__(self) -> None:  # noqa: D107 - same contract as BenchReceiver
-        self.proc = subprocess.Popen(
-            [PY, str(Path(__file__).resolve()), "--serve-receiver"],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        line = _readline(self.proc.stdout, 20.0)
-        if not line:
-            _stop(self.proc)
-            raise RuntimeError("bench receiver did not start")
-        self.url = json.loads(line)["url"]
-        self.pid = self.proc.pid
-        self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(30.0, read=None), trust_env=False)
+        super().__init__([PY, str(Path(__file__).resolve()), "--serve-receiver"])
 
     def reset_connections(self) -> None:
         self._http.post("/_bench/connections/reset").raise_for_status()
@@ -380,9 +372,7 @@ class Bench:
         self.api = self.emu.client(timeout=30.0)
         self.rx = Receiver()
         self.smee = SmeeServer(server_dir)
-        self.env = cli_env(
-            workdir / "config", {"CSTAR_API_KEY": self.emu.keys["sk_test"], "CSTAR_BASE_URL": self.emu.base_url}
-        )
+        self.env = emulator_env(workdir / "config", self.emu)
         self.extra: dict[str, Extra] = {}
         self.runs: list[Run] = []
         self.latencies: dict[str, list[float]] = {}
@@ -397,15 +387,11 @@ class Bench:
 
     def burst(self, count: int) -> str:
         """Emit ``count`` ticket.created events at once; returns the first one's id."""
-        r = self.http.post("/_emulator/burst", json={"count": count, "event": "ticket.created"})
-        r.raise_for_status()
-        return str(r.json()["data"]["firstEventId"])
+        return burst(self.http, count)
 
     def webhook(self, url: str) -> tuple[str, str]:
         """A new webhook on ``url`` for ticket.created: (id, secret)."""
-        r = self.api.post("/webhooks", json={"name": "bench", "url": url, "events": ["ticket.created"]})
-        r.raise_for_status()
-        return r.json()["data"]["id"], r.json()["data"]["secret"]
+        return add_webhook(self.api, url)
 
     def channel(self) -> str:
         return f"{self.smee.url}/bench{secrets.token_hex(6)}"
@@ -507,19 +493,6 @@ class Bench:
 
     # --- latency ----------------------------------------------------------------------------------
 
-    def _emit_paced(self, rate: float, seconds: float) -> tuple[int, str, float]:
-        """Emit one event at a time at ``rate``/s; returns (count, first event id, achieved rate)."""
-        count = max(2, int(rate * seconds))
-        first = ""
-        start = time.perf_counter()
-        for i in range(count):
-            pause = start + i / rate - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)  # pacing the emitter, not waiting for a result
-            event_id = self.burst(1)
-            first = first or event_id
-        return count, first, count / (time.perf_counter() - start)
-
     def latency(self, path: str, rate: float) -> None:
         name = f"{path} @{rate:g}/s"
         listen: Listen | None = None
@@ -539,7 +512,7 @@ class Bench:
             self.burst(20)  # warm this path's connections
             self.rx.wait(20, 60.0)
             self.rx.reset(secret)
-            count, first, got_rate = self._emit_paced(rate, self.args.latency_seconds)
+            count, first, got_rate = emit_paced(lambda: self.burst(1), rate, self.args.latency_seconds)
             if not self.rx.wait(count, self._timeout(count)):
                 self.extra.setdefault(name, Extra()).problems.append("timed out")
             got = self.rx.report()
@@ -626,23 +599,13 @@ def _first_difference(a: str, b: str) -> str:
     return f"stored …{a[max(0, i - 12):i + 18]!r}… forwarded …{b[max(0, i - 12):i + 18]!r}…"
 
 
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def _med(values: list[float] | list[int], digits: int = 3) -> str:
     return f"{spread([float(v) for v in values]).median:.{digits}f}" if values else "-"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=20_000, help="events per burst (default 20,000)")
-    parser.add_argument("--runs", type=int, default=3, help="interleaved rounds kept (default 3)")
-    parser.add_argument("--warmup-events", type=int, default=2_000, help="events per case in the warm-up round")
-    parser.add_argument("--rates", default="100,500", help="latency runs, events/s, comma-separated")
-    parser.add_argument("--latency-seconds", type=float, default=4.0, help="length of each latency run (default 4)")
-    parser.add_argument("--latency-runs", type=int, default=1, help="interleaved latency rounds (default 1)")
+    add_burst_arguments(parser)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "cstar-bench" / "smee")
     parser.add_argument("--smee-src", type=Path, help="a checkout of github.com/probot/smee.io (first run only)")
     parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
@@ -733,12 +696,10 @@ def report(args: argparse.Namespace, bench: Bench, rate: dict[str, list[float]],
                 values = bench.latencies.get(name, [])
                 if values:
                     print(
-                        f"{r:>6g}/s  {path:<18}{_quantile(values, 0.5):8.1f}{_quantile(values, 0.99):9.1f}"
+                        f"{r:>6g}/s  {path:<18}{quantile(values, 0.5):8.1f}{quantile(values, 0.99):9.1f}"
                         f"{len(values):8d}{spread(bench.achieved[name]).median:11.0f}"
                     )
-    print()
-    for line in machine.report():
-        print(line)
+    machine.print_report()
     return 1 if failed else 0
 
 

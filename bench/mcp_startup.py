@@ -32,7 +32,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PY, ROOT, Machine, cli_env, emulator, interleave, paired_ratios, run, spread, verdict  # noqa: E402
+from _common import PY, ROOT, Machine, emulator, emulator_env, interleave, paired_ratios, run, spread, verdict  # noqa: E402
 
 START_TARGET = 1.05  # × import mcp.server
 CALL_TARGET = 2.0  # × the direct GET
@@ -183,11 +183,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="cstar-bench-") as tmp:
         emu = emulator(Path(tmp) / "emulator.db")
         try:
-            env = cli_env(
-                Path(tmp) / "config", {"CSTAR_API_KEY": emu.keys["sk_test"], "CSTAR_BASE_URL": emu.base_url}
-            )
-            # As in bench/startup.py: the warm-up round writes cstar's bytecode, as an installed copy has it.
-            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env = emulator_env(Path(tmp) / "config", emu)
             sdk = "import mcp.server"
             start = interleave(
                 [
@@ -228,9 +224,7 @@ def main() -> int:
         "GET /tickets with httpx",
         {"tools/call cstar_list_tickets": CALL_TARGET},
     )
-    print()
-    for line in machine.report():
-        print(line)
+    machine.print_report()
     return 0
 
 

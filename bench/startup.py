@@ -54,9 +54,6 @@ def main() -> int:
         emu = emulator(Path(tmp) / "emulator.db")
         try:
             env = cli_env(Path(tmp) / "config")
-            # The warm-up round must be able to write cstar's bytecode: with PYTHONDONTWRITEBYTECODE
-            # inherited, every sample would compile cstar's modules anew (the baseline compiles nothing).
-            env.pop("PYTHONDONTWRITEBYTECODE", None)
             login = subprocess.run(
                 [exe, "login", "--api-key", "-", "--base-url", emu.base_url],
                 input=emu.keys["sk_test"].encode(),
@@ -90,9 +87,7 @@ def main() -> int:
             ratio, mark = r.fmt(digits=2), verdict(r.median, TARGETS[name])
         print(f"{name:<22}{s.fmt(1000):>22}{ratio:>24}  {mark}")
     print("cstar status --json: against a local emulator, key from the file credential store")
-    print()
-    for line in machine.report():
-        print(line)
+    machine.print_report()
     return 0
 
 

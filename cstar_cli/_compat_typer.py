@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from typer._click import Command, Context, Parameter
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, NoSuchOption, UsageError
 from typer._click.shell_completion import ShellComplete, add_completion_class, get_completion_class
 from typer._coercion import RuntimeParam, build_runtime_param
 from typer._completion_classes import ZshComplete, completion_init
@@ -31,6 +31,7 @@ __all__ = [
     "DeferredCoercion",
     "Context",
     "NoArgsIsHelpError",
+    "NoSuchOption",
     "Parameter",
     "ShellComplete",
     "TyperGroup",

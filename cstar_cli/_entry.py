@@ -36,7 +36,7 @@ if "httpx" not in sys.modules:
     # ImportError. Pinned by tests/test_startup.py.
     sys.modules["httpx._main"] = None  # type: ignore[assignment]
 
-from cstar_cli._stdio import guard_standard_streams, write_failed  # noqa: E402 - after the handler
+from cstar_cli._stdio import guard_standard_streams, sane_terminal_width, write_failed  # noqa: E402 - after the handler
 
 
 def main() -> None:
@@ -46,6 +46,7 @@ def main() -> None:
             # From here on a Ctrl-C is a KeyboardInterrupt: the commands clean up on it.
             signal.signal(signal.SIGINT, signal.default_int_handler)
         guard_standard_streams()
+        sane_terminal_width()  # before the help cache's key, which includes COLUMNS
         if sys.argv[1:] in (["--version"], ["-V"]):
             from cstar_cli import __version__
 

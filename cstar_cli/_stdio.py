@@ -14,7 +14,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["EXIT_OUTPUT", "ClosedStream", "guard_standard_streams", "silence_stdout", "write_failed"]
+__all__ = [
+    "EXIT_OUTPUT",
+    "MIN_WIDTH",
+    "ClosedStream",
+    "guard_standard_streams",
+    "sane_terminal_width",
+    "silence_stderr",
+    "silence_stdout",
+    "write_failed",
+]
 
 #: Exit code for standard output that cannot be written (``cstar_cli.errors.CStarOutputError``).
 EXIT_OUTPUT = 11
@@ -89,8 +98,39 @@ def write_failed(e: OSError) -> int:
 def silence_stdout() -> None:
     """Point stdout at /dev/null, so the interpreter's final flush of what is still buffered does not
     fail a second time (a reader that went away, a full disk)."""
+    _to_devnull(sys.stdout)
+
+
+def silence_stderr(stream: Any = None) -> None:
+    """Point stderr (or ``stream``, a stream standing in for it) at /dev/null after a write to it
+    failed: later notices are dropped instead of failing again, and the interpreter's final flush
+    of stderr cannot turn the exit code into 120."""
+    _to_devnull(sys.stderr if stream is None else stream)
+
+
+def _to_devnull(stream: Any) -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:  # pragma: no cover - no /dev/null
+        return
+    try:
+        os.dup2(devnull, stream.fileno())
     except (OSError, ValueError, AttributeError):
         pass
+    finally:
+        os.close(devnull)
+
+
+#: Narrower than this, help and tables are unreadable: a width below it is taken as a mistake.
+MIN_WIDTH = 20
+
+
+def sane_terminal_width() -> None:
+    """Drop ``COLUMNS`` (read by Rich and Click) and ``TERMINAL_WIDTH`` (Typer's help) from the
+    environment when they are not a whole number of at least :data:`MIN_WIDTH` columns, so the width
+    is what it would be without them: the terminal's, else 80. ``COLUMNS=0`` would otherwise draw
+    help zero columns wide, and a ``TERMINAL_WIDTH`` that is not a number fails Typer's import."""
+    for name in ("COLUMNS", "TERMINAL_WIDTH"):
+        value = os.environ.get(name)
+        if value is not None and not (value.isascii() and value.isdigit() and int(value) >= MIN_WIDTH):
+            del os.environ[name]

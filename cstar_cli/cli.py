@@ -22,9 +22,10 @@ from typer.exceptions import Abort, Exit
 
 from cstar_cli import __version__
 from cstar_cli import _compat_typer as compat
-from cstar_cli._stdio import silence_stdout, write_failed
+from cstar_cli._ending import DEBUG_ENV, failure_code, final_flush
+from cstar_cli._stdio import sane_terminal_width, silence_stdout, write_failed
 from cstar_cli.context import AppContext, get_app
-from cstar_cli.errors import EXIT_CODES, EXIT_INTERRUPTED, CStarError, CStarOutputError, CStarUsageError
+from cstar_cli.errors import EXIT_CODES, EXIT_INTERRUPTED, CStarUsageError
 from cstar_cli.output import Output
 
 __all__ = ["COMMANDS", "app", "main"]
@@ -50,11 +51,7 @@ COMMANDS: dict[str, str] = {
 }
 
 _GLOBAL_FLAGS = {"--json", "--no-color", "--debug"}
-# A failed write with no file name is a write to an already open stream: stdout, for our output.
-_STDOUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EBADF, errno.EIO, errno.EFBIG})
 _GLOBAL_VALUED = {"--api-key", "--base-url", "--profile"}
-#: Set (to anything) to let an unexpected error end with its traceback; ``--debug`` sets it.
-DEBUG_ENV = "CSTAR_DEBUG"
 
 
 def hoist_global_options(args: Sequence[str]) -> list[str]:
@@ -77,13 +74,61 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
         elif tok in _GLOBAL_VALUED:
             if i + 1 >= len(args):
                 # Left in place, Click would call it "no such option" after the subcommand.
-                raise compat.UsageError(f"Option '{tok}' requires an argument.")
+                raise GlobalOptionUsage(f"Option '{tok}' requires an argument.", _command_named(rest))
             front.extend(args[i : i + 2])
             i += 1
         else:
             rest.append(tok)
         i += 1
     return front + rest
+
+
+class GlobalOptionUsage(compat.UsageError):
+    """A global option misused before any command was parsed; ``where`` is the command path whose
+    ``--help`` the hint names (``cstar mcp-server``, else ``cstar``)."""
+
+    def __init__(self, message: str, where: str) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+def _command_named(args: Sequence[str]) -> str:
+    # The subcommand is the first plain word: every option before it is a global one, taken out.
+    name = next((a for a in args if not a.startswith("-")), None)
+    return f"cstar {name}" if name in COMMANDS else "cstar"
+
+
+def _usage_hint(e: compat.ClickException, argv: Sequence[str]) -> str:
+    """The hint under a usage error: the help of the command being parsed (``cstar events
+    --help``), or a pointer to ``cstar --version`` for a ``--version`` after the subcommand."""
+    if isinstance(e, GlobalOptionUsage):
+        where = e.where
+    else:
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None else _command_named(argv)
+    if isinstance(e, compat.NoSuchOption) and e.option_name == "--version" and where != "cstar":
+        # As gh and stripe: the version is the program's, so the flag belongs to the program alone.
+        return "--version goes before the command: `cstar --version` (or `cstar version`)."
+    return f"See `{where} --help`."
+
+
+def _usage_errors_name_command(cmd: compat.Command) -> None:
+    """Give the usage errors Click's parser raises without a context (an option missing its value,
+    a flag given one) the context of ``cmd``, and of its subcommands (in place), so their hint names
+    the command's own ``--help``."""
+    parse = cmd.parse_args
+
+    def parse_args(ctx: compat.Context, args: list[str]) -> list[str]:
+        try:
+            return parse(ctx, args)
+        except compat.UsageError as e:
+            if e.ctx is None:
+                e.ctx, e.cmd = ctx, cmd
+            raise
+
+    cmd.parse_args = parse_args  # type: ignore[method-assign]
+    for sub in getattr(cmd, "commands", {}).values():
+        _usage_errors_name_command(sub)
 
 
 @contextlib.contextmanager
@@ -135,6 +180,7 @@ class RootGroup(compat.TyperGroup):
         # Every subcommand's help lists the root's options (all but --version) after its own.
         compat.tidy_help(cmd, inherited=[p for p in self.params if p.name != "version"])
         _quiet_help(cmd)
+        _usage_errors_name_command(cmd)
         self.commands[cmd_name] = cmd
         return cmd
 
@@ -176,27 +222,11 @@ class RootGroup(compat.TyperGroup):
     def invoke(self, ctx: compat.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except CStarError as e:
-            get_app(ctx).out.error(e)
-            if isinstance(e, CStarOutputError):
-                silence_stdout()
-            ctx.exit(e.exit_code)
-        except KeyboardInterrupt:
-            get_app(ctx).out.info("Interrupted.")
-            ctx.exit(EXIT_INTERRUPTED)
         except (compat.ClickException, Exit, Abort):
             raise
-        except BrokenPipeError:
-            # The reader had enough (`cstar logs | head -1`): not an error.
-            silence_stdout()
-            ctx.exit(0)
-        except OSError as e:
-            if e.filename is not None or e.errno not in _STDOUT_ERRNOS:
-                raise _unexpected(ctx, e) from None
-            # Help text or other output written without Output (which raises CStarOutputError itself).
-            ctx.exit(write_failed(e))
-        except Exception as e:
-            raise _unexpected(ctx, e) from None
+        except (Exception, KeyboardInterrupt) as e:
+            # The one way a run ends on a failure, shared with the entry point's fast paths.
+            ctx.exit(failure_code(e, get_app(ctx).out))
 
     def main(
         self,
@@ -208,6 +238,7 @@ class RootGroup(compat.TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        sane_terminal_width()
         try:
             rv = super().main(
                 argv,
@@ -225,9 +256,7 @@ class RootGroup(compat.TyperGroup):
             code = 0
         except compat.ClickException as e:
             out = Output(json="--json" in argv, no_color="--no-color" in argv)
-            ctx = getattr(e, "ctx", None)
-            where = ctx.command_path if ctx is not None else "cstar"
-            out.error(CStarUsageError(e.format_message(), code="usage", hint=f"See `{where} --help`."))
+            out.error(CStarUsageError(e.format_message(), code="usage", hint=_usage_hint(e, argv)))
             code = e.exit_code
         except Abort:
             Output(json="--json" in argv).info("Aborted.")
@@ -238,27 +267,10 @@ class RootGroup(compat.TyperGroup):
             code = write_failed(e)
         else:
             code = rv if isinstance(rv, int) else 0
-        try:
-            sys.stdout.flush()
-        except OSError as e:
-            code = code or write_failed(e)
+        code = final_flush(code)
         if standalone_mode:
             sys.exit(code)
         return code
-
-
-def _unexpected(ctx: compat.Context, e: Exception) -> BaseException:
-    """Report a bug (an exception no layer turned into a CStarError) and give what ends the process."""
-    if os.environ.get(DEBUG_ENV):
-        return e
-    get_app(ctx).out.error(
-        CStarError(
-            f"Unexpected {type(e).__name__}: {e}",
-            code="unexpected",
-            hint="Run again with --debug (or CSTAR_DEBUG=1) for details, and report it with that output.",
-        )
-    )
-    return Exit(1)
 
 
 def _exit_code_epilog() -> str:

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
+from cstar_cli._stdio import silence_stderr
 from cstar_cli.errors import CStarError, CStarOutputError
 
-__all__ = ["JsonDoc", "Output", "doc_of", "dumps", "json_doc", "output_error", "use_color"]
+__all__ = ["JsonDoc", "Output", "doc_of", "dumps", "json_doc", "output_error", "printable", "printable_json", "use_color"]
 
 M = TypeVar("M")
 
@@ -37,20 +38,45 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _MAX_MESSAGE = 300
 
 
-def printable(value: Any) -> str:
+def printable(value: Any, *, lines: bool = False) -> str:
     """``value`` as text safe for a terminal and a TSV cell: control and invisible characters are shown
-    escaped (``\\x1b``, ``\\x0a``, ``\\u202e``) instead of being interpreted."""
+    escaped (``\\x1b``, ``\\x0a``, ``\\u202e``) instead of being interpreted. ``lines=True`` keeps
+    newlines and tabs, for a multi-line document (a payload, a body) rather than a cell or a field."""
     text = str(value)
     if text.isascii() and text.isprintable():
         return text
     import unicodedata
 
+    kept = "\n\t" if lines else ""
     return "".join(
         (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-        if unicodedata.category(ch) in _UNSAFE_CATEGORIES
+        if ch not in kept and unicodedata.category(ch) in _UNSAFE_CATEGORIES
         else ch
         for ch in text
     )
+
+
+def printable_json(text: str) -> str:
+    """JSON text (as :func:`json.dumps` writes it, indented or not) safe for a terminal and still
+    valid JSON: characters that could drive a terminal become ``\\uXXXX`` escapes (a surrogate pair
+    above U+FFFF); newlines stay. Valid because outside strings JSON text holds only whitespace and
+    ASCII punctuation, so such characters only ever occur inside strings."""
+    if text.isascii() and text.isprintable():
+        return text
+    import unicodedata
+
+    out: list[str] = []
+    for ch in text:
+        if ch != "\n" and unicodedata.category(ch) in _UNSAFE_CATEGORIES:
+            code = ord(ch)
+            if code > 0xFFFF:
+                code -= 0x10000
+                out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+            else:
+                out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def shorten(text: str, limit: int = _MAX_MESSAGE) -> str:
@@ -186,6 +212,21 @@ class Output:
             self.stdout.write(text + "\n")
             self.stdout.flush()
 
+    def document(self, text: str) -> None:
+        """A multi-line document on stdout (a payload or body that is not JSON): control and invisible
+        characters escaped as in :meth:`line`, newlines and tabs kept (:func:`printable`)."""
+        self._write_out(printable(text, lines=True) + "\n")
+
+    def json_document(self, obj: Any) -> None:
+        """``obj`` as indented JSON on stdout, for a person: still valid JSON, with characters that
+        could drive a terminal written as ``\\uXXXX`` escapes (:func:`printable_json`)."""
+        self._write_out(printable_json(json.dumps(obj, indent=2, ensure_ascii=False, default=str)) + "\n")
+
+    def _write_out(self, text: str) -> None:
+        with self._lock, _writing_stdout():
+            self.stdout.write(text)
+            self.stdout.flush()
+
     def show(self, model: M, render: Callable[[M, Output], None]) -> None:
         """A command's output model: as one JSON line with ``--json``, else ``render(model, self)``."""
         if self.json:
@@ -257,11 +298,25 @@ class Output:
     def _err(self, text: str, style: str | None) -> None:
         text = printable(text)
         if style and self.color_err:
-            self._console(self.stderr, True, self.stderr_tty).print(text, style=style, markup=False)
-            return
-        with self._lock:
-            self.stderr.write(text + "\n")
-            self.stderr.flush()
+            import io
+
+            # Drawn into a string and written here: Rich answers a closed pipe itself, by pointing
+            # stdout (not stderr) at /dev/null and raising SystemExit, which would lose data.
+            buf = io.StringIO()
+            console = self._console(buf, True, self.stderr_tty)
+            console.print(text, style=style, markup=False)
+            text = buf.getvalue().removesuffix("\n")
+        self._write_err(text + "\n")
+
+    def _write_err(self, text: str) -> None:
+        # Stderr carries only notices and errors: one that went away (`2>&1 | head -3`, a full disk)
+        # must not end the command or change its exit code, so the rest is dropped.
+        try:
+            with self._lock:
+                self.stderr.write(text)
+                self.stderr.flush()
+        except (OSError, ValueError):
+            silence_stderr(self.stderr)
 
     def info(self, text: str) -> None:
         self._err(text, None)
@@ -275,9 +330,7 @@ class Output:
     def error(self, err: CStarError) -> None:
         """The error as one line plus a hint (human) or ``{"error": {...}}`` (``--json``), on stderr."""
         if self.json:
-            with self._lock:
-                self.stderr.write(dumps({"error": {**err.to_dict(), "message": shorten(err.message)}}) + "\n")
-                self.stderr.flush()
+            self._write_err(dumps({"error": {**err.to_dict(), "message": shorten(err.message)}}) + "\n")
             return
         msg = f"Error: {shorten(err.message)}"
         if err.request_id:

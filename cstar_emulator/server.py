@@ -62,6 +62,46 @@ def base_url_for(sock: socket.socket, host: str) -> str:
     return f"http://{host}:{port}"
 
 
+#: The WebSocket keepalive (s): a ping after this long, and how long the pong may take.
+WS_PING_INTERVAL = 20.0
+WS_PING_TIMEOUT = 20.0
+
+
+def _websocket_protocol() -> Any:
+    """uvicorn's WebSocket protocol class with a keepalive that counts any data from the client as a
+    sign of life, or ``"auto"`` when this uvicorn has no such class to extend.
+
+    A client whose receiver is slow holds back reading, so the server's ping waits behind the
+    frames already sent and its pong comes late; but such a client keeps sending acks. A late pong
+    ends the connection only when nothing at all (acks, pings, pongs) arrived from the client for
+    the whole timeout, the rule ``cstar listen`` itself follows (docs/protocol.md, "Listening")."""
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    except ImportError:  # an older uvicorn: its own keepalive, pong or drop
+        return "auto"
+    if not hasattr(WebSocketsSansIOProtocol, "keepalive_timeout"):
+        return "auto"  # a version without uvicorn's own keepalive timers to build on
+
+    class _Protocol(WebSocketsSansIOProtocol):
+        #: Event-loop time of the last bytes from the client (0: none yet).
+        last_data = 0.0
+
+        def data_received(self, data: bytes) -> None:
+            self.last_data = self.loop.time()
+            super().data_received(data)
+
+        def keepalive_timeout(self) -> None:
+            timeout = self.ping_timeout or 0.0
+            quiet = self.loop.time() - max(self.last_data, self.ping_sent_at)
+            if quiet < timeout and not self.transport.is_closing():
+                # The client spoke since the ping: alive, its pong is only queued behind a backlog.
+                self.pong_timer = self.loop.call_later(timeout - quiet, self.keepalive_timeout)
+                return
+            super().keepalive_timeout()
+
+    return _Protocol
+
+
 class _Server(uvicorn.Server):
     """uvicorn, except that a stop signal ends :func:`serve` normally (uvicorn re-raises it after
     shutdown, which would end the process by that signal) and first ends the emulator's streams so
@@ -104,6 +144,7 @@ def serve(
     ready: Callable[[dict[str, Any]], None] | None = None,
     log_level: str = "warning",
     allow_hosts: Iterable[str] = (),
+    ws_ping: tuple[float, float] = (WS_PING_INTERVAL, WS_PING_TIMEOUT),
 ) -> None:
     """Run the emulator until SIGINT/SIGTERM (then return normally).
 
@@ -114,11 +155,13 @@ def serve(
     ``{"baseUrl", "teamId", "keys": {...}, "db"}``.
     ``allow_hosts``: Host names answered besides loopback names and ``host`` itself (``*``: any; see
     :class:`~cstar_emulator.hosts.HostPolicy`).
+    ``ws_ping``: the WebSockets' keepalive ``(interval, timeout)`` in seconds; a late pong drops a
+    client only when it sent nothing else during the timeout either (:func:`_websocket_protocol`).
 
     Raises ValueError (a malformed ``allow_hosts`` name), :class:`AddressInUseError` (port taken) or
     :class:`cstar_emulator.db.DatabaseError` before anything is served.
     """
-    server, sock = _prepare(host, port, db_path, rate_limit, webhook_retry_delay, log_level, allow_hosts)
+    server, sock = _prepare(host, port, db_path, rate_limit, webhook_retry_delay, log_level, allow_hosts, ws_ping)
     asyncio.run(_run(server, sock, ready))
 
 
@@ -130,6 +173,7 @@ def _prepare(
     webhook_retry_delay: float,
     log_level: str,
     allow_hosts: Iterable[str],
+    ws_ping: tuple[float, float] = (WS_PING_INTERVAL, WS_PING_TIMEOUT),
 ) -> tuple[_Server, socket.socket]:
     hosts = HostPolicy(host, allow_hosts)
     sock = bind(host, port)
@@ -149,8 +193,9 @@ def _prepare(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=3,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
+        ws=_websocket_protocol(),
+        ws_ping_interval=ws_ping[0],
+        ws_ping_timeout=ws_ping[1],
     )
     return _Server(config, emulator), sock
 
@@ -180,8 +225,9 @@ class ServerThread:
         log_level: str = "warning",
         allow_hosts: Iterable[str] = (),
         ready_timeout: float = 20.0,
+        ws_ping: tuple[float, float] = (WS_PING_INTERVAL, WS_PING_TIMEOUT),
     ) -> None:
-        server, sock = _prepare(host, port, db_path, rate_limit, webhook_retry_delay, log_level, allow_hosts)
+        server, sock = _prepare(host, port, db_path, rate_limit, webhook_retry_delay, log_level, allow_hosts, ws_ping)
         self._server = server
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()

@@ -172,10 +172,11 @@ def test_connection_failure_is_a_network_error() -> None:
 
 
 def test_non_json_error_body() -> None:
-    c, _ = client(lambda req: httpx.Response(502, text="<html>Bad gateway</html>"), max_retries=0)
-    with pytest.raises(CStarServerError) as e:
+    # Not the cStar envelope: a base URL problem (exit 9), whatever the status, after the retries.
+    c, sleeps = client(lambda req: httpx.Response(502, text="<html>Bad gateway</html>"), max_retries=1)
+    with pytest.raises(CStarConnectionError) as e:
         c.transport.request("GET", "/me")
-    assert "502" in e.value.message
+    assert "502" in e.value.message and e.value.code == "not_cstar_api" and len(sleeps) == 1
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -17,52 +15,9 @@ import pytest
 
 from cstar_cli.protocol.webhook import verify_signature
 from tests.support.emulator import LocalEmulator, start_emulator_thread
+from tests.support.receivers import RecordingReceiver
 
 pytestmark = pytest.mark.e2e
-
-
-class KeepAliveReceiver:
-    """A loopback HTTP/1.1 server that keeps connections open and records, per POST, the client's
-    port (one per connection), its headers and body."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[int, dict[str, str], bytes]] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver._lock:
-                    receiver.requests.append((self.client_address[1], dict(self.headers.items()), body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def wait_for(self, n: int, timeout: float = 15) -> list[tuple[int, dict[str, str], bytes]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.requests) >= n:
-                    return list(self.requests)
-            time.sleep(0.02)
-        raise AssertionError(f"expected {n} deliveries, got {len(self.requests)}")
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -72,8 +27,8 @@ def emu(tmp_path) -> Iterator[LocalEmulator]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[KeepAliveReceiver]:
-    rx = KeepAliveReceiver()
+def receiver() -> Iterator[RecordingReceiver]:
+    rx = RecordingReceiver(keep_alive=True)
     try:
         yield rx
     finally:
@@ -98,7 +53,7 @@ def _hook(api: httpx.Client, url: str) -> dict[str, Any]:
     return hook
 
 
-def test_a_stream_of_events_goes_over_one_connection_in_order(emu: LocalEmulator, receiver: KeepAliveReceiver) -> None:
+def test_a_stream_of_events_goes_over_one_connection_in_order(emu: LocalEmulator, receiver: RecordingReceiver) -> None:
     with emu.client() as api:
         hook = _hook(api, receiver.url)
         ids = [api.post("/tickets", json={"title": f"t{i}"}).json()["data"]["id"] for i in range(30)]
@@ -115,8 +70,8 @@ def test_a_stream_of_events_goes_over_one_connection_in_order(emu: LocalEmulator
     assert [r["status"] for r in _records(emu, hook["id"], 30)] == [200] * 30
 
 
-def test_an_edited_url_applies_from_the_next_delivery(emu: LocalEmulator, receiver: KeepAliveReceiver) -> None:
-    other = KeepAliveReceiver()
+def test_an_edited_url_applies_from_the_next_delivery(emu: LocalEmulator, receiver: RecordingReceiver) -> None:
+    other = RecordingReceiver(keep_alive=True)
     try:
         with emu.client() as api:
             hook = _hook(api, receiver.url)
@@ -138,7 +93,7 @@ def test_an_edited_url_applies_from_the_next_delivery(emu: LocalEmulator, receiv
     assert len(other.requests) == 1
 
 
-def test_url_credentials_are_sent_as_basic_auth(emu: LocalEmulator, receiver: KeepAliveReceiver) -> None:
+def test_url_credentials_are_sent_as_basic_auth(emu: LocalEmulator, receiver: RecordingReceiver) -> None:
     with emu.client() as api:
         _hook(api, f"http://hook%20user:p%40ss@127.0.0.1:{receiver.port}/hook")
         api.post("/tickets", json={"title": "with credentials"})

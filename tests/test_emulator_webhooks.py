@@ -3,59 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from cstar_cli.protocol.webhook import verify_signature
 from tests.support.emulator import LocalEmulator, start_emulator_thread
+from tests.support.receivers import RecordingReceiver
 
 pytestmark = pytest.mark.e2e
-
-
-class Receiver:
-    """A loopback HTTP server recording every POST; answers with ``statuses`` in turn, then 200."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = list(statuses)
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver._lock:
-                    receiver.requests.append((dict(self.headers.items()), body))
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def wait_for(self, n: int, timeout: float = 10) -> list[tuple[dict[str, str], bytes]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.requests) >= n:
-                    return list(self.requests)
-            time.sleep(0.02)
-        raise AssertionError(f"expected {n} deliveries, got {len(self.requests)}")
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -66,14 +24,14 @@ def fast_retry_emulator(tmp_path) -> Iterator[LocalEmulator]:
 
 def test_delivery_is_signed_and_retried_after_a_500(fast_retry_emulator: LocalEmulator) -> None:
     emu = fast_retry_emulator
-    receiver = Receiver([500])
+    receiver = RecordingReceiver([500])
     try:
         with emu.client() as api:
             hook = api.post(
                 "/webhooks", json={"name": "local", "url": receiver.url, "events": ["ticket.created"]}
             ).json()["data"]
             created = api.post("/tickets", json={"title": "Webhook me"})
-        (h1, body1), (h2, body2) = receiver.wait_for(2)
+        (_, h1, body1), (_, h2, body2) = receiver.wait_for(2)
     finally:
         receiver.close()
 
@@ -108,8 +66,8 @@ def test_delivery_is_signed_and_retried_after_a_500(fast_retry_emulator: LocalEm
 
 def test_deliveries_keep_event_order_and_skip_paused_webhooks(fast_retry_emulator: LocalEmulator) -> None:
     emu = fast_retry_emulator
-    receiver = Receiver([503, 503])
-    paused = Receiver([])
+    receiver = RecordingReceiver([503, 503])
+    paused = RecordingReceiver([])
     try:
         with emu.client() as api:
             api.post("/webhooks", json={"name": "ordered", "url": receiver.url, "events": "customer.*"})
@@ -122,6 +80,6 @@ def test_deliveries_keep_event_order_and_skip_paused_webhooks(fast_retry_emulato
     finally:
         receiver.close()
         paused.close()
-    attempts = [(json.loads(body)["data"]["customer"]["email"], h["X-Delivery-Attempt"]) for h, body in got]
+    attempts = [(json.loads(body)["data"]["customer"]["email"], h["X-Delivery-Attempt"]) for _, h, body in got]
     assert attempts == [(emails[0], "1"), (emails[0], "2"), (emails[0], "3"), (emails[1], "1"), (emails[2], "1")]
     assert paused.requests == []

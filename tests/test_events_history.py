@@ -193,7 +193,7 @@ def test_get_shows_the_payload_and_outcomes(emulator: EmulatorThread, api: httpx
     event_id = ticket(api, "Shown in full")
     r = cstar("events", "get", event_id, env=env(emulator))
     assert r.code == 0, r.stderr
-    assert event_id in r.stdout and "Delivered to no webhook or listener." in r.stdout
+    assert event_id in r.stdout and "No delivery attempt recorded yet (it may still be queued)." in r.stdout
     assert '"title": "Shown in full"' in r.stdout
     listed = json.loads(cstar("events", "recent", "--type", "ticket.created", "--json", env=env(emulator)).stdout)
     assert listed[0]["id"] == event_id and listed[0]["deliveries"] == []

@@ -5,7 +5,6 @@ Typer's coercion without Pydantic (cstar_cli._compat_typer.DeferredCoercion)."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,33 +18,10 @@ from cstar_cli import _compat_typer as compat
 from cstar_cli.commands import fast
 from tests.support.cli import cstar_env, reap_at_teardown
 from tests.support.emulator import EmulatorThread
+from tests.support.entry import entry, full, run_python
+from tests.support.entry import imported_modules as _imported
 
 pytestmark = pytest.mark.e2e
-
-FULL_CLI = "import sys; from cstar_cli.cli import main; sys.argv[0] = 'cstar'; main()"
-
-
-def _run(code: list[str], args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    proc = subprocess.run(
-        [sys.executable, *code, *args],
-        capture_output=True,
-        text=True,
-        env=cstar_env(env),
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def entry(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """``cstar ARGS`` through the console script's entry point (fast paths included)."""
-    return _run(["-m", "cstar_cli"], args, env)
-
-
-def full(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """``cstar ARGS`` through the full Typer CLI alone."""
-    return _run(["-c", FULL_CLI], args, env)
-
 
 @pytest.fixture(autouse=True)
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -124,11 +100,6 @@ def test_a_failed_render_is_not_cached(cache_dir: Path) -> None:
     assert not list(cache_dir.glob("help-*")) if cache_dir.exists() else True
 
 
-def _imported(stderr: str) -> set[str]:
-    # PYTHONPROFILEIMPORTTIME: one "import time: self | cumulative | name" line per module imported.
-    return {m.group(1).strip() for m in re.finditer(r"^import time:[^|]*\|[^|]*\|\s*(\S+)\s*$", stderr, re.M)}
-
-
 # httpx._main shows up with ~0 µs when blocked (the failed import is logged too), so click and pygments,
 # which it would load, stand for it.
 HEAVY = {"typer", "rich", "pydantic", "httpx", "click", "pygments", "keyring", "websockets", "mcp"}
@@ -161,7 +132,7 @@ def test_httpx_cli_module_is_blocked_and_httpx_still_works() -> None:
         "import sys, cstar_cli._entry, httpx; "
         "print(sys.modules['httpx._main'] is None, httpx.main.__module__, 'click' in sys.modules, httpx.Client)"
     )
-    rc, out, err = _run(["-c", code], [])
+    rc, out, err = run_python(["-c", code], [])
     assert rc == 0, err
     assert out.split()[:3] == ["True", "httpx", "False"]
 
@@ -252,6 +223,6 @@ def test_defaults_and_plain_values_need_no_pydantic() -> None:
         "sys.argv = ['cstar', '--profile', 'default', 'events', '--category', 'tickets', '--json']\n"
         "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'pydantic' in sys.modules, file=sys.stderr)"
     )
-    rc, out, err = _run(["-c", code], [])
+    rc, out, err = run_python(["-c", code], [])
     assert err.split()[-2:] == ["0", "False"], err
     assert json.loads(out)[0]["category"] == "tickets"

@@ -10,39 +10,32 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import entry as through
 from tests.support.cli import cstar_env
 from tests.support.emulator import EmulatorThread
+from tests.support.entry import FULL_CLI
 
 pytestmark = pytest.mark.e2e
 
-FULL_CLI = "import sys; from cstar_cli.cli import main; sys.argv[0] = 'cstar'; main()"
 # What differs between two calls to the same API: the measured round trip and the request's ID.
 _VOLATILE = re.compile(r'("roundTripMs": ?)[0-9.]+|("requestId": ?)"req_[A-Za-z0-9]+"|(reachable, )[0-9.]+')
 
 
-def _run(code: list[str], args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    proc = subprocess.run(
-        [sys.executable, *code, *args],
-        capture_output=True,
-        text=True,
-        env=cstar_env(env),
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
-    steady = _VOLATILE.sub(lambda m: next(g for g in m.groups() if g) + "…", proc.stdout)
-    return proc.returncode, steady, proc.stderr
+def _steady(run: tuple[int, str, str]) -> tuple[int, str, str]:
+    code, stdout, stderr = run
+    return code, _VOLATILE.sub(lambda m: next(g for g in m.groups() if g) + "…", stdout), stderr
 
 
 def entry(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    return _run(["-m", "cstar_cli"], args, env)
+    return _steady(through.entry(args, env))
 
 
 def full(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    return _run(["-c", FULL_CLI], args, env)
+    return _steady(through.full(args, env))
 
 
 def _imported(stderr: str) -> set[str]:
-    return {m.group(1).split(".")[0] for m in re.finditer(r"^import time:[^|]*\|[^|]*\|\s*(\S+)\s*$", stderr, re.M)}
+    return {name.split(".")[0] for name in through.imported_modules(stderr)}
 
 
 ARGVS = [

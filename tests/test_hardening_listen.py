@@ -19,23 +19,17 @@ from typing import Any
 import pytest
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tests.support.cli import close_pipes
+from tests.support.fake_api import session_routes, start_uvicorn
 from tests.test_listen import Listen
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
-TEAM = "11111111-2222-3333-4444-555555555555"
 KEY = "sk_test_" + "h4rd3n1ng" * 3
 Script = Callable[[WebSocket, "FakeApi"], Awaitable[None]]
-
-
-def _envelope(data: Any) -> dict[str, Any]:
-    return {"success": True, "data": data, "meta": {"requestId": "req_fake", "timestamp": "2026-01-01T00:00:00.000Z"}}
 
 
 def event(n: int, **fields: Any) -> str:
@@ -77,21 +71,6 @@ class FakeApi:
         return ack
 
     def app(self) -> Starlette:
-        async def me(request: Request) -> JSONResponse:
-            team = {"id": TEAM, "name": "Fake", "slug": "fake", "plan": "pro", "memberCount": 1}
-            return JSONResponse(
-                _envelope({"object": "api_key_context", "keyId": "key_x", "keyType": "secret", "mode": "test", "team": team})
-            )
-
-        async def create(request: Request) -> JSONResponse:
-            url = self.websocket_url or f"ws://127.0.0.1:{self.port}/ws"
-            session = {"id": "cls_fake", "object": "cli_session", "websocketUrl": url, "secret": "whsec_fake",
-                       "events": ["*"], "expiresAt": "2030-01-01T00:00:00.000Z"}
-            return JSONResponse(_envelope(session), status_code=201)
-
-        async def delete(request: Request) -> JSONResponse:
-            return JSONResponse(_envelope({"id": "cls_fake", "object": "cli_session", "deleted": True}))
-
         async def ws_endpoint(ws: WebSocket) -> None:
             self.connections.append(dict(ws.headers))
             await ws.accept()
@@ -101,13 +80,11 @@ class FakeApi:
             except (WebSocketDisconnect, RuntimeError):
                 pass
 
+        def websocket_url() -> str:
+            return self.websocket_url or f"ws://127.0.0.1:{self.port}/ws"
+
         return Starlette(
-            routes=[
-                Route("/api/v1/me", me),
-                Route(f"/api/v1/teams/{TEAM}/cli/sessions", create, methods=["POST"]),
-                Route(f"/api/v1/teams/{TEAM}/cli/sessions/{{sid}}", delete, methods=["DELETE"]),
-                WebSocketRoute("/ws", ws_endpoint),
-            ]
+            routes=[*session_routes("cls_fake", "whsec_fake", websocket_url), WebSocketRoute("/ws", ws_endpoint)]
         )
 
 
@@ -121,14 +98,7 @@ def serve() -> Iterator[Callable[..., FakeApi]]:
         sock.bind(("127.0.0.1", 0))
         fake.port = sock.getsockname()[1]
         config = uvicorn.Config(fake.app(), log_level="critical", lifespan="off", ws_max_size=2**20)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "the fake API did not start"
-            time.sleep(0.01)
-        servers.append((server, thread))
+        servers.append(start_uvicorn(config, sock))
         return fake
 
     yield start

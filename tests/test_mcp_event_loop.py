@@ -7,7 +7,6 @@ The emulator is this module's own: the tests trigger events and count them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,32 +19,13 @@ from cstar_cli.mcp.server import CStarMCPServer, build_server
 from cstar_cli.mcp.toolset import TOOL_NAMES, WRITE_TOOLS, select_tools
 from cstar_cli.protocol.webhook import compute_signature
 from cstar_cli.settings import resolve
-from tests.support.emulator import LocalEmulator, start_emulator_thread
+from tests.support.emulator import LocalEmulator
+from tests.support.mcp import *  # noqa: F403 - fixtures: anyio_backend, emu, server
+from tests.support.mcp import trigger
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.timeout(60)]
 
 SECRET = "whsec_" + "s3cr3tV4lue" * 3
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEmulator]:
-    e = start_emulator_thread(tmp_path_factory.mktemp("mcp-loop-emu") / "emulator.db")
-    try:
-        yield e
-    finally:
-        e.stop()
-
-
-@pytest.fixture
-def server(emu: LocalEmulator) -> Iterator[CStarMCPServer]:
-    api = ApiAccess(lambda: resolve(api_key=emu.keys["sk_test"], base_url=emu.base_url), max_retries=0)
-    yield build_server(api)
-    api.close()
 
 
 async def call(server: CStarMCPServer, name: str, args: dict[str, Any] | None = None) -> CallToolResult:
@@ -67,17 +47,6 @@ def events_api(emu: LocalEmulator, **params: Any) -> httpx.Response:
         headers={"Authorization": f"Bearer {emu.keys['sk_test']}"},
         timeout=10,
     )
-
-
-def trigger(emu: LocalEmulator, event: str = "ticket.created") -> str:
-    resp = httpx.post(
-        f"{emu.base_url}/api/v1/teams/{emu.team_id}/webhooks/trigger-test",
-        json={"event": event},
-        headers={"Authorization": f"Bearer {emu.keys['sk_test']}"},
-        timeout=10,
-    )
-    resp.raise_for_status()
-    return str(resp.json()["data"]["eventId"])
 
 
 # the contract: GET /events?after= ----------------------------------------------------------------

@@ -14,55 +14,21 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from mcp import Client
 
-from cstar_cli.mcp.access import ApiAccess
-from cstar_cli.mcp.server import CStarMCPServer, build_server
-from cstar_cli.settings import resolve
+from cstar_cli.mcp.server import CStarMCPServer
 from tests.support.cli import ROOT, close_pipes, cstar_env, reap_at_teardown
-from tests.support.emulator import LocalEmulator, start_emulator_thread
+from tests.support.emulator import LocalEmulator
+from tests.support.mcp import *  # noqa: F403 - fixtures: anyio_backend, emu, server
+from tests.support.mcp import trigger
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.timeout(60)]
 
 # No test here triggers this type: a wait for it only ends at its timeout or by cancellation.
 QUIET = "article.deleted"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEmulator]:
-    e = start_emulator_thread(tmp_path_factory.mktemp("mcp-progress-emu") / "emulator.db")
-    try:
-        yield e
-    finally:
-        e.stop()
-
-
-@pytest.fixture
-def server(emu: LocalEmulator) -> Iterator[CStarMCPServer]:
-    api = ApiAccess(lambda: resolve(api_key=emu.keys["sk_test"], base_url=emu.base_url), max_retries=0)
-    yield build_server(api)
-    api.close()
-
-
-def trigger(emu: LocalEmulator, event: str = "ticket.created") -> str:
-    resp = httpx.post(
-        f"{emu.base_url}/api/v1/teams/{emu.team_id}/webhooks/trigger-test",
-        json={"event": event},
-        headers={"Authorization": f"Bearer {emu.keys['sk_test']}"},
-        timeout=10,
-    )
-    resp.raise_for_status()
-    return str(resp.json()["data"]["eventId"])
 
 
 # progress -----------------------------------------------------------------------------------------

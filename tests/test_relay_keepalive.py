@@ -14,28 +14,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cstar_cli.relay._connection import KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, keepalive_settings
+from tests.support.fake_api import session_routes, start_uvicorn
 from tests.test_listen import Listen
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-TEAM = "11111111-2222-3333-4444-555555555555"
 KEY = "sk_test_" + "k33pal1ve" * 3
 BACKLOG = 100_000
-
-
-def _envelope(data: Any) -> dict[str, Any]:
-    return {"success": True, "data": data, "meta": {"requestId": "req_fake", "timestamp": "2026-01-01T00:00:00.000Z"}}
 
 
 def small_event(n: int) -> str:
@@ -56,20 +49,6 @@ class Api:
     all_acked: threading.Event = field(default_factory=threading.Event)
 
     def app(self) -> Starlette:
-        async def me(request: Request) -> JSONResponse:
-            team = {"id": TEAM, "name": "Fake", "slug": "fake", "plan": "pro", "memberCount": 1}
-            return JSONResponse(
-                _envelope({"object": "api_key_context", "keyId": "key_x", "keyType": "secret", "mode": "test", "team": team})
-            )
-
-        async def create(request: Request) -> JSONResponse:
-            session = {"id": "cls_ka", "object": "cli_session", "websocketUrl": f"ws://127.0.0.1:{self.port}/ws",
-                       "secret": "whsec_keepalive", "events": ["*"], "expiresAt": "2030-01-01T00:00:00.000Z"}
-            return JSONResponse(_envelope(session), status_code=201)
-
-        async def delete(request: Request) -> JSONResponse:
-            return JSONResponse(_envelope({"id": "cls_ka", "object": "cli_session", "deleted": True}))
-
         async def read_acks(ws: WebSocket) -> None:
             while True:
                 ack = json.loads(await ws.receive_text())
@@ -96,13 +75,11 @@ class Api:
                 with contextlib.suppress(BaseException):
                     await reader
 
+        def websocket_url() -> str:
+            return f"ws://127.0.0.1:{self.port}/ws"
+
         return Starlette(
-            routes=[
-                Route("/api/v1/me", me),
-                Route(f"/api/v1/teams/{TEAM}/cli/sessions", create, methods=["POST"]),
-                Route(f"/api/v1/teams/{TEAM}/cli/sessions/{{sid}}", delete, methods=["DELETE"]),
-                WebSocketRoute("/ws", ws_endpoint),
-            ]
+            routes=[*session_routes("cls_ka", "whsec_keepalive", websocket_url), WebSocketRoute("/ws", ws_endpoint)]
         )
 
 
@@ -152,14 +129,7 @@ def _start_api(api: Api, listen_on: socket.socket) -> tuple[uvicorn.Server, thre
     config = uvicorn.Config(
         api.app(), log_level="critical", lifespan="off", ws="websockets-sansio", ws_ping_interval=None, ws_ping_timeout=None
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listen_on]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.01)
-    return server, thread
+    return start_uvicorn(config, listen_on)
 
 
 @pytest.fixture

@@ -144,7 +144,7 @@ def test_the_module_imports_only_the_protocol_package() -> None:
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
     }
-    assert {m for m in imported if m and m.startswith("cstar_cli")} <= {"cstar_cli.protocol.webhook"}
+    assert {m for m in imported if m and m.startswith("cstar_cli")} <= {"cstar_cli.protocol.webhook", "cstar_cli.protocol.keys"}
 
 
 # the command ---------------------------------------------------------------------------------------

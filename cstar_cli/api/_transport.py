@@ -56,6 +56,7 @@ __all__ = [
     "Result",
     "Transport",
     "TransportOptions",
+    "NotCStarAPIError",
     "connection_error",
     "error_for",
     "is_tls_failure",
@@ -254,7 +255,9 @@ class Transport:
                     self.sleep(e.retry_after)
                     continue
                 raise
-            except CStarServerError:
+            except (CStarServerError, NotCStarAPIError) as e:
+                if isinstance(e, NotCStarAPIError) and (e.status_code or 0) < 500:
+                    raise
                 if attempt <= retry_budget:
                     self.sleep(self._backoff(attempt))
                     continue
@@ -301,24 +304,43 @@ class Transport:
             attempts=attempt,
             idempotent_replayed=resp.headers.get("idempotent-replayed", "").lower() == "true",
         )
-        if resp.is_success and isinstance(body, dict) and body.get("success", True) is not False:
+        if resp.is_success and _is_success_envelope(body):
             return Result(body.get("data"), meta)
-        if not (isinstance(body, dict) and isinstance(body.get("error"), dict)) and resp.status_code != 429:
-            # Not the cStar envelope: a proxy's 5xx page is worth retrying; anything else means the base
-            # URL points at some other server.
-            if resp.status_code >= 500:
-                raise CStarServerError(
-                    f"HTTP {resp.status_code} from {self.base_url} (not a cStar API response).",
-                    status_code=resp.status_code,
-                    hint="Try again; check --base-url / CSTAR_BASE_URL if it persists.",
-                )
-            raise CStarConnectionError(
-                f"{self.base_url} did not answer like the cStar API (HTTP {resp.status_code}).",
-                code="not_cstar_api",
-                status_code=resp.status_code,
-                hint="Check --base-url / CSTAR_BASE_URL: https://www.cstar.help, or a running `cstar emulator start`.",
-            )
-        raise error_for(resp, body, request_id=meta.request_id)
+        if resp.status_code == 429 or (not resp.is_success and _is_error_envelope(body)):
+            raise error_for(resp, body, request_id=meta.request_id)
+        # Any other answer, whatever its status, comes from a server that is not the cStar API (a web
+        # page, another API, a proxy's error page): its status says nothing cStar-specific, so it is
+        # never read as "not found", "unauthorized" and so on, but as a base URL problem.
+        raise NotCStarAPIError(
+            f"{self.base_url} did not answer like the cStar API (HTTP {resp.status_code}).",
+            code="not_cstar_api",
+            status_code=resp.status_code,
+            hint="Check --base-url / CSTAR_BASE_URL: https://www.cstar.help, or a running `cstar emulator start`.",
+        )
+
+
+class NotCStarAPIError(CStarConnectionError):
+    """An answer without the cStar envelope (exit 9, ``not_cstar_api``). One with a 5xx status (a
+    proxy between cstar and the API, say) is retried as a server error would be."""
+
+
+def _is_success_envelope(body: Any) -> bool:
+    # {"success": true, "data": …, "meta": …}; "success" is optional for servers older than the
+    # reference's shape, but "data" is what every success carries.
+    return isinstance(body, dict) and "data" in body and body.get("success", True) is not False
+
+
+def _is_error_envelope(body: Any) -> bool:
+    # {"success": false, "error": {"type", "code", "message", …}}: another API's {"error": {"code": 404}}
+    # or {"error": "Not Found"} is not it.
+    if not isinstance(body, dict) or body.get("success", False) is not False:
+        return False
+    err = body.get("error")
+    return (
+        isinstance(err, dict)
+        and isinstance(err.get("message"), str)
+        and (isinstance(err.get("code"), str) or isinstance(err.get("type"), str))
+    )
 
 
 def error_for(resp: httpx.Response, body: Any, *, request_id: str | None = None) -> CStarError:

@@ -35,7 +35,7 @@ import typer
 from cstar_cli.context import get_app
 from cstar_cli.errors import CStarError, CStarNotFoundError, CStarUsageError
 from cstar_cli.fields import Reader, Stdin, file_text, read_file, typed_value
-from cstar_cli.output import Output, dumps, output_error, printable, shorten
+from cstar_cli.output import Output, dumps, output_error, printable, printable_json, shorten
 
 if TYPE_CHECKING:
     import httpx
@@ -609,30 +609,11 @@ def _fetch(
 # output ------------------------------------------------------------------------------------------
 
 
-def _escape_unsafe(text: str) -> str:
-    # JSON text for a terminal: characters that could drive it become \u escapes, which are valid
-    # JSON because such characters only ever occur inside strings.
-    if text.isascii() and text.isprintable():
-        return text
-    out: list[str] = []
-    for ch in text:
-        if ch != "\n" and unicodedata.category(ch) in _UNSAFE:
-            code = ord(ch)
-            if code > 0xFFFF:
-                code -= 0x10000
-                out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-            else:
-                out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def _render(value: Any, tty: bool, *, raw_strings: bool = False) -> str:
     if raw_strings and isinstance(value, str):
         return "\n".join(printable(line) for line in value.split("\n")) if tty else value
     if tty:
-        return _escape_unsafe(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+        return printable_json(json.dumps(value, ensure_ascii=False, indent=2, default=str))
     return dumps(value)
 
 

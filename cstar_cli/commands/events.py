@@ -193,7 +193,7 @@ _COLUMNS = ["EVENT ID", "TYPE", "CREATED", "TARGET", "VIA", "RESULT", "ATTEMPTS"
 
 
 def render_recent(events: list[RecentEvent], out: Output) -> None:
-    """One row per event and target (an event delivered nowhere has one row with empty outcome cells);
+    """One row per event and target (an event with no delivery recorded yet has one row with empty outcome cells);
     TSV when piped, where every row repeats its event's columns (each line stands alone)."""
     if not events:
         out.info("No matching events.")
@@ -216,14 +216,17 @@ def render_event(event: EventWithPayload, out: Output) -> None:
         out.line()
         out.table(_COLUMNS[3:], [_outcome_cells(d) for d in deliveries], styles={2: _result_style})
     else:
-        out.line("Delivered to no webhook or listener.")
+        # An event queued behind a webhook's backlog has no record yet either: only say what is known.
+        out.line("No delivery attempt recorded yet (it may still be queued).")
     payload = event.get("payload")
     if payload is not None:
         out.line()
         try:
-            out.line(json.dumps(json.loads(payload), indent=2, ensure_ascii=False))
+            document = json.loads(payload)
         except ValueError:
-            out.line(payload)
+            out.document(payload)
+        else:
+            out.json_document(document)
 
 
 def render_resend(sent: ResendOutput, out: Output) -> None:

@@ -21,14 +21,14 @@ full CLI (:func:`run` returns None), so its messages and exit codes stay the ful
 :func:`run` also answers ``cstar [global options] status`` with ``--json`` among them (Typer and its
 parser are ~40 % of that command's start-up): it runs the command's own body
 (:func:`cstar_cli.commands.status_run.show_status`) and ends a failure as the root command does
-(:meth:`cstar_cli.cli.RootGroup.invoke`, then ``main``'s final flush), so stdout, stderr and the exit
-code are the full CLI's, errors included (not logged in, bad base URL or profile, API unreachable).
+(:mod:`cstar_cli._ending`, which :meth:`cstar_cli.cli.RootGroup.invoke` and ``main`` use too), so
+stdout, stderr and the exit code are the full CLI's, errors included (not logged in, bad base URL or
+profile, API unreachable).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import signal
 import sys
@@ -36,7 +36,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cstar_cli.errors import CStarError
     from cstar_cli.output import Output
 
 __all__ = ["GlobalOptions", "cached_help", "help_cache_key", "is_cached_help", "run", "split_global_options"]
@@ -283,13 +282,14 @@ def run(argv: Sequence[str]) -> int | None:
 
 
 def _mcp_server(opts: GlobalOptions, *, read_only: bool, tools: list[str] | None) -> int | None:
+    from cstar_cli._ending import DEBUG_ENV, failure_code, final_flush
     from cstar_cli.commands.mcp_serve import serve, stop_quietly_on_signals
     from cstar_cli.errors import CStarError
     from cstar_cli.mcp.toolset import select_tools
     from cstar_cli.settings import resolve
 
-    if opts.debug and not os.environ.get("CSTAR_DEBUG"):
-        os.environ["CSTAR_DEBUG"] = "1"  # as --debug does in the full CLI, for the server's logging
+    if opts.debug and not os.environ.get(DEBUG_ENV):
+        os.environ[DEBUG_ENV] = "1"  # as --debug does in the full CLI, for the server's logging
     stop_quietly_on_signals()
     try:
         names = select_tools(tools, read_only=read_only)
@@ -301,91 +301,37 @@ def _mcp_server(opts: GlobalOptions, *, read_only: bool, tools: list[str] | None
         return None
     try:
         code = serve(names, api_key=opts.api_key, base_url=opts.base_url, profile=opts.profile)
-    except CStarError as e:
-        return _report(opts, e)
-    except Exception as e:
-        if os.environ.get("CSTAR_DEBUG"):
-            raise
-        return _report(
-            opts,
-            CStarError(
-                f"Unexpected {type(e).__name__}: {e}",
-                code="unexpected",
-                hint="Run again with --debug (or CSTAR_DEBUG=1) for details, and report it with that output.",
-            ),
-        )
-    with contextlib.suppress(OSError):
-        sys.stdout.flush()
-    return code
+    except (Exception, KeyboardInterrupt) as e:
+        code = failure_code(e, _output(opts))
+    return final_flush(code)
 
 
-def _report(opts: GlobalOptions, e: CStarError) -> int:
-    """Show ``e`` on stderr as the full CLI's error handler does and give its exit code."""
+def _output(opts: GlobalOptions) -> Output:
+    # Only for a failure: the server writes no Output of its own, and loading it costs start-up time.
     from cstar_cli.output import Output
 
-    Output(json=opts.json, no_color=opts.no_color).error(e)
-    return e.exit_code
-
-
-#: errnos of a failed write to an open standard stream (as cstar_cli.cli._STDOUT_ERRNOS).
-_STDOUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EBADF, errno.EIO, errno.EFBIG})
-_DEBUG_ENV = "CSTAR_DEBUG"
+    return Output(json=opts.json, no_color=opts.no_color)
 
 
 def _status(opts: GlobalOptions) -> int:
     """``cstar status --json``: the command's body with the root's context and failure handling."""
-    from cstar_cli._stdio import silence_stdout, write_failed
+    from cstar_cli._ending import DEBUG_ENV, failure_code, final_flush
     from cstar_cli.commands.status_run import show_status
     from cstar_cli.context import AppContext
-    from cstar_cli.errors import EXIT_INTERRUPTED, CStarError, CStarOutputError
 
     app_ctx = AppContext(
         json=opts.json, no_color=opts.no_color, api_key=opts.api_key, base_url=opts.base_url, profile=opts.profile
     )
-    set_debug = opts.debug and not os.environ.get(_DEBUG_ENV)
+    set_debug = opts.debug and not os.environ.get(DEBUG_ENV)
     if set_debug:
-        os.environ[_DEBUG_ENV] = "1"
-    out = app_ctx.out
+        os.environ[DEBUG_ENV] = "1"
     try:
         show_status(app_ctx)
         code = 0
-    except CStarError as e:
-        out.error(e)
-        if isinstance(e, CStarOutputError):
-            silence_stdout()
-        code = e.exit_code
-    except KeyboardInterrupt:
-        out.info("Interrupted.")
-        code = EXIT_INTERRUPTED
-    except BrokenPipeError:
-        silence_stdout()
-        code = 0
-    except OSError as e:
-        code = write_failed(e) if e.filename is None and e.errno in _STDOUT_ERRNOS else _unexpected(out, e)
-    except Exception as e:
-        code = _unexpected(out, e)
+    except (Exception, KeyboardInterrupt) as e:
+        code = failure_code(e, app_ctx.out)
     finally:
         app_ctx.close()
         if set_debug:
-            os.environ.pop(_DEBUG_ENV, None)
-    try:
-        sys.stdout.flush()
-    except OSError as e:
-        code = code or write_failed(e)
-    return code
-
-
-def _unexpected(out: Output, e: Exception) -> int:
-    # As cstar_cli.cli._unexpected: a bug ends with its traceback under --debug, else one line, exit 1.
-    if os.environ.get(_DEBUG_ENV):
-        raise e
-    from cstar_cli.errors import CStarError
-
-    out.error(
-        CStarError(
-            f"Unexpected {type(e).__name__}: {e}",
-            code="unexpected",
-            hint="Run again with --debug (or CSTAR_DEBUG=1) for details, and report it with that output.",
-        )
-    )
-    return 1
+            os.environ.pop(DEBUG_ENV, None)
+    return final_flush(code)

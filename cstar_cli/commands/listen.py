@@ -31,13 +31,20 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
 from typing_extensions import TypedDict
 
+from cstar_cli.commands.delivery_flags import (
+    format_option,
+    headers_option,
+    retry_for_option,
+    skip_verify_option,
+    timeout_option,
+)
 from cstar_cli.context import get_app
 from cstar_cli.durations import parse_duration
 from cstar_cli.errors import (
@@ -194,7 +201,9 @@ def _complete_events(incomplete: str) -> list[str]:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    from cstar_cli.protocol.webhook import iso_millis
+
+    return iso_millis(ts)
 
 
 def _parsed(payload: str) -> Any:
@@ -202,6 +211,11 @@ def _parsed(payload: str) -> Any:
         return json.loads(payload)
     except ValueError:
         return payload
+
+
+#: :func:`cstar_cli.output.dumps` (the same settings, so the same text) without building an encoder
+#: per call, which costs more than encoding one event's line.
+_encode_line = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 #: The longest (s) an event's stdout line waits in the buffer while events stream in.
@@ -215,10 +229,11 @@ def _quiet_attempt(attempt: DeliveryAttempted) -> bool:
 
 class Renderer:
     """Turns relay elements into lines: human (``json=False``) or JSON lines on stdout. This runs
-    once or twice per event, so it stays cheap: inside an event loop, event and delivery lines are
-    flushed together at most :data:`_FLUSH_DELAY` s after the first of them (one write for a whole
-    burst instead of one per line); any other element, and :meth:`flush`, first flushes what is
-    pending, so stdout and stderr lines keep their order."""
+    once or twice per event, so it stays cheap: inside an event loop, event and delivery elements
+    are queued and their lines formatted and flushed together at most :data:`_FLUSH_DELAY` s after
+    the first of them (one timer and one write for a whole burst instead of one per line); any other
+    element, and :meth:`flush`, first flushes what is pending, so stdout and stderr lines keep their
+    order. A write that fails in that timer is raised at the next element or :meth:`flush`."""
 
     def __init__(
         self, out: Output, *, json: bool, forwarding: bool, timestamps: bool = False, resume: bool = False
@@ -254,22 +269,70 @@ class Renderer:
         self._attempted = r.DeliveryAttempted
         self._flush_at: asyncio.TimerHandle | None = None
         self._batching = False
+        # Stdout elements waiting for _drain (handler, element), None when no drain is scheduled.
+        self._queued: list[tuple[Any, Any]] | None = None
+        self._deferred: Exception | None = None
+        self._draining = False
 
     def __call__(self, element: Any) -> None:
+        self._raise_deferred()
         handler = self._dispatch.get(type(element))
         if handler is None:
             return
         kind = type(element)
         if kind in self._hot and (kind is not self._attempted or _quiet_attempt(element)):
-            self._batching = True
-            handler(element)
-            self._batching = False
+            if kind is self._attempted:
+                return  # a final 2xx attempt shows nothing (its outcome line does)
+            if self._queued is None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:  # no event loop: render now
+                    self._batching = True
+                    handler(element)
+                    self._batching = False
+                    return
+                self._queued = []
+                if self._flush_at is None:
+                    self._flush_at = loop.call_later(_FLUSH_DELAY, self._timed_flush)
+            self._queued.append((handler, element))
         else:
             self.flush()
             handler(element)
 
+    def _drain(self) -> None:
+        """Render the queued stdout elements, in order, into the stream's buffer (the caller
+        flushes it). Lines are formatted when they are flushed, a burst's worth at a time, not
+        between one delivery and the next."""
+        queued, self._queued = self._queued, None
+        if not queued:
+            return
+        self._draining = True
+        try:
+            for handler, element in queued:
+                handler(element)
+        except Exception as e:  # a failed write (closed pipe, full disk): raised at the next element
+            self._deferred = e
+        finally:
+            self._draining = False
+
+    def _raise_deferred(self) -> None:
+        """Raise what a drain or timed flush (loop callbacks, where it would be lost) failed with."""
+        error, self._deferred = self._deferred, None
+        if error is not None:
+            raise error
+
+    def _timed_flush(self) -> None:
+        self._flush_at = None
+        try:
+            self.flush()
+        except Exception as e:
+            self._deferred = e
+
     def flush(self) -> None:
-        """Write out the stdout lines still buffered."""
+        """Write out the stdout lines still queued or buffered; raises what writing them (now or in
+        a loop callback before) failed with."""
+        self._drain()
+        self._raise_deferred()
         if self._flush_at is not None:
             self._flush_at.cancel()
             self._flush_at = None
@@ -278,11 +341,11 @@ class Renderer:
     def _stdout(self, text: str) -> None:
         stream = self.out.stdout
         stream.write(text + "\n")
-        if self._flush_at is not None:
+        if self._flush_at is not None or self._draining:
             return
         if self._batching:
             try:
-                self._flush_at = asyncio.get_running_loop().call_later(_FLUSH_DELAY, self.flush)
+                self._flush_at = asyncio.get_running_loop().call_later(_FLUSH_DELAY, self._timed_flush)
                 return
             except RuntimeError:  # no event loop: nothing would run the timer
                 pass
@@ -437,7 +500,7 @@ class Renderer:
             "payload": _parsed(ev.payload),
             "delivery": delivery,
         }
-        self._stdout(dumps(line))
+        self._stdout(_encode_line(line))
 
     def stopped(self, totals: Stopped) -> None:
         """The summary line on stderr."""
@@ -658,36 +721,14 @@ def listen_command(
         show_default=False,
         autocompletion=_complete_events,
     ),
-    headers: list[str] = typer.Option(
-        [],
-        "--headers",
-        "-H",
-        help='Extra header for every forward, "Name: value" (repeatable; replaces ours of the same name).',
-        metavar='"NAME: VALUE"',
-        show_default=False,
-    ),
-    skip_verify: bool = typer.Option(
-        False, "--skip-verify", help="Don't verify TLS certificates of an https receiver."
-    ),
+    headers: list[str] = headers_option(),
+    skip_verify: bool = skip_verify_option(),
     print_secret: bool = typer.Option(
         False, "--print-secret", help="Print the webhook signing secret and exit (nothing is forwarded)."
     ),
-    format_: str | None = typer.Option(
-        None, "--format", help="Output format: json (one JSON object per event, like --json) or text.", metavar="FORMAT"
-    ),
-    timeout: float = typer.Option(
-        30.0,
-        "--timeout",
-        help="Seconds to wait for the receiver's answer on each attempt, up to 3600 (4 attempts, 0.5/1/2 s apart).",
-        metavar="SECONDS",
-    ),
-    retry_for: str | None = typer.Option(
-        None,
-        "--retry-for",
-        help="Keep retrying a failed delivery for this long (30s, 5m, 1h) instead of 4 attempts.",
-        metavar="DURATION",
-        show_default=False,
-    ),
+    format_: str | None = format_option(),
+    timeout: float = timeout_option(" (4 attempts, 0.5/1/2 s apart)"),
+    retry_for: str | None = retry_for_option(),
     exit_after: int | None = typer.Option(
         None,
         "--exit-after",

@@ -24,6 +24,13 @@ from typing import Any
 
 import typer
 
+from cstar_cli.commands.delivery_flags import (
+    format_option,
+    headers_option,
+    retry_for_option,
+    skip_verify_option,
+    timeout_option,
+)
 from cstar_cli.context import get_app
 from cstar_cli.durations import parse_duration
 from cstar_cli.errors import CStarError, CStarUsageError
@@ -163,33 +170,11 @@ def replay_command(
         metavar="WHSEC",
         show_default=False,
     ),
-    headers: list[str] = typer.Option(
-        [],
-        "--headers",
-        "-H",
-        help='Extra header for every forward, "Name: value" (repeatable; replaces ours of the same name).',
-        metavar='"NAME: VALUE"',
-        show_default=False,
-    ),
-    skip_verify: bool = typer.Option(
-        False, "--skip-verify", help="Don't verify TLS certificates of an https receiver."
-    ),
-    format_: str | None = typer.Option(
-        None, "--format", help="Output format: json (one JSON object per event, like --json) or text.", metavar="FORMAT"
-    ),
-    timeout: float = typer.Option(
-        30.0,
-        "--timeout",
-        help="Seconds to wait for the receiver's answer on each attempt, up to 3600.",
-        metavar="SECONDS",
-    ),
-    retry_for: str | None = typer.Option(
-        None,
-        "--retry-for",
-        help="Keep retrying a failed delivery for this long (30s, 5m, 1h) instead of 4 attempts.",
-        metavar="DURATION",
-        show_default=False,
-    ),
+    headers: list[str] = headers_option(),
+    skip_verify: bool = skip_verify_option(),
+    format_: str | None = format_option(),
+    timeout: float = timeout_option(),
+    retry_for: str | None = retry_for_option(),
 ) -> None:
     """Deliver the events of a `cstar listen --record` file again, in order, byte for byte, signed now."""
     from cstar_cli.commands.listen import Renderer, delivery_options, json_output, run_relay

@@ -196,10 +196,12 @@ def trigger_command(
 
 
 def _print_json(out: Output, data: dict[str, Any]) -> None:
-    # Indented for a person, one line for a pipe (as `cstar api` prints).
-    text = json.dumps(data, indent=2, ensure_ascii=False) if out.stdout_tty and not out.json else dumps(data)
+    # Indented and terminal-safe for a person, one line for a pipe (as `cstar api` prints).
+    if out.stdout_tty and not out.json:
+        out.json_document(data)
+        return
     try:
-        out.stdout.write(text + "\n")
+        out.stdout.write(dumps(data) + "\n")
         out.stdout.flush()
     except BrokenPipeError:
         raise

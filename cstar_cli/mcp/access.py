@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cstar_cli.protocol.keys import redact
+from cstar_cli.protocol.keys import redact, scrub_secrets
 
 if TYPE_CHECKING:
     from cstar_cli.api import CStarClient
@@ -28,24 +28,29 @@ NOT_LOGGED_IN_HINT = (
 
 
 class Secrets:
-    """API keys seen by this process; :meth:`scrub` replaces each with its redacted form
-    (``sk_test_…a1b2``), the only form a key is ever shown in. Thread-safe."""
+    """API keys and signing secrets seen by this process; :meth:`scrub` replaces each with its
+    redacted form (``sk_test_…a1b2``), the only form a key is ever shown in, and then anything else
+    shaped like a key or a ``whsec_`` secret (:func:`~cstar_cli.protocol.keys.scrub_secrets`), known
+    or not. Thread-safe."""
 
     def __init__(self) -> None:
         self._keys: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     def add(self, key: str | None) -> None:
-        if key and key not in self._keys:
+        """Scrub ``key`` (and ``key`` without surrounding whitespace, as pasted) from now on."""
+        forms = {k for k in (key, key.strip()) if k} if key else set()
+        if forms - set(self._keys):
             with self._lock:
                 # Longest first, so a key that contains another is replaced whole.
-                self._keys = tuple(sorted({*self._keys, key}, key=len, reverse=True))
+                self._keys = tuple(sorted({*self._keys, *forms}, key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
+        """``text`` with every known secret and everything shaped like one redacted."""
         for key in self._keys:
             if key in text:
-                text = text.replace(key, redact(key))
-        return text
+                text = text.replace(key, redact(key.strip()))
+        return scrub_secrets(text)
 
 
 class ApiAccess:

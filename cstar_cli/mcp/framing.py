@@ -24,14 +24,19 @@ Answers (``code``, when):
 - -32602 Invalid params: ``params`` given as an array (MCP's params are always an object).
 
 A notification (a valid message without ``id``) never gets an answer, whatever its params; nor does
-a response from the client. Unknown methods and bad params of known methods are left to the SDK
-(-32601, -32602).
+a response from the client. A notification the client may send (``notifications/cancelled``,
+``…/progress``, ``…/initialized``, ``…/roots/list_changed``: MCP's ``ClientNotification``) whose
+params do not match its schema (a ``requestId`` that is an object, a list or a fraction, a
+``progressToken`` of the wrong type, ``_meta`` that is not an object …) is dropped here with a
+warning on stderr, so nothing behind the framing ever sees one. Other notifications pass as they
+are. Unknown methods and bad params of known request methods are left to the SDK (-32601, -32602).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,10 +45,11 @@ from mcp_types import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     PARSE_ERROR,
+    ClientNotification,
     JSONRPCMessage,
     jsonrpc_message_adapter,
 )
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -165,6 +171,33 @@ def _envelope_problem(obj: dict[str, Any]) -> str | None:
     return 'missing "method"'
 
 
+def _notification_models() -> dict[str, type[BaseModel]]:
+    """Method name → model of each notification a client may send (MCP's ``ClientNotification``)."""
+    models: dict[str, type[BaseModel]] = {}
+    for model in typing.get_args(ClientNotification):
+        for method in typing.get_args(model.model_fields["method"].annotation):
+            models[method] = model
+    return models
+
+
+_CLIENT_NOTIFICATIONS = _notification_models()
+
+
+def _notification_problem(obj: dict[str, Any]) -> str | None:
+    """Why a client notification's params do not fit its schema (locations and reasons, never the
+    values, which may hold anything), or None: it fits, or its method is not a client notification."""
+    model = _CLIENT_NOTIFICATIONS.get(obj["method"])
+    if model is None:
+        return None
+    try:
+        model.model_validate(obj, by_name=False)
+    except ValidationError as e:
+        first = e.errors(include_url=False, include_input=False, include_context=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the message"
+        return f"{where}: {first['msg']}"
+    return None
+
+
 def _is_notification(item: Any) -> bool:
     return isinstance(item, dict) and "method" in item and "id" not in item
 
@@ -176,11 +209,14 @@ def _decode_object(obj: dict[str, Any]) -> Decoded:
     is_request = "method" in obj and "id" in obj
     if "method" in obj and isinstance(obj.get("params"), list):
         if not is_request:
-            logger.debug("dropped notification %r: params must be an object", obj["method"])
+            logger.warning("dropped notification %r: params must be an object", obj["method"][:100])
             return Decoded()
         return Decoded(
             reply=_error_json(obj["id"], INVALID_PARAMS, "Invalid params: MCP params must be an object, not an array")
         )
+    if "method" in obj and not is_request and (problem := _notification_problem(obj)) is not None:
+        logger.warning("dropped notification %r: invalid params (%s)", obj["method"], problem)
+        return Decoded()
     try:
         message = jsonrpc_message_adapter.validate_python(obj, by_name=False)
     except ValidationError:

@@ -39,6 +39,7 @@ from cstar_cli.errors import (
 from cstar_cli.mcp import results
 from cstar_cli.mcp.sanitize import clean, clean_text
 from cstar_cli.mcp.tools import ID_MAX_LENGTH, Tools
+from cstar_cli.protocol.keys import scrub_secrets
 
 __all__ = ["JSON", "PROMPTS", "RESOURCES", "TEMPLATES", "Library", "resource_error"]
 
@@ -117,7 +118,8 @@ def _check_id(name: str, value: str) -> str:
     any request (as a tool argument would be refused)."""
     pattern = _ID_PATTERNS[name]
     if len(value) > ID_MAX_LENGTH or not pattern.match(value):
-        shown = value if len(value) <= 60 else value[:59] + "…"
+        shown = scrub_secrets(value)  # whole, before the cut: a cut secret is no longer recognised
+        shown = shown if len(shown) <= 60 else shown[:59] + "…"
         raise CStarValidationError(
             f"{name} must be {pattern.pattern[1:5]} followed by letters, digits, _ or -, at most "
             f"{ID_MAX_LENGTH} characters (got {shown!r}).",

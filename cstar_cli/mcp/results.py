@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from cstar_cli.errors import CStarConflictError, CStarError, CStarNotFoundError, CStarValidationError
 from cstar_cli.mcp.sanitize import clean, clean_text
+from cstar_cli.protocol.keys import scrub_secrets
 
 __all__ = ["add_hint", "error_text", "expected_shape", "failure", "invalid_arguments", "success"]
 
@@ -125,13 +126,19 @@ def _length_problem(field: str, e: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _show_name(name: str) -> str:
-    return repr(name) if len(name) <= 60 else repr(name[:59] + "…")
+def _cut(text: str, scrub: Scrub, limit: int = 60) -> str:
+    """``text`` scrubbed, then cut to ``limit`` characters: in this order, so that a secret is
+    redacted whole, never cut into a piece the scrubber no longer recognises."""
+    text = scrub(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:59] + "…"
+def _show_name(name: str, scrub: Scrub) -> str:
+    return repr(_cut(name, scrub))
+
+
+def _show(value: Any, scrub: Scrub) -> str:
+    return _cut(json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value), scrub)
 
 
 # What each JSON Schema type is called in a hint, and what a value of it is called when given instead.
@@ -225,12 +232,13 @@ def _placeholder(schema: Mapping[str, Any]) -> str:
     return '"…"'
 
 
-def expected_shape(field: str, schema: Mapping[str, Any], given: Any) -> str | None:
+def expected_shape(field: str, schema: Mapping[str, Any], given: Any, scrub: Scrub = scrub_secrets) -> str | None:
     """A hint showing what ``field`` takes, derived from its JSON ``schema``, when ``given`` is a value
     of another JSON type (None otherwise): ``override takes a list of strings, not a string:
     ["ticket.priority=urgent"]``. The example is ``given`` itself where it can be: decoded when it is
     text holding a value of the right type (``"5"`` → ``5``), wrapped in a list for a list argument;
-    else the schema's default, a bound, or a stand-in."""
+    else the schema's default, a bound, or a stand-in. The example passes ``scrub`` before it is cut
+    to 60 characters."""
     want = schema.get("type")
     given_type = _json_type(given)
     if not isinstance(want, str) or want not in _TAKES or given_type is None or _fits(given, want):
@@ -256,17 +264,20 @@ def expected_shape(field: str, schema: Mapping[str, Any], given: Any) -> str | N
         "enum" not in schema or json.dumps(given) in schema["enum"]
     ):
         example = json.dumps(json.dumps(given))
-    if example is not None and len(example) > 60:
-        example = example[:59] + "…"
+    if example is not None:
+        example = _cut(example, scrub)
     instead = "a fraction" if want == "integer" and given_type == "number" else _GIVEN[given_type]
     return f"{field} takes {takes}, not {instead}: {example or _placeholder(schema)}."
 
 
-def invalid_arguments(tool: str, exc: ValidationError, input_schema: Mapping[str, Any] | None) -> CStarValidationError:
+def invalid_arguments(
+    tool: str, exc: ValidationError, input_schema: Mapping[str, Any] | None, scrub: Scrub = scrub_secrets
+) -> CStarValidationError:
     """Arguments that failed the input schema → one :class:`CStarValidationError` (code
     ``INVALID_FIELD``, the reference's code for a bad field) naming each bad argument, the value given
     and, for an enum or a misspelt argument name, the closest allowed one; for a value of the wrong
-    JSON type, the shape the schema expects (:func:`expected_shape`)."""
+    JSON type, the shape the schema expects (:func:`expected_shape`). Every value and name quoted
+    from the arguments passes ``scrub`` whole, before it is cut short."""
     props: Mapping[str, Any] = (input_schema or {}).get("properties") or {}
     by_field: dict[str, dict[str, Any]] = {}
     for detail in exc.errors(include_url=False):
@@ -284,7 +295,7 @@ def invalid_arguments(tool: str, exc: ValidationError, input_schema: Mapping[str
             problems.append(f"{field} is required")
             continue
         if e["type"] == "extra_forbidden":
-            problems.append(f"{_show_name(field)} is not an argument of {tool}")
+            problems.append(f"{_show_name(field, scrub)} is not an argument of {tool}")
             close = difflib.get_close_matches(field, list(props), n=1, cutoff=0.6)
             if close:
                 hints.append(f"Did you mean {close[0]}?")
@@ -298,13 +309,13 @@ def invalid_arguments(tool: str, exc: ValidationError, input_schema: Mapping[str
         for _ in indexes:
             schema = _items(schema)
         if e["type"] == "string_pattern_mismatch" and (m := _PREFIX_PATTERN.match(str(prop.get("pattern", "")))):
-            problems.append(f"{field} must be an ID starting with {m.group(1)} (got {_show(given)})")
+            problems.append(f"{field} must be an ID starting with {m.group(1)} (got {_show(given, scrub)})")
             continue
         if length := _length_problem(field, e):
             problems.append(length)
             continue
-        problems.append(f"{field}: {e['msg']} (got {_show(given)})")
-        if shape := expected_shape(field, schema, given):
+        problems.append(f"{field}: {e['msg']} (got {_show(given, scrub)})")
+        if shape := expected_shape(field, schema, given, scrub):
             hints.append(shape)
         if enum := prop.get("enum"):
             close = difflib.get_close_matches(str(given).lower(), [str(v) for v in enum], n=1, cutoff=0.5)
@@ -313,8 +324,8 @@ def invalid_arguments(tool: str, exc: ValidationError, input_schema: Mapping[str
     if unknown:
         hints.append(f"Its arguments: {', '.join(props)}." if props else f"{tool} takes no arguments.")
     first = next(iter(by_field), None)
-    if first is not None and len(first) > 60:
-        first = first[:59] + "…"
+    if first is not None:
+        first = _cut(first, scrub)
     hints.append(
         f"Fix the argument{'s' if len(problems) > 1 else ''} and call {tool} again; its input schema lists what is allowed."
     )

@@ -53,6 +53,7 @@ from cstar_cli.errors import (
     CStarError,
     CStarValidationError,
 )
+from cstar_cli.mcp.framing import readable_id
 from cstar_cli.mcp.stdio import stdio_transport
 from cstar_cli.mcp.toolset import TOOL_NAMES
 
@@ -270,9 +271,14 @@ class CStarMCPServer(MCPServer):
         spec = self.specs.get(name)
         err: CStarError
         if isinstance(cause, CStarError):
+            if spec is not None:
+                # The API names its own field (type, data); the model knows only the arguments.
+                cause.field = spec.argument_for(cause.field)
             err = results.add_hint(cause, name, spec.not_found_hint if spec else None)
         elif isinstance(cause, ValidationError) and not isinstance(exc, UnexpectedToolError):
-            err = results.invalid_arguments(name, cause, await self._input_schema(name))
+            err = results.invalid_arguments(
+                name, cause, await self._input_schema(name), self.cstar_tools.api.secrets.scrub
+            )
         elif spec is None and not isinstance(exc, UnexpectedToolError):
             hidden = name in TOOL_NAMES
             err = CStarValidationError(
@@ -352,8 +358,10 @@ class _InFlight:
                 self._idle = anyio.Event()
             self._ids.add(message.id)
         elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
-            # A cancelled request gets no answer.
-            self._settle((message.params or {}).get("requestId"))
+            # A cancelled request gets no answer. The framing drops a cancel whose requestId is not an
+            # ID; read as one all the same, so that no value can reach the set as an unhashable key.
+            params = message.params if isinstance(message.params, dict) else {}
+            self._settle(readable_id(params.get("requestId")))
 
     def outgoing(self, item: SessionMessage) -> None:
         if isinstance(item.message, (JSONRPCResponse, JSONRPCError)):

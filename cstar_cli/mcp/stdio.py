@@ -5,7 +5,10 @@ Differences from the SDK's reader, which reads whole lines of any size and drops
 parse: stdin is read in chunks of :data:`CHUNK_BYTES`, no more than
 :data:`~cstar_cli.mcp.framing.MAX_LINE_BYTES` of one line is ever held, and every line that is not
 a valid message is answered here with the JSON-RPC error it calls for; only valid messages reach
-the SDK. Output is the SDK's: one compact JSON message per line, written whole and at once.
+the SDK. Output is the SDK's: one compact JSON message per line, written whole and at once, after
+:func:`~cstar_cli.protocol.keys.scrub_secrets`: the last gate every answer passes (results, errors,
+framing replies alike), so nothing shaped like an API key or a ``whsec_`` secret leaves whole. (On
+JSON text the replacement is safe: it swaps letters, digits and ``_`` for the same and ``…``.)
 
 As with the SDK's transport, while serving, fd 0 reads the null device and fd 1 points at stderr
 (the protocol uses private duplicates), so a child process or a stray ``print`` can neither steal
@@ -27,6 +30,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.shared.message import SessionMessage
 
 from cstar_cli.mcp.framing import MAX_LINE_BYTES, LineSplitter, Overflow, decode_line, overflow_reply
+from cstar_cli.protocol.keys import scrub_secrets
 
 __all__ = ["CHUNK_BYTES", "stdio_transport"]
 
@@ -113,7 +117,8 @@ async def read_messages(
                     continue
                 decoded = decode_line(item)
                 if decoded.reply is not None:
-                    logger.info("answered a malformed message: %s", decoded.reply[:200])
+                    # Scrubbed before the cut: a secret cut in two is no longer recognised.
+                    logger.info("answered a malformed message: %s", scrub_secrets(decoded.reply)[:200])
                     await replies.send(decoded.reply)
                 if decoded.message is not None:
                     await messages.send(SessionMessage(decoded.message))
@@ -122,11 +127,12 @@ async def read_messages(
 
 
 async def write_messages(write: Callable[[bytes], None], outgoing: MemoryObjectReceiveStream[Outgoing]) -> None:
-    """Write each item of ``outgoing`` as one line with ``write`` (in a worker thread), until every
-    sender has closed."""
+    """Write each item of ``outgoing`` as one line with ``write`` (in a worker thread), secrets
+    scrubbed (:func:`~cstar_cli.protocol.keys.scrub_secrets`), until every sender has closed."""
     async with outgoing:
         async for item in outgoing:
             text = item if isinstance(item, str) else item.message.model_dump_json(by_alias=True, exclude_unset=True)
+            text = scrub_secrets(text)
             await anyio.to_thread.run_sync(write, (text + "\n").encode("utf-8", "replace"))
 
 

@@ -115,8 +115,9 @@ CustomerIdArg = Annotated[
 @dataclass(frozen=True)
 class ToolSpec:
     """How one tool is published: ``name`` (the reference's), ``title``, ``description`` (written for a
-    model deciding whether to call it), ``annotations``, the :class:`Tools` ``method`` behind it, and
-    the hint an API "not found" gets."""
+    model deciding whether to call it), ``annotations``, the :class:`Tools` ``method`` behind it, the
+    hint an API "not found" gets, and ``fields``: each API field name (in a 400's ``field``) that the
+    tool sends under another argument name, mapped to that argument (see :meth:`argument_for`)."""
 
     name: str
     title: str
@@ -124,6 +125,12 @@ class ToolSpec:
     annotations: ToolAnnotations
     method: str
     not_found_hint: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def argument_for(self, field: str | None) -> str | None:
+        """The tool argument the API's ``field`` came from (``type`` → ``eventType``); ``field`` itself
+        when the tool sends it under its own name, or None for None."""
+        return dict(self.fields).get(field, field) if field else field
 
 
 def _annotations(*, read_only: bool, idempotent: bool, open_world: bool) -> ToolAnnotations:
@@ -201,6 +208,7 @@ SPECS: tuple[ToolSpec, ...] = (
         "or a whole payload. Changes no data; each call sends a new event.",
         _annotations(read_only=False, idempotent=False, open_world=True),
         "trigger_webhook",
+        fields=(("data", "payload"),),
     ),
     ToolSpec(
         "cstar_get_status",
@@ -233,6 +241,7 @@ SPECS: tuple[ToolSpec, ...] = (
         "of it, its deliveries and the next cursor. Nothing in time is not an error." + _UNTRUSTED,
         _annotations(read_only=True, idempotent=False, open_world=True),
         "wait_for_event",
+        fields=(("type", "eventType"), ("after", "since")),
     ),
     ToolSpec(
         "cstar_resend_event",
@@ -260,6 +269,15 @@ POLL_MAX = 1.0
 #: How long a found event's first delivery outcome is waited for (s, within the caller's timeout).
 SETTLE_SECONDS = 2.0
 _EDIT_ARGS = ("override", "add", "remove")
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration for a note or message: ``30 s``, ``1.5 s``, ``250 ms``, ``under 1 ms``."""
+    if seconds >= 1:
+        return f"{round(seconds, 2):g} s"
+    if seconds >= 0.001:
+        return f"{round(seconds * 1000, 1):g} ms"
+    return "under 1 ms"
 
 
 def _edits(override: list[str], add: list[str], remove: list[str]) -> list[Edit]:
@@ -548,7 +566,10 @@ class Tools:
         is missed. Returns :class:`~.outputs.WaitResult` within ``timeoutSeconds`` (s): the event with a
         summary of its payload, its deliveries (waiting up to :data:`SETTLE_SECONDS` more, inside the
         timeout, for the first one) and the new ``cursor``; or ``event`` null and the cursor to go on
-        from. A client's cancellation ends it at once.
+        from. Without ``since``, the cursor is the newest event stored when the call began: should
+        looking it up not finish within ``timeoutSeconds``, there is no cursor to give, and the call
+        raises :class:`~cstar_cli.errors.CStarError` (code ``timeout``) rather than answer one it did not
+        establish. A client's cancellation ends it at once.
 
         When the request carries a ``progressToken``, each poll also sends a progress notification
         through ``ctx`` (progress: seconds waited; total: ``timeoutSeconds``), so that clients which
@@ -558,12 +579,14 @@ class Tools:
         deadline = started + timeoutSeconds
         progress = _Progress(ctx, started, timeoutSeconds, f"Waiting for the next {eventType + ' ' if eventType else ''}event")
         cursor = since or START
+        established = since is not None
         found: EventSummary | None = None
         with anyio.move_on_after(timeoutSeconds), _named_cursor("since"):
             if since is None:
                 client = await self._api(self.api.client)
                 newest = await self._api(client.list_events, limit=1)
                 cursor = str(newest.data[0].get("id")) if newest.data else START
+                established = True
             interval = POLL_FIRST
             while found is None:
                 found = await self._first_after(cursor, eventType)
@@ -571,13 +594,29 @@ class Tools:
                     await progress.report()
                     await anyio.sleep(interval)
                     interval = min(POLL_MAX, interval * 1.5)
+        if not established:
+            # START here would mean "before every stored event": following it would return the
+            # oldest one as "next".
+            raise CStarError(
+                f"No cursor to wait from: finding the newest stored event took longer than timeoutSeconds "
+                f"({seconds_text(timeoutSeconds)}).",
+                code="timeout",
+                field="timeoutSeconds",
+                hint=(
+                    "Call cstar_wait_for_event again with a longer timeoutSeconds (a few seconds), or with "
+                    "since= the cursor from cstar_recent_events."
+                ),
+            )
         if found is None:
             what = f"no {eventType} event" if eventType else "no event"
             return self._ok(
                 {
                     "event": None,
                     "cursor": cursor,
-                    "note": f"Nothing arrived: {what} in {timeoutSeconds:g} s. Call again with since=cursor to keep waiting.",
+                    "note": (
+                        f"Nothing arrived: {what} in {seconds_text(timeoutSeconds)}. "
+                        "Call again with since=cursor to keep waiting."
+                    ),
                 }
             )
         event: Any = found
@@ -662,7 +701,7 @@ class _Progress:
             return
         elapsed = max(round(anyio.current_time() - self.started, 1), round(self.last + 0.1, 1))
         self.last = elapsed
-        text = f"{message or self.message}: {elapsed:g} of {self.total:g} s"
+        text = f"{message or self.message}: {elapsed:g} of {seconds_text(self.total)}"
         # The client's progress is a courtesy: a client gone or a call outside a request
         # (ValueError: no request context) never ends the wait itself.
         with contextlib.suppress(ValueError, anyio.BrokenResourceError, anyio.ClosedResourceError):

@@ -14,7 +14,8 @@ names the cause, as a :class:`Diagnosis` ``(valid, reason, detail)``. ``reason``
 - ``body_modified``: the body with its line endings or trailing newline changed matches.
 - ``signature_mismatch``: nothing matches: another secret signed it, or the bytes differ otherwise.
 
-Secrets appear only as their tail (``whsec_…a1b2``). Like the rest of :mod:`cstar_cli.protocol`,
+Secrets appear only as their tail (``whsec_…a1b2``): a malformed header's detail never quotes the
+given secrets, nor anything shaped like a key or a signing secret. Like the rest of :mod:`cstar_cli.protocol`,
 this module imports nothing else of ``cstar_cli`` but its siblings.
 """
 
@@ -28,6 +29,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from cstar_cli.protocol.keys import scrub_secrets
 from cstar_cli.protocol.webhook import DEFAULT_TOLERANCE, compute_signature
 
 __all__ = [
@@ -84,11 +86,19 @@ class ParsedHeader:
 
 
 def secret_tail(secret: str) -> str:
-    """``whsec_…a1b2``: the secret's prefix and last four characters, the only form it is shown in."""
+    """``whsec_…a1b2``: the secret's prefix and last four characters, the only form it is shown in
+    (surrounding whitespace, such as a pasted newline, is not part of what is shown)."""
+    secret = secret.strip()
     m = _SECRET_PREFIX.match(secret)
     prefix = m.group(1) if m else ""
     tail = secret[-4:] if len(secret) >= len(prefix) + 8 else ""
     return f"{prefix}…{tail}"
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    """A piece of the header for a message: secret-shaped text redacted whole, then cut to ``limit``."""
+    text = scrub_secrets(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _hex(value: str, what: str) -> str:
@@ -111,7 +121,7 @@ def parse_signature_header(text: str) -> ParsedHeader:
     if m and m.group(1).lower() not in ("t", "v1", "sha256"):
         name, value = m.group(1), m.group(2).strip()
         if name.lower() != "x-signature":
-            raise MalformedHeader(f"this is the {name} header; the signature is in X-Signature")
+            raise MalformedHeader(f"this is the {_quote(name)} header; the signature is in X-Signature")
     if not value:
         raise MalformedHeader("the header is empty")
     if value.lower().startswith("sha256="):
@@ -122,7 +132,7 @@ def parse_signature_header(text: str) -> ParsedHeader:
     for part in value.split(","):
         key, eq, item = part.strip().partition("=")
         if not eq:
-            raise MalformedHeader(f"{part.strip()[:40]!r} is not key=value (expected t=<unix seconds>,v1=<hex>)")
+            raise MalformedHeader(f"{_quote(part.strip())!r} is not key=value (expected t=<unix seconds>,v1=<hex>)")
         if key == "t":
             timestamps.append(item.strip())
         elif key == "v1":
@@ -137,11 +147,11 @@ def parse_signature_header(text: str) -> ParsedHeader:
     if any(sep in ts for sep in (" ", ";", "\t")):
         raise MalformedHeader("the parts are separated by commas: t=<unix seconds>,v1=<hex>")
     if not ts.isdigit() or not ts.isascii():
-        raise MalformedHeader(f"t={ts[:40]} is not a unix timestamp in seconds")
+        raise MalformedHeader(f"t={_quote(ts)} is not a unix timestamp in seconds")
     if len(ts) >= 13:
         raise MalformedHeader(f"t={ts} looks like milliseconds; cStar signs with unix seconds")
     if not signatures:
-        found = f" (found {', '.join(k + '=' for k in others)})" if others else ""
+        found = f" (found {', '.join(_quote(k) + '=' for k in others)})" if others else ""
         raise MalformedHeader(f"there is no v1= signature{found}")
     return ParsedHeader(False, int(ts), tuple(signatures))
 
@@ -208,6 +218,23 @@ def _signer(parsed: ParsedHeader, body: bytes, secrets: Sequence[str]) -> str | 
     return None
 
 
+def _masked_problem(header: str, secrets: Sequence[str], problem: MalformedHeader) -> str:
+    """What is wrong with ``header``, told without quoting any of ``secrets`` (someone pasting the
+    secret where the signature goes): the header is parsed again with each secret (and each stripped
+    of surrounding whitespace) replaced by its tail."""
+    forms = sorted({f for s in secrets for f in (s, s.strip()) if len(f) >= 4}, key=len, reverse=True)
+    masked = header
+    for form in forms:
+        masked = masked.replace(form, secret_tail(form))
+    if masked == header:
+        return str(problem)
+    try:
+        parse_signature_header(masked)
+    except MalformedHeader as e:
+        return str(e)
+    return "it holds the signing secret, not a signature"
+
+
 def diagnose(
     body: bytes,
     header: str,
@@ -227,7 +254,7 @@ def diagnose(
     try:
         parsed = parse_signature_header(header or "")
     except MalformedHeader as e:
-        return Diagnosis(False, "malformed_header", f"Malformed signature header: {e}.")
+        return Diagnosis(False, "malformed_header", f"Malformed signature header: {_masked_problem(header or '', keys, e)}.")
     current = time.time() if now is None else now
     late = ""
     if parsed.timestamp is not None and abs(current - parsed.timestamp) > tolerance:

@@ -24,22 +24,23 @@ receiver's answer), proxies, HTTP/2, request streaming, cookies, protocol upgrad
 invalid response to a POST that asked for none).
 
 This module imports nothing else of ``cstar_cli``: Basic auth (from a URL's ``user:password@``) is
-computed by the caller and passed in as ``authorization``.
+computed by the caller (with :func:`basic_auth`) and passed in as ``authorization``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import httptools
 
-__all__ = ["MAX_HEAD", "HttpClient", "HttpError", "check_header"]
+__all__ = ["MAX_HEAD", "HttpClient", "HttpError", "basic_auth", "check_header"]
 
 #: The largest response head (status line and headers) accepted, in bytes.
 MAX_HEAD = 64 * 1024
@@ -83,6 +84,16 @@ def check_header(name: str, value: str) -> str | None:
     if _VALUE.fullmatch(value) is None:
         return f"header {name!r} has a value with characters HTTP does not allow (CR, LF, NUL, controls)"
     return None
+
+
+def basic_auth(url: str) -> str | None:
+    """The ``Authorization: Basic …`` value for the ``user:password@`` of ``url`` (percent-decoded,
+    as curl sends it; an absent password is empty), or None when the URL names no user."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    raw = unquote_to_bytes(parts.username) + b":" + unquote_to_bytes(parts.password or "")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def _reason(exc: BaseException) -> str:
@@ -241,6 +252,17 @@ class _Connection(asyncio.Protocol):
         return response
 
 
+class _Attempt:
+    """One POST in flight: the ``task`` to cancel when ``deadline`` (loop time) passes first."""
+
+    __slots__ = ("deadline", "task", "timed_out")
+
+    def __init__(self, task: asyncio.Task[object], deadline: float) -> None:
+        self.task = task
+        self.deadline = deadline
+        self.timed_out = False
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """For one tuple of request header names: the default fields sent with them (and as text), the
@@ -297,10 +319,17 @@ class HttpClient:
                 self._ssl.verify_mode = ssl.CERT_NONE
         # The open connection, if any (named for what tells whether it is still readable: at_eof()).
         self._reader: _Connection | None = None
+        # The attempt in flight and the timer that bounds it (see _arm), on the loop it runs in.
+        self._attempt: _Attempt | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     async def aclose(self) -> None:
         """Close the connection (if open); the client may still be used, and reconnects."""
         self._drop()
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
     def _drop(self) -> None:
         conn, self._reader = self._reader, None
@@ -374,21 +403,15 @@ class HttpClient:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        timed_out: list[bool] = []
-
-        def expire() -> None:
-            timed_out.append(True)
-            task.cancel()
-
-        # One timer per attempt (cheaper than a timeout context), cancelling this task when it fires.
-        timer = loop.call_later(self.timeout, expire)
+        attempt = self._attempt = _Attempt(task, loop.time() + self.timeout)
+        self._arm(loop, attempt.deadline)
         done = False
         try:
             status = await self._exchange(head + body)
             done = True
             return status
         except asyncio.CancelledError:
-            if not timed_out:
+            if not attempt.timed_out:
                 raise
             uncancel = getattr(task, "uncancel", None)
             if uncancel is not None and uncancel() > 0:
@@ -397,9 +420,33 @@ class HttpClient:
         except (OSError, _ClosedEarly, _Invalid) as e:
             raise HttpError(_reason(e)) from None
         finally:
-            timer.cancel()
+            self._attempt = None
             if not done:
                 self._drop()  # whatever is left of a failed or cancelled exchange is unusable
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Make sure a timer fires by ``deadline`` (loop time). One timer serves many attempts: it
+        is left running after an attempt ends, and when it fires early for the current one it is
+        set again for that one's deadline, so a POST costs no timer of its own (a burst would
+        otherwise fill the loop's timer heap with cancelled 30-second handles)."""
+        timer = self._timer
+        if timer is not None and self._timer_loop is loop and timer.when() <= deadline:
+            return
+        if timer is not None:
+            timer.cancel()
+        self._timer, self._timer_loop = loop.call_at(deadline, self._expire), loop
+
+    def _expire(self) -> None:
+        """The timer: cancel the attempt in flight once its deadline passed (set again otherwise)."""
+        self._timer = None
+        attempt, loop = self._attempt, self._timer_loop
+        if attempt is None or loop is None:
+            return
+        if loop.time() < attempt.deadline:
+            self._arm(loop, attempt.deadline)
+            return
+        attempt.timed_out = True
+        attempt.task.cancel()
 
     async def _exchange(self, request: bytes) -> int:
         conn = self._reader

@@ -70,6 +70,8 @@ class Forwarder:
         self.secret = secret
         # Shown in every element; computed once, as the options never change.
         self._shown = options.display_url
+        # The current delivery's time budget (monotonic), set by first_attempt: one at a time.
+        self._deadline: float | None = None
         self._http = HttpClient(options.url, timeout=options.timeout, verify=options.verify, user_agent=USER_AGENT)
 
     async def aclose(self) -> None:
@@ -86,21 +88,45 @@ class Forwarder:
         :class:`DeliveryFailed` outcome (always last, exactly once). Never raises for the receiver's
         sake; cancellation propagates.
         """
-        body = event.payload.encode("utf-8", "surrogatepass")
+        step = await self.first_attempt(event)
+        yield step
+        if step.retry_in is not None:
+            async for later in self.retries(event, step):
+                yield later
+        else:
+            yield self.outcome(event, step)
+
+    async def first_attempt(self, event: EventReceived) -> DeliveryAttempted:
+        """The first attempt of :meth:`deliver`; when its ``retry_in`` is None it was the last one
+        (:meth:`outcome` gives the result), else :meth:`retries` goes on from it. The relay's
+        straight-line path for the common case: one attempt, no generator in between."""
         budget = self.options.retry_for
         # 0 = bounded by time, not count (DeliveryAttempted.max_attempts).
         total = 0 if budget is not None else max(1, self.options.attempts)
-        deadline = time.monotonic() + budget if budget is not None else None
-        attempt = 0
-        while True:
+        self._deadline = time.monotonic() + budget if budget is not None else None
+        return await self._attempt(event, event.payload.encode("utf-8", "surrogatepass"), 1, total, self._deadline)
+
+    async def retries(
+        self, event: EventReceived, first: DeliveryAttempted
+    ) -> AsyncIterator[DeliveryAttempted | Delivered | DeliveryFailed]:
+        """The rest of :meth:`deliver` after ``first`` (from :meth:`first_attempt`) failed with a
+        pause to wait: one :class:`DeliveryAttempted` per further attempt, then the outcome."""
+        body = event.payload.encode("utf-8", "surrogatepass")
+        total, deadline = first.max_attempts, self._deadline
+        step = first
+        attempt = 1
+        while step.retry_in is not None:
+            await asyncio.sleep(step.retry_in)
             attempt += 1
             step = await self._attempt(event, body, attempt, total, deadline)
             yield step
-            if step.retry_in is None:
-                break
-            await asyncio.sleep(step.retry_in)
-        outcome = Delivered if step.error is None else DeliveryFailed
-        yield outcome(event, step.url, step.status, step.duration_ms, attempt, step.error)
+        yield self.outcome(event, step)
+
+    @staticmethod
+    def outcome(event: EventReceived, last: DeliveryAttempted) -> Delivered | DeliveryFailed:
+        """The final result of ``event`` whose attempt ``last`` was the last one."""
+        kind = Delivered if last.error is None else DeliveryFailed
+        return kind(event, last.url, last.status, last.duration_ms, last.attempt, last.error)
 
     def _next_pause(self, attempt: int, total: int, deadline: float | None) -> float | None:
         """The pause (s) after failed attempt ``attempt``, or None when it was the last one: the

@@ -44,6 +44,8 @@ _quote = json.encoder.encode_basestring_ascii
 # What an HTTP field value may not hold (RFC 9110): the event id, type, webhook id and request id
 # become delivery headers, so text with these could never be forwarded (or would split a header).
 _UNSENDABLE = re.compile(r"[\x00-\x1f\x7f]")
+#: The delivery headers an event frame's ``headers`` may set (checked as :func:`_header_text`).
+_HEADER_FIELDS = ("X-Event-Type", "X-Webhook-ID", "x-cstar-request-id", "X-Cstar-Request-Id")
 #: The largest ``size`` an ``event_too_large`` notice may give: the largest integer every JSON reader
 #: holds exactly (RFC 7493, I-JSON); anything above is no real size.
 MAX_SIZE = 2**53 - 1
@@ -106,15 +108,20 @@ def read_event(frame: Mapping[str, Any], event_id: str, session_id: str) -> Even
     grammar: ``payload`` JSON text (or an object), ``eventType`` a string, ``headers`` absent, null or
     an object of strings, and every value that becomes a delivery header free of control characters.
     Raises :class:`MalformedFrame` (never anything else) for a frame that is not so."""
-    _header_text(event_id, "eventId")
     headers = frame.get("headers")
     if headers is None:
         headers = {}
     elif not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         raise MalformedFrame("headers is not an object of strings")
-    for name in ("X-Event-Type", "X-Webhook-ID", "x-cstar-request-id", "X-Cstar-Request-Id"):
-        _header_text(headers.get(name), f"headers[{name!r}]")
-    _header_text(frame.get("eventType"), "eventType")
+    event_type = frame.get("eventType")
+    # One search over every value that becomes a header (the common case: all fine); only a frame
+    # that fails it is looked at value by value, for the reason.
+    texts = [event_id, *[headers.get(name) or "" for name in _HEADER_FIELDS]]
+    if not isinstance(event_type, str) or _UNSENDABLE.search("".join(texts) + event_type) is not None:
+        _header_text(event_id, "eventId")
+        for name in _HEADER_FIELDS:
+            _header_text(headers.get(name), f"headers[{name!r}]")
+        _header_text(event_type, "eventType")
     payload = payload_text(frame)
     if not payload.isascii():
         try:

@@ -1,5 +1,5 @@
 """The forwarder's HTTP/1.1 client: :class:`cstar_cli.protocol.http1.HttpClient` with the forward
-URL's ``user:password@`` sent as Basic auth (:func:`cstar_cli.relay._target.basic_auth`).
+URL's ``user:password@`` sent as Basic auth (:func:`cstar_cli.protocol.http1.basic_auth`).
 
 The protocol itself (one write per request, httptools parsing, keep-alive, timeouts, TLS, header
 checks and the user-facing reasons of :class:`HttpError`) lives in :mod:`cstar_cli.protocol.http1`,
@@ -9,8 +9,7 @@ shared with the emulator's webhook delivery.
 from __future__ import annotations
 
 from cstar_cli.protocol.http1 import HttpClient as _BaseClient
-from cstar_cli.protocol.http1 import HttpError
-from cstar_cli.relay._target import basic_auth
+from cstar_cli.protocol.http1 import HttpError, basic_auth
 
 __all__ = ["HttpClient", "HttpError"]
 

@@ -39,7 +39,8 @@ A run, step by step (each step one method of :class:`Relay`)::
     run        _new_session → _first_connect → Ready, then for ever:
                  _pump → (connection lost) classify_close → _reset_backoff_if_healthy
                  → _TooBigGuard.exhausted? → _reconnect (→ _next_delay, _new_session, _open)
-    _pump      _receive → _route → _on_welcome | _on_event | _on_too_large | _on_malformed
+    _pump      _receive → _plain_event? → EventReceived → first_attempt (→ retries) → _settle → _ack
+               otherwise _route → _on_welcome | _on_event | _on_too_large | _on_malformed
     _on_event  _Replay.observe → (_duplicate | EventReceived → deliver → _settle) → _ack
 
 The socket itself (handshake, close codes) is :mod:`cstar_cli.relay._connection`; reading and writing
@@ -88,6 +89,7 @@ from cstar_cli.relay._elements import (
     DeliveryFailed,
     DuplicateIgnored,
     Element,
+    EventReceived,
     FrameIgnored,
     Outcome,
     Ready,
@@ -584,9 +586,33 @@ class Relay:
         assert ws is not None
         replay = _Replay(self._session_id(), self._last_acked, active=resumed)
         fanout = self._fanout
+        forwarder = self._forwarder
         while True:
             if fanout is None:
                 frame = await self._receive(ws, replay)
+                event = self._plain_event(frame, replay) if forwarder is not None else None
+                if event is not None:
+                    assert forwarder is not None
+                    # The common case in a straight line, without a generator per step: a new event
+                    # for the one target, forwarded, its outcome acked (what _on_event does for it).
+                    self._received += 1
+                    self._in_flight = event.event_id
+                    yield event
+                    step = await forwarder.first_attempt(event)
+                    yield step
+                    outcome: Delivered | DeliveryFailed
+                    if step.retry_in is None:
+                        outcome = forwarder.outcome(event, step)
+                    else:
+                        async for later in forwarder.retries(event, step):
+                            if isinstance(later, DeliveryAttempted):
+                                yield later
+                            else:
+                                outcome = later
+                    ack = self._settle(outcome)
+                    yield outcome
+                    await self._ack(ws, event.event_id, ack, new=not event.resend, cursor=not event.resend)
+                    continue
             else:
                 for element in fanout.drain():
                     if isinstance(element, (Delivered, DeliveryFailed)):
@@ -604,6 +630,23 @@ class Relay:
                 continue
             async for element in self._route(ws, frame, replay):
                 yield element
+
+    def _plain_event(self, frame: object, replay: _Replay) -> EventReceived | None:
+        """The :class:`EventReceived` of ``frame`` when it is the common case :meth:`_pump` handles in
+        a straight line: a well-formed ``event`` frame, outside a replay, for an event neither
+        handled nor on its way (or a resend). None for anything else, which :meth:`_route` handles."""
+        if replay.active or type(frame) is not dict or frame.get("type") != FRAME_EVENT:
+            return None
+        event_id = event_id_of(frame)
+        if event_id is None or event_id in self._unacked_ids:
+            return None
+        try:
+            event = read_event(frame, event_id, self._session_id())
+        except MalformedFrame:
+            return None
+        if not event.resend and event_id in self._handled:
+            return None
+        return event
 
     async def _receive_or_wake(self, ws: ClientConnection, replay: _Replay, fanout: Fanout) -> Any:
         """:meth:`_receive`, or :data:`_WAKE` as soon as the fan-out has elements to hand out; the

@@ -9,13 +9,13 @@ password is never shown: :func:`display_url` is the form every line, JSON object
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import SplitResult, quote, unquote_to_bytes, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 from cstar_cli.errors import CStarUsageError
+from cstar_cli.protocol.http1 import basic_auth
 
 __all__ = ["basic_auth", "display_url", "merge_headers", "parse_forward_url", "parse_header"]
 
@@ -72,16 +72,6 @@ def display_url(url: str) -> str:
     stop = _AUTHORITY_END_RE.search(url, start)
     end = stop.start() if stop else len(url)
     return url[:start] + _mask_authority(url[start:end]) + url[end:]
-
-
-def basic_auth(url: str) -> str | None:
-    """The ``Authorization: Basic …`` value for the ``user:password@`` of ``url`` (percent-decoded,
-    as curl sends it; an absent password is empty), or None when the URL names no user."""
-    parts = urlsplit(url)
-    if parts.username is None:
-        return None
-    raw = unquote_to_bytes(parts.username) + b":" + unquote_to_bytes(parts.password or "")
-    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def _bad_url(value: str, why: str) -> CStarUsageError:

@@ -18,15 +18,13 @@ milliseconds late.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from collections import deque
 from collections.abc import Sequence
-from urllib.parse import unquote_to_bytes, urlsplit
 
 from cstar_cli.protocol import events as catalog
-from cstar_cli.protocol.http1 import HttpClient, HttpError
+from cstar_cli.protocol.http1 import HttpClient, HttpError, basic_auth
 from cstar_cli.protocol.webhook import delivery_headers
 from cstar_emulator.db import Database, Scope
 from cstar_emulator.repositories.events import Event
@@ -39,16 +37,6 @@ log = logging.getLogger("cstar.emulator")
 
 #: The ``User-Agent`` of every delivery.
 USER_AGENT = "cstar-emulator"
-
-
-def basic_auth(url: str) -> str | None:
-    """``Basic …`` for the ``user:password@`` of ``url`` (percent-decoded; an absent password is
-    empty), or None when it names no user: a receiver URL with credentials gets them sent."""
-    parts = urlsplit(url)
-    if parts.username is None:
-        return None
-    raw = unquote_to_bytes(parts.username) + b":" + unquote_to_bytes(parts.password or "")
-    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 class WebhookDispatcher:
