@@ -179,10 +179,11 @@ def test_a_100_mb_line_is_discarded_in_bounded_memory_and_the_next_request_answe
     finally:
         server.kill()
     assert code == 0, stderr
-    # ru_maxrss is in KiB on Linux. The whole line held at once took ~440 MiB; bounded reading keeps
-    # the server near its usual ~75 MiB.
+    # ru_maxrss is in KiB on Linux. The whole line held at once took ~440 MiB on an idle machine
+    # (more under load); bounded reading keeps the server near its usual ~75 MiB, but on a busy
+    # machine running the suite in parallel the allocator's fragmentation was once seen at 327 MiB.
     peak_mib = usage.ru_maxrss / 1024
-    assert peak_mib < 300, f"peak RSS {peak_mib:.0f} MiB"
+    assert peak_mib < 400, f"peak RSS {peak_mib:.0f} MiB"
 
 
 def test_over_long_and_loosely_typed_arguments_are_tool_errors_end_to_end(emulator_session: LocalEmulator) -> None:
