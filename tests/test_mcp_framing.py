@@ -182,7 +182,11 @@ def _run_reader(chunks: list[bytes], limit: int) -> tuple[list[SessionMessage], 
         pending = list(chunks) + [b""]
         messages_in, messages_out = anyio.create_memory_object_stream[Any](100)
         replies_in, replies_out = anyio.create_memory_object_stream[Any](100)
-        await read_messages(lambda: pending.pop(0), messages_in, replies_in, limit)
+
+        async def read() -> bytes:
+            return pending.pop(0)
+
+        await read_messages(read, messages_in, replies_in, limit)
         async with messages_out, replies_out:
             return [m async for m in messages_out], [r async for r in replies_out]
 

@@ -54,7 +54,7 @@ from cstar_cli.errors import (
     CStarValidationError,
 )
 from cstar_cli.mcp.framing import readable_id
-from cstar_cli.mcp.stdio import stdio_transport
+from cstar_cli.mcp.stdio import restore_blocking, stdio_transport
 from cstar_cli.mcp.toolset import TOOL_NAMES
 
 if TYPE_CHECKING:
@@ -433,8 +433,8 @@ def serve_stdio(server: MCPServer, *, grace: float = STDIN_CLOSED_GRACE) -> int:
                 with receiver as signals:
                     async for signum in signals:
                         logger.info("%s received; exiting", signal.Signals(signum).name)
-                        # No graceful path exists: the stdin reader sits in a worker thread's read(),
-                        # which cancellation cannot interrupt while the client keeps the pipe open.
+                        # No graceful path exists: a stdin that is not a pipe is read in a worker
+                        # thread's read(), which cancellation cannot interrupt while it stays open.
                         exit_now(0)
 
             tg.start_soon(exit_on_signal)
@@ -456,7 +456,9 @@ def serve_stdio(server: MCPServer, *, grace: float = STDIN_CLOSED_GRACE) -> int:
 def exit_now(code: int) -> NoReturn:
     """Flush the logs and standard streams, then end the process with ``code`` without waiting for
     worker threads (a blocked stdin read, an API call waiting for its timeout): neither holds
-    anything to save, and waiting would leave the agent's client hanging."""
+    anything to save, and waiting would leave the agent's client hanging. Puts back the blocking
+    mode of stdin and stdout first (:func:`~cstar_cli.mcp.stdio.restore_blocking`)."""
+    restore_blocking()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):

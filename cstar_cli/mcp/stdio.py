@@ -14,15 +14,26 @@ As with the SDK's transport, while serving, fd 0 reads the null device and fd 1 
 (the protocol uses private duplicates), so a child process or a stray ``print`` can neither steal
 the client's input nor corrupt the output; both are restored on exit. The private duplicates are
 never closed: a worker thread may still be blocked reading one when serving ends.
+
+Where stdin and stdout are pipes or sockets (how MCP clients start servers), the event loop reads
+and writes them itself (asyncio's pipe transports, non-blocking), so a message costs no hop to a
+worker thread and back on its way in or out; the read side stops reading while
+:data:`CHUNK_BYTES` × 2 are waiting to be split, and the write side finishes each line before
+taking the next. Their blocking mode is put back when serving ends (and by :func:`restore_blocking`
+before an abrupt exit), since the pipe may be shared with the process that started the server.
+A terminal, a regular file, the null device, or a stdout that is stderr's pipe is read or written
+by a worker thread, blocking, as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import stat
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 import anyio.to_thread
@@ -32,7 +43,7 @@ from mcp.shared.message import SessionMessage
 from cstar_cli.mcp.framing import MAX_LINE_BYTES, LineSplitter, Overflow, decode_line, overflow_reply
 from cstar_cli.protocol.keys import scrub_secrets
 
-__all__ = ["CHUNK_BYTES", "stdio_transport"]
+__all__ = ["CHUNK_BYTES", "read_messages", "restore_blocking", "stdio_transport", "write_messages"]
 
 logger = logging.getLogger("cstar.mcp")
 
@@ -40,6 +51,12 @@ logger = logging.getLogger("cstar.mcp")
 CHUNK_BYTES = 64 * 1024
 
 Outgoing = SessionMessage | str  # a message from the server, or a framing error already in JSON
+
+ReadChunk = Callable[[], Awaitable[bytes]]  # the next chunk of stdin; b"" at its end
+WriteLine = Callable[[bytes], Awaitable[None]]  # write one whole line to stdout
+
+# fd → its blocking mode before an asyncio transport made it non-blocking (see restore_blocking).
+_made_nonblocking: dict[int, bool] = {}
 
 
 def _claim(fd: int, open_diversion: Callable[[], int]) -> tuple[int, Callable[[], None]]:
@@ -98,18 +115,161 @@ def _read(fd: int) -> bytes:
         return b""
 
 
+def restore_blocking() -> None:
+    """Put back the blocking mode of every descriptor the transport made non-blocking. Called when
+    serving ends, and before ``os._exit``: a pipe's mode is shared by every process holding it."""
+    for fd in list(_made_nonblocking):
+        _restore_blocking(fd)
+
+
+def _restore_blocking(fd: int) -> None:
+    blocking = _made_nonblocking.pop(fd, None)
+    if blocking is not None:
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, blocking)
+
+
+def _event_loop_can_serve(fd: int) -> asyncio.AbstractEventLoop | None:
+    """The running asyncio loop when it can read or write ``fd`` without a thread (a pipe or a
+    socket, on a Unix loop), else None."""
+    if sys.platform == "win32":  # pragma: no cover - the proactor loop has no pipe transports for fds
+        return None
+    try:
+        loop = asyncio.get_running_loop()
+        mode = os.fstat(fd).st_mode
+    except (RuntimeError, OSError):  # another async backend; a closed descriptor
+        return None
+    return loop if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) else None
+
+
+def _same_file(fd: int, other: int) -> bool:
+    try:
+        a, b = os.fstat(fd), os.fstat(other)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+class _WriteFlow(asyncio.Protocol):
+    """Flow control of a write-only pipe transport: :meth:`drain` waits until everything written has
+    gone (the transport's high-water mark is 0), or raises ``BrokenPipeError`` once the reader is gone."""
+
+    def __init__(self) -> None:
+        self._flushed: asyncio.Future[None] | None = None
+        self._lost: BaseException | None = None
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+
+    def pause_writing(self) -> None:
+        if self._flushed is None:
+            self._flushed = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        self._wake()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = exc or BrokenPipeError("stdout was closed")
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._flushed is not None and not self._flushed.done():
+            self._flushed.set_result(None)
+        self._flushed = None
+
+    async def drain(self) -> None:
+        if self._flushed is not None:
+            await asyncio.shield(self._flushed)
+        if self._lost is not None or (self._transport is not None and self._transport.is_closing()):
+            raise BrokenPipeError("stdout was closed")
+
+
+@contextlib.asynccontextmanager
+async def _chunk_reader(fd: int) -> AsyncIterator[ReadChunk]:
+    """Yields the function that reads the next chunk of ``fd`` (at most :data:`CHUNK_BYTES`; ``b""``
+    at the end or after a read error): on the event loop for a pipe or socket, else in a worker thread."""
+    loop = _event_loop_can_serve(fd)
+    transport: asyncio.BaseTransport | None = None
+    # Reading pauses while 2 × CHUNK_BYTES wait in the reader: memory stays bounded whatever comes.
+    reader = asyncio.StreamReader(limit=CHUNK_BYTES)
+    if loop is not None:
+        blocking = os.get_blocking(fd)
+        try:
+            # The transport owns the file object and closes it; closefd=False keeps the descriptor open.
+            pipe = open(fd, "rb", buffering=0, closefd=False)  # noqa: SIM115
+            transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+            _made_nonblocking.setdefault(fd, blocking)
+        except (OSError, ValueError) as e:
+            logger.debug("reading stdin in a worker thread (%s)", e)
+
+    async def read_on_loop() -> bytes:
+        try:
+            return await reader.read(CHUNK_BYTES)
+        except OSError as e:
+            logger.warning("reading stdin failed (%s); treating it as closed", e.strerror or e)
+            return b""
+
+    async def read_in_thread() -> bytes:
+        return await anyio.to_thread.run_sync(_read, fd, abandon_on_cancel=True)
+
+    try:
+        yield read_on_loop if transport is not None else read_in_thread
+    finally:
+        if transport is not None:
+            transport.close()
+            _restore_blocking(fd)
+
+
+@contextlib.asynccontextmanager
+async def _line_writer(fd: int) -> AsyncIterator[WriteLine]:
+    """Yields the function that writes one line to ``fd`` whole before returning: on the event loop
+    for a pipe or socket (not stderr's: making it non-blocking would make stderr so too), else in a
+    worker thread. Raises ``BrokenPipeError`` once the reader is gone."""
+    loop = _event_loop_can_serve(fd)
+    transport: asyncio.WriteTransport | None = None
+    flow = _WriteFlow()
+    if loop is not None and not _same_file(fd, 2):
+        blocking = os.get_blocking(fd)
+        try:
+            pipe = open(fd, "wb", buffering=0, closefd=False)  # noqa: SIM115 - owned by the transport, as above
+            transport, _ = await loop.connect_write_pipe(lambda: flow, pipe)
+            _made_nonblocking.setdefault(fd, blocking)
+            transport.set_write_buffer_limits(high=0)  # drain() waits for the whole line to be written
+        except (OSError, ValueError) as e:
+            logger.debug("writing stdout in a worker thread (%s)", e)
+            transport = None
+
+    async def write_on_loop(data: bytes) -> None:
+        assert transport is not None
+        if transport.is_closing():
+            raise BrokenPipeError("stdout was closed")
+        transport.write(data)
+        await flow.drain()
+
+    async def write_in_thread(data: bytes) -> None:
+        await anyio.to_thread.run_sync(_write_all, fd, data)
+
+    try:
+        yield write_on_loop if transport is not None else write_in_thread
+    finally:
+        if transport is not None:
+            transport.close()
+            _restore_blocking(fd)
+
+
 async def read_messages(
-    read: Callable[[], bytes],
+    read: ReadChunk,
     messages: MemoryObjectSendStream[SessionMessage | Exception],
     replies: MemoryObjectSendStream[Outgoing],
     limit: int = MAX_LINE_BYTES,
 ) -> None:
-    """Read chunks with ``read()`` (in a worker thread; ``b""`` is the end) until the end; send each
-    valid message to ``messages`` and each framing error's JSON to ``replies``. Closes both."""
+    """Read chunks with ``await read()`` (``b""`` is the end) until the end; send each valid message
+    to ``messages`` and each framing error's JSON to ``replies``. Closes both."""
     splitter = LineSplitter(limit)
     async with messages, replies:
         while True:
-            chunk = await anyio.to_thread.run_sync(read, abandon_on_cancel=True)
+            chunk = await read()
             for item in splitter.feed(chunk) if chunk else splitter.end():
                 if isinstance(item, Overflow):
                     logger.warning("discarded a message longer than %d bytes", item.limit)
@@ -126,14 +286,14 @@ async def read_messages(
                 return
 
 
-async def write_messages(write: Callable[[bytes], None], outgoing: MemoryObjectReceiveStream[Outgoing]) -> None:
-    """Write each item of ``outgoing`` as one line with ``write`` (in a worker thread), secrets
-    scrubbed (:func:`~cstar_cli.protocol.keys.scrub_secrets`), until every sender has closed."""
+async def write_messages(write: WriteLine, outgoing: MemoryObjectReceiveStream[Outgoing]) -> None:
+    """Write each item of ``outgoing`` as one line with ``await write(line)``, secrets scrubbed
+    (:func:`~cstar_cli.protocol.keys.scrub_secrets`), until every sender has closed."""
     async with outgoing:
         async for item in outgoing:
             text = item if isinstance(item, str) else item.message.model_dump_json(by_alias=True, exclude_unset=True)
             text = scrub_secrets(text)
-            await anyio.to_thread.run_sync(write, (text + "\n").encode("utf-8", "replace"))
+            await write((text + "\n").encode("utf-8", "replace"))
 
 
 @contextlib.asynccontextmanager
@@ -150,10 +310,11 @@ async def stdio_transport(
     try:
         messages_in, messages_out = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         outgoing_in, outgoing_out = anyio.create_memory_object_stream[Outgoing](0)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(read_messages, lambda: _read(in_fd), messages_in, outgoing_in.clone(), limit)
-            tg.start_soon(write_messages, lambda data: _write_all(out_fd, data), outgoing_out)
+        async with _chunk_reader(in_fd) as read, _line_writer(out_fd) as write, anyio.create_task_group() as tg:
+            tg.start_soon(read_messages, read, messages_in, outgoing_in.clone(), limit)
+            tg.start_soon(write_messages, write, outgoing_out)
             yield messages_out, outgoing_in
     finally:
+        restore_blocking()
         restore_stdout()
         restore_stdin()
