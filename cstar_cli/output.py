@@ -20,6 +20,7 @@ from typing import IO, Any, TypeVar
 
 from cstar_cli._stdio import silence_stderr
 from cstar_cli.errors import CStarError, CStarOutputError
+from cstar_cli.protocol.keys import scrub_secrets
 
 __all__ = ["JsonDoc", "Output", "doc_of", "dumps", "json_doc", "output_error", "printable", "printable_json", "use_color"]
 
@@ -130,7 +131,8 @@ class Output:
     ``stdout_tty=True`` draws exactly what a terminal would get.
 
     - :meth:`data` / :meth:`show` / :meth:`json_line` / :meth:`table` / :meth:`line` write data to stdout;
-    - :meth:`info` / :meth:`warn` / :meth:`success` / :meth:`error` write to stderr;
+    - :meth:`info` / :meth:`warn` / :meth:`success` / :meth:`error` write to stderr, with anything
+      shaped like a key or a signing secret redacted (:func:`~cstar_cli.protocol.keys.scrub_secrets`);
     - :meth:`spinner` animates on a colour-capable stderr only, after ``delay`` seconds.
     """
 
@@ -295,7 +297,7 @@ class Output:
 
     # stderr -----------------------------------------------------------------------------------
 
-    def _err(self, text: str, style: str | None) -> None:
+    def _err(self, text: str, style: str | None, shows: str | None = None) -> None:
         text = printable(text)
         if style and self.color_err:
             import io
@@ -306,9 +308,13 @@ class Output:
             console = self._console(buf, True, self.stderr_tty)
             console.print(text, style=style, markup=False)
             text = buf.getvalue().removesuffix("\n")
-        self._write_err(text + "\n")
+        self._write_err(text + "\n", shows)
 
-    def _write_err(self, text: str) -> None:
+    def _write_err(self, text: str, shows: str | None = None) -> None:
+        # The one place stderr is written: whatever it echoes (an argument, a URL, a server message)
+        # may hold a key, and stderr ends up in CI logs, so anything shaped like one is redacted;
+        # ``shows`` is the one secret a line is meant to show (listen's own signing secret).
+        text = scrub_secrets(text, (shows,) if shows else ())
         # Stderr carries only notices and errors: one that went away (`2>&1 | head -3`, a full disk)
         # must not end the command or change its exit code, so the rest is dropped.
         try:
@@ -318,14 +324,22 @@ class Output:
         except (OSError, ValueError):
             silence_stderr(self.stderr)
 
-    def info(self, text: str) -> None:
-        self._err(text, None)
+    def info(self, text: str, *, shows: str | None = None) -> None:
+        """``text`` on stderr, anything shaped like a secret redacted except ``shows``."""
+        self._err(text, None, shows)
 
-    def success(self, text: str) -> None:
-        self._err(text, "green")
+    def success(self, text: str, *, shows: str | None = None) -> None:
+        """As :meth:`info`, green on a colour terminal."""
+        self._err(text, "green", shows)
 
-    def warn(self, text: str) -> None:
-        self._err(text, "yellow")
+    def warn(self, text: str, *, shows: str | None = None) -> None:
+        """As :meth:`info`, yellow on a colour terminal."""
+        self._err(text, "yellow", shows)
+
+    def echo(self, text: str) -> str:
+        """``text`` (input echoed back in a human line on stdout, such as a target URL) with anything
+        shaped like a secret redacted: data a command exists to print is written as it is."""
+        return scrub_secrets(text)
 
     def error(self, err: CStarError) -> None:
         """The error as one line plus a hint (human) or ``{"error": {...}}`` (``--json``), on stderr."""

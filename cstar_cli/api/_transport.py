@@ -58,6 +58,7 @@ __all__ = [
     "TransportOptions",
     "NotCStarAPIError",
     "connection_error",
+    "not_cstar_api",
     "error_for",
     "is_tls_failure",
 ]
@@ -308,20 +309,30 @@ class Transport:
             return Result(body.get("data"), meta)
         if resp.status_code == 429 or (not resp.is_success and _is_error_envelope(body)):
             raise error_for(resp, body, request_id=meta.request_id)
-        # Any other answer, whatever its status, comes from a server that is not the cStar API (a web
-        # page, another API, a proxy's error page): its status says nothing cStar-specific, so it is
-        # never read as "not found", "unauthorized" and so on, but as a base URL problem.
-        raise NotCStarAPIError(
-            f"{self.base_url} did not answer like the cStar API (HTTP {resp.status_code}).",
-            code="not_cstar_api",
-            status_code=resp.status_code,
-            hint="Check --base-url / CSTAR_BASE_URL: https://www.cstar.help, or a running `cstar emulator start`.",
-        )
+        # Any other answer comes from a server that is not the cStar API (a web page, another API, a
+        # proxy's error page): its status says nothing cStar-specific, so it is never read as "not
+        # found", "unauthorized" and so on, but as a base URL problem. A plain 429 is the exception
+        # above: a proxy's rate limit still means "wait", not "wrong URL".
+        raise not_cstar_api(self.base_url, resp.status_code)
 
 
 class NotCStarAPIError(CStarConnectionError):
-    """An answer without the cStar envelope (exit 9, ``not_cstar_api``). One with a 5xx status (a
-    proxy between cstar and the API, say) is retried as a server error would be."""
+    """An answer without the cStar envelope, or a success whose ``data`` is not the route's shape
+    (exit 9, ``not_cstar_api``). One with a 5xx status (a proxy between cstar and the API, say) is
+    retried as a server error would be."""
+
+
+def not_cstar_api(base_url: str, status_code: int | None, detail: str = "") -> NotCStarAPIError:
+    """The exit-9 error for an answer from ``base_url`` that is not the cStar API's: the message names
+    the HTTP status and ``detail`` (what was wrong with it, when more than the envelope), the hint
+    the base URL to check. Never raises."""
+    what = f"HTTP {status_code}" + (f": {detail}" if detail else "")
+    return NotCStarAPIError(
+        f"{base_url} did not answer like the cStar API ({what}).",
+        code="not_cstar_api",
+        status_code=status_code,
+        hint="Check --base-url / CSTAR_BASE_URL: https://www.cstar.help, or a running `cstar emulator start`.",
+    )
 
 
 def _is_success_envelope(body: Any) -> bool:

@@ -20,8 +20,8 @@ from typing_extensions import Unpack
 
 import cstar_cli.api.models as m
 import cstar_cli.api.streams as streams
-from cstar_cli.api._transport import Result, Transport, TransportOptions
-from cstar_cli.errors import CStarError, CStarNotFoundError
+from cstar_cli.api._transport import NotCStarAPIError, Result, Transport, TransportOptions, not_cstar_api
+from cstar_cli.errors import CStarNotFoundError
 
 __all__ = ["CStarClient"]
 
@@ -29,14 +29,6 @@ __all__ = ["CStarClient"]
 def _seg(ident: str) -> str:
     """One path segment: an ID as given, percent-encoded (a ``/`` in it cannot reach another route)."""
     return quote(ident, safe="")
-
-
-def _list(result: Result[Any]) -> Result[list[Any]]:
-    return Result(list(result.data or []), result.meta)
-
-
-def _obj(result: Result[Any]) -> Result[dict[str, Any]]:
-    return Result(result.data if isinstance(result.data, dict) else {}, result.meta)
 
 
 class CStarClient:
@@ -104,6 +96,25 @@ class CStarClient:
             self.resolve_team()
         return f"/teams/{self._team_id}/{suffix}"
 
+    # Every route answers an object or a list in ``data``. A success with anything else (null, a
+    # string) comes from a server that only looks like the cStar API: exit 9 with the --base-url
+    # hint, as for an answer without the envelope, rather than an empty result or a KeyError later.
+
+    def _not_cstar(self, result: Result[Any], detail: str) -> NotCStarAPIError:
+        e = not_cstar_api(self.base_url, result.meta.status_code, detail)
+        e.request_id = result.meta.request_id
+        return e
+
+    def _list(self, result: Result[Any]) -> Result[list[Any]]:
+        if not isinstance(result.data, list):
+            raise self._not_cstar(result, "data is not a list")
+        return Result(result.data, result.meta)
+
+    def _obj(self, result: Result[Any]) -> Result[dict[str, Any]]:
+        if not isinstance(result.data, dict):
+            raise self._not_cstar(result, "data is not an object")
+        return Result(result.data, result.meta)
+
     def _fixed(self, method: str, path: str, **kwargs: Any) -> Result[Any]:
         """``transport.request`` for a route cstar builds itself, with no ID the caller gave: it exists
         in every cStar API of this version, so a 404 there means the base URL points at something
@@ -121,11 +132,12 @@ class CStarClient:
 
     def me(self) -> Result[m.ApiKeyContext]:
         """``GET /me`` (server contract, Key introspection); remembers the team. Raises
-        :class:`CStarError` (``bad_response``) when the answer has no ``team`` object."""
-        result = self._fixed("GET", "/me")
+        :class:`~cstar_cli.api._transport.NotCStarAPIError` (exit 9) when ``data`` is not an object
+        with a ``team`` object: whatever answered is not the cStar API."""
+        result = self._obj(self._fixed("GET", "/me"))
         data = result.data
-        if not isinstance(data, dict) or not isinstance(data.get("team"), dict):
-            raise CStarError("Unexpected /me response.", code="bad_response", request_id=result.meta.request_id)
+        if not isinstance(data.get("team"), dict):
+            raise self._not_cstar(result, "data has no team object")
         self._team_id = self._team_id or data["team"].get("id")
         return Result(cast(m.ApiKeyContext, data), result.meta)
 
@@ -153,16 +165,18 @@ class CStarClient:
         }
         # A customerId filter can 404 for that customer: only an unfiltered list proves the route missing.
         send = self._fixed if customer_id is None else self.transport.request
-        return _list(send("GET", self._team("tickets"), params=params))
+        return self._list(send("GET", self._team("tickets"), params=params))
 
     def get_ticket(self, ticket_id: str) -> Result[m.Ticket]:
         """``GET /teams/{teamId}/tickets/{ticketId}``: the ticket, with ``messages`` when the server
         includes the thread."""
-        return cast(Result[m.Ticket], _obj(self.transport.request("GET", self._team(f"tickets/{_seg(ticket_id)}"))))
+        return cast(
+            Result[m.Ticket], self._obj(self.transport.request("GET", self._team(f"tickets/{_seg(ticket_id)}")))
+        )
 
     def list_messages(self, ticket_id: str) -> Result[list[m.Message]]:
         """``GET /teams/{teamId}/tickets/{ticketId}/messages``: the thread, oldest first."""
-        return _list(self.transport.request("GET", self._team(f"tickets/{_seg(ticket_id)}/messages")))
+        return self._list(self.transport.request("GET", self._team(f"tickets/{_seg(ticket_id)}/messages")))
 
     def create_ticket(
         self,
@@ -188,7 +202,7 @@ class CStarClient:
         body = {k: v for k, v in fields.items() if v is not None}
         # Not _fixed: a 404 here names the customerId the caller gave, not a missing route.
         result = self.transport.request("POST", self._team("tickets"), json=body, idempotency_key=idempotency_key)
-        return cast(Result[m.Ticket], _obj(result))
+        return cast(Result[m.Ticket], self._obj(result))
 
     def list_customers(
         self,
@@ -201,12 +215,12 @@ class CStarClient:
     ) -> Result[list[m.Customer]]:
         """``GET /teams/{teamId}/customers``: one page of customers."""
         params = {"status": status, "sentiment": sentiment, "search": search, "page": page, "pageSize": page_size}
-        return _list(self._fixed("GET", self._team("customers"), params=params))
+        return self._list(self._fixed("GET", self._team("customers"), params=params))
 
     def get_customer(self, customer_id: str) -> Result[m.Customer]:
         """``GET /teams/{teamId}/customers/{customerId}``."""
         result = self.transport.request("GET", self._team(f"customers/{_seg(customer_id)}"))
-        return cast(Result[m.Customer], _obj(result))
+        return cast(Result[m.Customer], self._obj(result))
 
     def list_articles(
         self,
@@ -227,7 +241,7 @@ class CStarClient:
             "page": page,
             "pageSize": page_size,
         }
-        return _list(self._fixed("GET", self._team("articles"), params=params))
+        return self._list(self._fixed("GET", self._team("articles"), params=params))
 
     # webhooks ---------------------------------------------------------------------------------
 
@@ -236,12 +250,12 @@ class CStarClient:
         (server contract, "Shaped triggers") replaces the synthetic sample's ``data``."""
         body: dict[str, Any] = {"event": event} if data is None else {"event": event, "data": data}
         result = self._fixed("POST", self._team("webhooks/trigger-test"), json=body)
-        return cast(Result[m.TriggerTestResult], _obj(result))
+        return cast(Result[m.TriggerTestResult], self._obj(result))
 
     def trigger_sample(self, event: str) -> Result[dict[str, Any]]:
         """``GET /teams/{teamId}/webhooks/trigger-test/sample?event=…`` (server contract, "Shaped
         triggers"): ``{"event", "data"}``, the synthetic ``data`` a trigger-test would send."""
-        return _obj(self._fixed("GET", self._team("webhooks/trigger-test/sample"), params={"event": event}))
+        return self._obj(self._fixed("GET", self._team("webhooks/trigger-test/sample"), params={"event": event}))
 
     # event history (server contract, "Event history and resend") -------------------------------
 
@@ -266,12 +280,12 @@ class CStarClient:
             "before": before,
             "after": after,
         }
-        return _list(self._fixed("GET", self._team("events"), params=params))
+        return self._list(self._fixed("GET", self._team("events"), params=params))
 
     def get_event(self, event_id: str) -> Result[m.EventDetail]:
         """``GET /teams/{teamId}/events/{eventId}``: the event with its ``payload`` text and outcomes."""
         result = self.transport.request("GET", self._team(f"events/{_seg(event_id)}"))
-        return cast(Result[m.EventDetail], _obj(result))
+        return cast(Result[m.EventDetail], self._obj(result))
 
     def resend_event(
         self,
@@ -288,14 +302,14 @@ class CStarClient:
         fields = {"webhookId": webhook_id, "sessionId": session_id, "deviceName": device_name}
         body = {k: v for k, v in fields.items() if v is not None}
         result = self.transport.request("POST", self._team(f"events/{_seg(event_id)}/resend"), json=body)
-        return cast(Result[m.ResentEvent], _obj(result))
+        return cast(Result[m.ResentEvent], self._obj(result))
 
     # API keys (server contract, "API keys") ---------------------------------------------------
 
     def list_api_keys(self, *, page: int = 1, page_size: int = 100) -> Result[list[m.ApiKey]]:
         """``GET /teams/{teamId}/api-keys``: one page of the team's keys, newest first, redacted."""
         params = {"page": page, "pageSize": page_size}
-        return _list(self._fixed("GET", self._team("api-keys"), params=params))
+        return self._list(self._fixed("GET", self._team("api-keys"), params=params))
 
     def iter_api_keys(self, *, page_size: int = 100, max_pages: int = 50) -> Iterator[Result[list[m.ApiKey]]]:
         """The pages of :meth:`list_api_keys` in order, until the last one (or ``max_pages``, so a runaway
@@ -310,12 +324,12 @@ class CStarClient:
         """``POST /teams/{teamId}/api-keys`` ``{"name", "type", "mode"?}``: the new key, with the full
         ``key`` this once."""
         body = {"name": name, "type": type, **({"mode": mode} if mode is not None else {})}
-        return cast(Result[m.CreatedApiKey], _obj(self._fixed("POST", self._team("api-keys"), json=body)))
+        return cast(Result[m.CreatedApiKey], self._obj(self._fixed("POST", self._team("api-keys"), json=body)))
 
     def revoke_api_key(self, key_id: str) -> Result[m.RevokedApiKey]:
         """``DELETE /teams/{teamId}/api-keys/{keyId}``."""
         result = self.transport.request("DELETE", self._team(f"api-keys/{_seg(key_id)}"))
-        return cast(Result[m.RevokedApiKey], _obj(result))
+        return cast(Result[m.RevokedApiKey], self._obj(result))
 
     # CLI sessions (server contract, "Listening") ----------------------------------------------
 
@@ -329,16 +343,16 @@ class CStarClient:
         if resume_key is not None:
             body["resumeKey"] = resume_key
             body["resume"] = resume
-        return cast(Result[m.CliSession], _obj(self._fixed("POST", self._team("cli/sessions"), json=body)))
+        return cast(Result[m.CliSession], self._obj(self._fixed("POST", self._team("cli/sessions"), json=body)))
 
     def list_cli_sessions(self) -> Result[list[m.CliSession]]:
         """``GET /teams/{teamId}/cli/sessions``: the live sessions of the key's team and mode, newest first."""
-        return _list(self._fixed("GET", self._team("cli/sessions")))
+        return self._list(self._fixed("GET", self._team("cli/sessions")))
 
     def delete_cli_session(self, session_id: str, *, retries: int | None = None) -> Result[m.DeletedCliSession]:
         """``DELETE /teams/{teamId}/cli/sessions/{id}``; ``retries`` overrides the retry budget."""
         result = self.transport.request("DELETE", self._team(f"cli/sessions/{_seg(session_id)}"), retries=retries)
-        return cast(Result[m.DeletedCliSession], _obj(result))
+        return cast(Result[m.DeletedCliSession], self._obj(result))
 
     # request logs (server contract, "Request logs") -------------------------------------------
 
@@ -354,7 +368,7 @@ class CStarClient:
         """``GET /teams/{teamId}/logs``: entries newest first (``meta.pagination``: ``limit``,
         ``hasMore``, ``nextCursor``). ``status`` is a class (``4xx``) or a code; ``path`` a prefix."""
         params = {"method": method, "status": status, "path": path, "limit": limit, "before": before}
-        return _list(self._fixed("GET", self._team("logs"), params=params))
+        return self._list(self._fixed("GET", self._team("logs"), params=params))
 
     def stream_logs(
         self,

@@ -8,7 +8,10 @@ interpreter, the arguments, whether stdout is a terminal, its encoding, the term
 would find, and the environment variables Rich, Typer and cstar read (``COLUMNS``, ``NO_COLOR``,
 ``TERM``, ``FORCE_COLOR``, ``LC_*`` …). Any change there is a different entry, so an entry is never
 stale; a miss renders with the full CLI and stores what it wrote (only after a complete, exit-0
-run). The cache lives in ``CSTAR_CACHE_DIR``, else ``platformdirs.user_cache_dir("cstar")``.
+run). An entry (``help-<key>.txt``) starts with a header line giving the format, the body's length
+in bytes and its SHA-256; one that fails that check (truncated, emptied, overwritten, another
+format) counts as a miss, so it is rendered afresh and replaced. The cache lives in
+``CSTAR_CACHE_DIR``, else ``platformdirs.user_cache_dir("cstar")``.
 
 :func:`run` recognises ``cstar [global options] mcp-server [--read-only] [--tools NAMES]…``: an
 agent's client spawns the server and waits for ``initialize`` while it loads, and Typer with Rich is
@@ -223,12 +226,8 @@ def cached_help(argv: Sequence[str], render: Callable[[], object]) -> int:
     except (OSError, ValueError, ImportError):
         path = None
     if path is not None:
-        try:
-            with open(path, encoding="utf-8", newline="") as f:
-                text = f.read()
-        except (OSError, ValueError):
-            pass
-        else:
+        text = _load(path)
+        if text is not None:
             try:
                 sys.stdout.write(text)
                 sys.stdout.flush()
@@ -250,13 +249,47 @@ def cached_help(argv: Sequence[str], render: Callable[[], object]) -> int:
     return code if isinstance(code, int) else (0 if code is None else 1)
 
 
+#: First line of an entry: ``cstar-help <format> <body length in bytes> <SHA-256 of the body, hex>``.
+#: The rename in :func:`_store` keeps readers from seeing a half-written entry; the header catches
+#: everything else (a truncated or emptied file, another format, bytes changed on disk).
+_HEADER_TAG = b"cstar-help"
+_FORMAT = b"1"
+
+
+def _load(path: str) -> str | None:
+    """The help text stored at ``path``, or None when there is none or it fails its header check
+    (then the caller renders afresh and :func:`_store` replaces it)."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            header = f.readline(256)
+            fields = header.rstrip(b"\n").split(b" ")
+            if not header.endswith(b"\n") or len(fields) != 4 or fields[:2] != [_HEADER_TAG, _FORMAT]:
+                return None
+            length = int(fields[2])
+            body = f.read(length + 1)  # one byte more: a longer body is as wrong as a shorter one
+    except (OSError, ValueError):
+        return None
+    if len(body) != length or hashlib.sha256(body).hexdigest().encode() != fields[3]:
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def _store(path: str, text: str) -> None:
     # Written whole under a temporary name, then renamed: a reader sees the old entry or the new one.
+    import hashlib
+
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
+        body = text.encode("utf-8")
+        header = b" ".join([_HEADER_TAG, _FORMAT, str(len(body)).encode(), hashlib.sha256(body).hexdigest().encode()])
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(header + b"\n" + body)
         os.replace(tmp, path)
     except (OSError, ValueError):
         with contextlib.suppress(OSError):

@@ -440,7 +440,7 @@ class Renderer:
     def _renewed(self, renewed: SessionRenewed) -> None:
         self.out.info(f"The session had expired; listening on a new one ({renewed.session_id}).")
         if renewed.secret_changed:
-            self.out.warn(f"The webhook signing secret changed: {renewed.secret}")
+            self.out.warn(f"The webhook signing secret changed: {renewed.secret}", shows=renewed.secret)
 
     def _reconnected(self, rc: Reconnected) -> None:
         self.out.success(f"Reconnected, {rc.replayed} replayed.")
@@ -451,7 +451,7 @@ class Renderer:
             )
 
     def _ready(self, ready: Ready) -> None:
-        self.out.success(f"Ready! Your webhook signing secret is {ready.secret} (^C to quit)")
+        self.out.success(f"Ready! Your webhook signing secret is {ready.secret} (^C to quit)", shows=ready.secret)
         what = "all events" if ready.events == ("*",) else ", ".join(ready.events) + " events"
         if ready.routes:
             for shown, url in ready.routes:
@@ -483,7 +483,7 @@ class Renderer:
         )
 
     def _outcome_line(self, o: Outcome) -> str:
-        line = f"<-- {self._status(o.status, o.ok)} POST {o.url} [{printable(o.event.event_id)}] "
+        line = f"<-- {self._status(o.status, o.ok)} POST {self.out.echo(o.url)} [{printable(o.event.event_id)}] "
         if o.ok:
             return line + f"{o.duration_ms:.0f} ms"
         detail = f"{o.duration_ms:.0f} ms" if o.status is not None else o.error

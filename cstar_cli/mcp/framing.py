@@ -16,15 +16,20 @@ Answers (``code``, when):
 - -32700 Parse error, id null: not UTF-8, not JSON (NaN and Infinity included), a lone surrogate
   escape such as ``"\\ud800"``, nesting deeper than the parser's limit.
 - -32600 Invalid Request, with the ID when it is a string or an integer, else null: a top level
-  that is not an object; ``jsonrpc`` missing or not ``"2.0"``; ``method`` not a string; ``params``
-  neither an object nor an array; an ``id`` that is neither a string nor an integer; an object that
+  that is not an object; ``jsonrpc`` missing or not ``"2.0"``; ``method`` not a string; a request's
+  ``params`` neither an object nor an array; an ``id`` that is neither a string nor an integer; an object that
   is neither a request, a notification nor a response. A batch (a JSON array, which MCP no longer
   allows) is answered with an array holding one -32600 error per element that is not a
   notification (an empty array: a single -32600 error).
-- -32602 Invalid params: ``params`` given as an array (MCP's params are always an object).
+- -32602 Invalid params: a request's ``params`` given as an array (MCP's params are always an
+  object); an ``initialize`` whose params do not fit MCP's ``InitializeRequestParams``, with what
+  is wrong in the message (``missing protocolVersion, capabilities``) and ``data.errors`` (each
+  ``field`` and ``problem``, never the value). The SDK alone would say only "Invalid request
+  parameters".
 
-A notification (a valid message without ``id``) never gets an answer, whatever its params; nor does
-a response from the client. A notification the client may send (``notifications/cancelled``,
+A notification (``jsonrpc`` "2.0", a string ``method``, no ``id``) never gets an answer, as JSON-RPC
+requires, whatever its params: ``params`` that are not an object (an array, a string, a number,
+null) drop it with a warning on stderr; nor does a response from the client. A notification the client may send (``notifications/cancelled``,
 ``…/progress``, ``…/initialized``, ``…/roots/list_changed``: MCP's ``ClientNotification``) whose
 params do not match its schema (a ``requestId`` that is an object, a list or a fraction, a
 ``progressToken`` of the wrong type, ``_meta`` that is not an object …) is dropped here with a
@@ -46,6 +51,7 @@ from mcp_types import (
     INVALID_REQUEST,
     PARSE_ERROR,
     ClientNotification,
+    InitializeRequestParams,
     JSONRPCMessage,
     jsonrpc_message_adapter,
 )
@@ -163,7 +169,7 @@ def _envelope_problem(obj: dict[str, Any]) -> str | None:
     if "method" in obj:
         if not isinstance(obj["method"], str):
             return '"method" must be a string'
-        if "params" in obj and not isinstance(obj["params"], (dict, list)):
+        if "id" in obj and "params" in obj and not isinstance(obj["params"], (dict, list)):
             return '"params" must be an object'
         return None
     if "result" in obj or "error" in obj:
@@ -198,6 +204,22 @@ def _notification_problem(obj: dict[str, Any]) -> str | None:
     return None
 
 
+def _initialize_problem(obj: dict[str, Any]) -> str | None:
+    """The -32602 answer to an ``initialize`` whose params do not fit ``InitializeRequestParams``
+    (what is missing or wrong, by field; never the values), or None when they fit."""
+    try:
+        InitializeRequestParams.model_validate(obj.get("params") or {}, by_name=False)
+    except ValidationError as e:
+        errors = e.errors(include_url=False, include_input=False, include_context=False)
+        fields = [".".join(str(part) for part in err["loc"]) or "params" for err in errors]
+        missing = [f for f, err in zip(fields, errors, strict=True) if err["type"] == "missing"]
+        wrong = [f"{f}: {err['msg']}" for f, err in zip(fields, errors, strict=True) if err["type"] != "missing"]
+        problems = ([f"missing {', '.join(missing)}"] if missing else []) + wrong
+        data = {"errors": [{"field": f, "problem": err["msg"]} for f, err in zip(fields, errors, strict=True)]}
+        return _error_json(obj["id"], INVALID_PARAMS, f"Invalid params for initialize: {'; '.join(problems)}", data)
+    return None
+
+
 def _is_notification(item: Any) -> bool:
     return isinstance(item, dict) and "method" in item and "id" not in item
 
@@ -207,13 +229,15 @@ def _decode_object(obj: dict[str, Any]) -> Decoded:
     if problem is not None:
         return Decoded(reply=_invalid(obj, problem))
     is_request = "method" in obj and "id" in obj
-    if "method" in obj and isinstance(obj.get("params"), list):
-        if not is_request:
-            logger.warning("dropped notification %r: params must be an object", obj["method"][:100])
-            return Decoded()
+    if "method" in obj and not is_request and "params" in obj and not isinstance(obj["params"], dict):
+        logger.warning("dropped notification %r: params must be an object", obj["method"][:100])
+        return Decoded()
+    if is_request and isinstance(obj.get("params"), list):
         return Decoded(
             reply=_error_json(obj["id"], INVALID_PARAMS, "Invalid params: MCP params must be an object, not an array")
         )
+    if is_request and obj["method"] == "initialize" and (reply := _initialize_problem(obj)) is not None:
+        return Decoded(reply=reply)
     if "method" in obj and not is_request and (problem := _notification_problem(obj)) is not None:
         logger.warning("dropped notification %r: invalid params (%s)", obj["method"], problem)
         return Decoded()

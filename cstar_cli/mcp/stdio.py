@@ -9,6 +9,9 @@ the SDK. Output is the SDK's: one compact JSON message per line, written whole a
 :func:`~cstar_cli.protocol.keys.scrub_secrets`: the last gate every answer passes (results, errors,
 framing replies alike), so nothing shaped like an API key or a ``whsec_`` secret leaves whole. (On
 JSON text the replacement is safe: it swaps letters, digits and ``_`` for the same and ``…``.)
+The one part left out of the scrub is a message's JSON-RPC ``id``: it is the client's own value,
+and an answer whose ``id`` was rewritten (a client may use a key-shaped string as one) could never
+be matched to its request. It is set aside, the rest scrubbed, and put back as it was.
 
 As with the SDK's transport, while serving, fd 0 reads the null device and fd 1 points at stderr
 (the protocol uses private duplicates), so a child process or a stray ``print`` can neither steal
@@ -29,21 +32,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import stat
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import anyio
 import anyio.to_thread
+import pydantic_core
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
 
 from cstar_cli.mcp.framing import MAX_LINE_BYTES, LineSplitter, Overflow, decode_line, overflow_reply
 from cstar_cli.protocol.keys import scrub_secrets
 
-__all__ = ["CHUNK_BYTES", "read_messages", "restore_blocking", "stdio_transport", "write_messages"]
+__all__ = ["CHUNK_BYTES", "read_messages", "restore_blocking", "scrubbed_line", "stdio_transport", "write_messages"]
 
 logger = logging.getLogger("cstar.mcp")
 
@@ -286,14 +292,51 @@ async def read_messages(
                 return
 
 
+def _put_id_back(id_json: str, rest: str) -> str:
+    """The JSON object ``rest`` (``{…}``, without its ``id``) scrubbed, with ``"id": id_json`` put
+    back first after ``jsonrpc`` when that leads it, else first."""
+    envelope = '{"jsonrpc":"2.0"'
+    head = envelope if rest.startswith(envelope) else "{"
+    tail = rest[len(head) :].lstrip(",")
+    if tail == "}":
+        return f'{head}{"," if head != "{" else ""}"id":{id_json}}}'
+    return f'{head}{"," if head != "{" else ""}"id":{id_json},{scrub_secrets(tail)}'
+
+
+def _scrub_parsed(value: Any) -> str:
+    """A framing answer (one error object, or a batch's array of them) as compact JSON, scrubbed but
+    for each ``id``."""
+    if isinstance(value, list):
+        return "[" + ",".join(_scrub_parsed(v) for v in value) + "]"
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if not isinstance(value, dict) or "id" not in value:
+        return scrub_secrets(text)
+    rest = json.dumps({k: v for k, v in value.items() if k != "id"}, ensure_ascii=False, separators=(",", ":"))
+    return _put_id_back(json.dumps(value["id"], ensure_ascii=False), rest)
+
+
+def scrubbed_line(item: Outgoing) -> str:
+    """``item`` as one JSON text (no newline) with every secret scrubbed
+    (:func:`~cstar_cli.protocol.keys.scrub_secrets`) except in its JSON-RPC ``id``, which stays as
+    the client sent it (``null`` stays ``null``)."""
+    if isinstance(item, str):
+        try:
+            return _scrub_parsed(json.loads(item))
+        except ValueError:
+            return scrub_secrets(item)
+    message = item.message
+    if "id" not in message.model_fields_set:
+        return scrub_secrets(message.model_dump_json(by_alias=True, exclude_unset=True))
+    rest = message.model_dump_json(by_alias=True, exclude_unset=True, exclude={"id"})
+    return _put_id_back(pydantic_core.to_json(getattr(message, "id", None)).decode(), rest)
+
+
 async def write_messages(write: WriteLine, outgoing: MemoryObjectReceiveStream[Outgoing]) -> None:
     """Write each item of ``outgoing`` as one line with ``await write(line)``, secrets scrubbed
-    (:func:`~cstar_cli.protocol.keys.scrub_secrets`), until every sender has closed."""
+    (:func:`scrubbed_line`: all but the JSON-RPC ``id``), until every sender has closed."""
     async with outgoing:
         async for item in outgoing:
-            text = item if isinstance(item, str) else item.message.model_dump_json(by_alias=True, exclude_unset=True)
-            text = scrub_secrets(text)
-            await write((text + "\n").encode("utf-8", "replace"))
+            await write((scrubbed_line(item) + "\n").encode("utf-8", "replace"))
 
 
 @contextlib.asynccontextmanager

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -31,7 +32,14 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
-from cstar_cli.errors import CStarError, CStarUsageError, CStarValidationError
+from cstar_cli.errors import (
+    CStarConnectionError,
+    CStarError,
+    CStarRateLimitError,
+    CStarServerError,
+    CStarUsageError,
+    CStarValidationError,
+)
 from cstar_cli.mcp import outputs as o
 from cstar_cli.mcp import results, views
 from cstar_cli.mcp.access import ApiAccess
@@ -48,7 +56,9 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-__all__ = ["SPECS", "ToolSpec", "Tools"]
+__all__ = ["SPECS", "ToolSpec", "Tools", "transient"]
+
+logger = logging.getLogger("cstar.mcp")
 
 
 def _arg(description: str, **constraints: Any) -> Any:
@@ -571,6 +581,12 @@ class Tools:
         raises :class:`~cstar_cli.errors.CStarError` (code ``timeout``) rather than answer one it did not
         establish. A client's cancellation ends it at once.
 
+        A transient failure (connection refused or reset, a timeout, 5xx, 429: :func:`transient`) does
+        not end the wait: it polls on, with the same backoff (after a 429, no sooner than its
+        ``Retry-After``), until the deadline; a result with ``event`` null after such a gap says in its
+        ``note`` how long the API was unreachable. Any other error (401, 403, 404, a bad cursor) is
+        raised at once.
+
         When the request carries a ``progressToken``, each poll also sends a progress notification
         through ``ctx`` (progress: seconds waited; total: ``timeoutSeconds``), so that clients which
         fail a request after 60 s without progress (the TypeScript SDK, the Inspector) keep waiting.
@@ -581,25 +597,45 @@ class Tools:
         cursor = since or START
         established = since is not None
         found: EventSummary | None = None
+        outage = _Outage()
         with anyio.move_on_after(timeoutSeconds), _named_cursor("since"):
-            if since is None:
-                client = await self._api(self.api.client)
-                newest = await self._api(client.list_events, limit=1)
-                cursor = str(newest.data[0].get("id")) if newest.data else START
-                established = True
             interval = POLL_FIRST
             while found is None:
-                found = await self._first_after(cursor, eventType)
+                try:
+                    if not established:
+                        client = await self._api(self.api.client)
+                        newest = await self._api(client.list_events, limit=1)
+                        cursor = str(newest.data[0].get("id")) if newest.data else START
+                        established = True
+                    found = await self._first_after(cursor, eventType)
+                except CStarError as e:
+                    if not transient(e):
+                        raise
+                    # The cursor stays valid across the gap: events stored meanwhile come after it.
+                    outage.failed(e)
+                    logger.info("wait_for_event: the API did not answer (%s); polling on", e.code)
+                    await progress.report(f"{progress.message} (the cStar API is not answering: {e.code}; retrying)")
+                    retry_after = e.retry_after if isinstance(e, CStarRateLimitError) else 0.0
+                    await anyio.sleep(max(interval, retry_after))
+                    interval = min(POLL_MAX, interval * 1.5)
+                    continue
+                outage.recovered()
                 if found is None:
                     await progress.report()
                     await anyio.sleep(interval)
                     interval = min(POLL_MAX, interval * 1.5)
+        gap = outage.describe(min(anyio.current_time(), deadline))
         if not established:
             # START here would mean "before every stored event": following it would return the
             # oldest one as "next".
+            limit = f"timeoutSeconds ({seconds_text(timeoutSeconds)})"
+            why = (
+                f"the cStar API did not answer within {limit} ({gap})."
+                if gap
+                else f"finding the newest stored event took longer than {limit}."
+            )
             raise CStarError(
-                f"No cursor to wait from: finding the newest stored event took longer than timeoutSeconds "
-                f"({seconds_text(timeoutSeconds)}).",
+                f"No cursor to wait from: {why}",
                 code="timeout",
                 field="timeoutSeconds",
                 hint=(
@@ -609,22 +645,21 @@ class Tools:
             )
         if found is None:
             what = f"no {eventType} event" if eventType else "no event"
-            return self._ok(
-                {
-                    "event": None,
-                    "cursor": cursor,
-                    "note": (
-                        f"Nothing arrived: {what} in {seconds_text(timeoutSeconds)}. "
-                        "Call again with since=cursor to keep waiting."
-                    ),
-                }
-            )
+            note = f"Nothing arrived: {what} in {seconds_text(timeoutSeconds)}."
+            if gap:
+                note += f" The cStar API was unreachable for part of the wait ({gap}); nothing stored meanwhile is lost."
+            return self._ok({"event": None, "cursor": cursor, "note": note + " Call again with since=cursor to keep waiting."})
         event: Any = found
         with anyio.move_on_after(min(SETTLE_SECONDS, max(0.0, deadline - anyio.current_time()))):
             client = await self._api(self.api.client)
             interval = POLL_FIRST
             while True:
-                event = (await self._api(client.get_event, str(found.get("id")))).data
+                try:
+                    event = (await self._api(client.get_event, str(found.get("id")))).data
+                except CStarError as e:
+                    if not transient(e):
+                        raise
+                    break  # the summary already found is the answer; its outcomes can be read later
                 if event.get("deliveries"):
                     break
                 await progress.report("Event arrived; waiting for its first delivery outcome")
@@ -685,6 +720,42 @@ class Tools:
             self.api.secrets.add(secret)
         verdict = diagnose(payload.encode("utf-8"), signature, secret, toleranceSeconds)
         return self._ok({"valid": verdict.valid, "reason": verdict.reason, "detail": verdict.detail})
+
+
+def transient(error: CStarError) -> bool:
+    """Whether ``error`` may pass by itself: the API unreachable (refused, reset, timed out; not a TLS
+    failure, which retrying cannot fix), a 5xx, or a 429."""
+    if isinstance(error, CStarConnectionError):
+        return error.code not in ("tls_verify_failed", "tls_failed")
+    return isinstance(error, (CStarServerError, CStarRateLimitError))
+
+
+class _Outage:
+    """How long the API went unanswered during one wait (seconds, on anyio's clock), and the last
+    failure."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.seconds = 0.0
+        self.last: CStarError | None = None
+
+    def failed(self, error: CStarError) -> None:
+        if self.started is None:
+            self.started = anyio.current_time()
+        self.last = error
+
+    def recovered(self) -> None:
+        if self.started is not None:
+            self.seconds += anyio.current_time() - self.started
+            self.started = None
+
+    def describe(self, now: float) -> str:
+        """``""`` when the API always answered, else e.g. ``about 4.5 s; last: The cStar API at … could
+        not be reached (connection refused).``"""
+        if self.last is None:
+            return ""
+        total = self.seconds + (now - self.started if self.started is not None else 0.0)
+        return f"about {seconds_text(total)}; last: {self.last.message.rstrip('.')}"
 
 
 class _Progress:
