@@ -137,6 +137,7 @@ async def test_a_short_wait_that_sees_nothing_is_a_normal_result(server: CStarMC
 
 
 async def test_wait_returns_the_first_match_after_the_cursor(server: CStarMCPServer, emu: LocalEmulator) -> None:
+    trigger(emu, "customer.created")  # an older customer event, so the filtered page below has more
     since = trigger(emu)
     skipped, wanted, _ = trigger(emu, "customer.created"), trigger(emu), trigger(emu)
     result = await call(server, "cstar_wait_for_event", {"eventType": "ticket.*", "since": since, "timeoutSeconds": 10})
