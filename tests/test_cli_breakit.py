@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from cstar_cli.output import Output, printable, printable_json
 from tests.support.cli import cstar, cstar_env
 from tests.support.emulator import EmulatorThread
+from tests.support.http_stub import serve_handler
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -155,15 +155,8 @@ class _Plain(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def plain_server() -> Iterator[tuple[str, type[_Plain]]]:
     handler = type("Handler", (_Plain,), {"hits": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serve_handler(handler) as url:
+        yield url, handler
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ import http.server
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from cstar_cli.api import CStarClient
 from cstar_cli.api._transport import NotCStarAPIError
 from tests.support.cli import cstar, cstar_env
+from tests.support.http_stub import serve_handler
 
 pytestmark = pytest.mark.e2e
 
@@ -53,15 +53,8 @@ class _Stub(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def stub() -> Iterator[tuple[str, type[_Stub]]]:
     handler = type("Handler", (_Stub,), {"hits": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serve_handler(handler) as url:
+        yield url, handler
 
 
 NOT_ME = {

@@ -8,7 +8,6 @@ import http.server
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 from cstar_cli.protocol.keys import scrub_secrets
 from tests.support.cli import Run, close_pipes, cstar_env, cstar_subprocess, reap_at_teardown
 from tests.support.emulator import EmulatorThread
+from tests.support.http_stub import serve_handler
 
 BODY = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=24, max_size=48)
 PREFIX = st.sampled_from(["sk_test_", "sk_live_", "pk_test_", "pk_live_", "whsec_"])
@@ -141,14 +141,8 @@ class _Leaky(http.server.BaseHTTPRequestHandler):
 def leaky() -> Iterator[tuple[str, str]]:
     key = "sk_test_HHtMEV3ceAHg0stAbCdEfGhIjKlMnOpQ12"
     handler = type("H", (_Leaky,), {"key": key})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", key
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(handler) as url:
+        yield url, key
 
 
 def test_server_message_holding_a_key_is_redacted(leaky: tuple[str, str]) -> None:
