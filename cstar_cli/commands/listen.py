@@ -598,8 +598,10 @@ async def run_relay(
     :class:`CStarDeliveryFailedError` (exit 12) once a delivery is given up; either way the event is
     acked first. ``max_wait`` (s, from the call): raise :class:`CStarMaxWaitError` (exit 13) when it
     passes first."""
-    from cstar_cli.relay import Delivered, DeliveryFailed, EventReceived, Ready
+    from cstar_cli.relay import Delivered, DeliveryFailed, EventReceived, Ready, Relay
 
+    if exit_after is not None and isinstance(relay, Relay):
+        relay.stop_after(exit_after)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None

@@ -34,13 +34,14 @@ import base64
 import re
 import socket
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlsplit
 
 import httptools
 
-__all__ = ["MAX_HEAD", "HttpClient", "HttpError", "basic_auth", "check_header"]
+__all__ = ["MAX_HEAD", "HttpClient", "HttpError", "Sent", "basic_auth", "check_header"]
 
 #: The largest response head (status line and headers) accepted, in bytes.
 MAX_HEAD = 64 * 1024
@@ -70,6 +71,10 @@ class HttpError(Exception):
 
 class _ClosedEarly(Exception):
     """The receiver closed the connection before a complete response."""
+
+
+class _TimedOut(Exception):
+    """No complete response before the attempt's deadline."""
 
 
 class _Invalid(Exception):
@@ -179,10 +184,13 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.response: _Response | None = None
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiter: asyncio.Future[_Response] | None = None
         self.eof = False
         self.unsolicited = False
         self.pending = 0  # bytes fed while a head is incomplete
+        # A request to write the moment the current one gets a complete 2xx (see HttpClient.chain),
+        # and what to call with its response's future once written.
+        self.chained: tuple[bytes, Callable[[asyncio.Future[_Response]], None]] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -193,9 +201,26 @@ class _Connection(asyncio.Protocol):
 
     def _finish(self, error: BaseException | None = None) -> None:
         waiter, self.waiter = self.waiter, None
+        response, self.response = self.response, None
+        chained, self.chained = self.chained, None
+        if (
+            chained is not None
+            and error is None
+            and response is not None
+            and 200 <= response.status < 300
+            and response.keep_alive
+            and not (response.extra or self.eof or self.unsolicited)
+            and waiter is not None
+            and not waiter.done()
+        ):
+            # Written here, in the callback that completed the answer before it: the receiver gets
+            # the next request without waiting for the sender's task to be scheduled.
+            request, written = chained
+            written(self.begin(request))
         if waiter is not None and not waiter.done():
             if error is None:
-                waiter.set_result(None)
+                assert response is not None
+                waiter.set_result(response)
             else:
                 waiter.set_exception(error)
 
@@ -237,30 +262,46 @@ class _Connection(asyncio.Protocol):
         self.eof = True
         self._finish(exc if isinstance(exc, OSError) and not isinstance(exc, ConnectionResetError) else _ClosedEarly())
 
-    async def exchange(self, request: bytes) -> _Response:
-        """Write ``request`` and wait for its complete response (raises :class:`_Invalid`,
-        :class:`_ClosedEarly` or the connection's ``OSError``)."""
-        assert self.transport is not None
-        response = self.response = _Response()
+    def usable(self) -> bool:
+        """Whether a request can be written now: open, not closed by the receiver, nothing unasked."""
+        transport = self.transport
+        return not (self.eof or self.unsolicited or transport is None or transport.is_closing())
+
+    def begin(self, request: bytes) -> asyncio.Future[_Response]:
+        """Write ``request`` and return the future of its complete response (its exception:
+        :class:`_Invalid`, :class:`_ClosedEarly`, :class:`_TimedOut` or the connection's ``OSError``)."""
+        assert self.transport is not None and self.waiter is None
+        self.response = _Response()
         self.pending = 0
         waiter = self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
-        try:
-            await waiter
-        finally:
-            self.response = self.waiter = None
-        return response
+        return waiter
+
+    def time_out(self) -> None:
+        """Fail the request in flight (if any) with :class:`_TimedOut`."""
+        self._finish(_TimedOut())
 
 
-class _Attempt:
-    """One POST in flight: the ``task`` to cancel when ``deadline`` (loop time) passes first."""
+class Sent:
+    """One POST written and not answered yet (from :meth:`HttpClient.send`): pass it to
+    :meth:`HttpClient.answer`. Until then the client sends nothing else."""
 
-    __slots__ = ("deadline", "task", "timed_out")
+    __slots__ = ("conn", "deadline", "task", "timed_out", "waiter", "written_at")
 
-    def __init__(self, task: asyncio.Task[object], deadline: float) -> None:
-        self.task = task
+    def __init__(self, deadline: float, task: asyncio.Task[object] | None = None) -> None:
         self.deadline = deadline
+        #: While connecting: the task to cancel when ``deadline`` (loop time) passes first.
+        self.task = task
         self.timed_out = False
+        self.conn: _Connection | None = None
+        self.waiter: asyncio.Future[_Response] | None = None
+        #: ``time.perf_counter()`` when the request was written (None: not yet, or never).
+        self.written_at: float | None = None
+
+    @property
+    def written(self) -> bool:
+        """Whether the request went out (a :meth:`HttpClient.chain` one only after the answer before it)."""
+        return self.waiter is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +361,7 @@ class HttpClient:
         # The open connection, if any (named for what tells whether it is still readable: at_eof()).
         self._reader: _Connection | None = None
         # The attempt in flight and the timer that bounds it (see _arm), on the loop it runs in.
-        self._attempt: _Attempt | None = None
+        self._attempt: Sent | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
 
@@ -399,30 +440,109 @@ class HttpClient:
         ``Authorization`` defaults and ``Content-Length``); return the final response status. The
         response body is read and discarded so the connection can be reused. Raises
         :class:`HttpError` (nothing is sent for an ``invalid request``)."""
-        head = self._head(headers, len(body))
+        sent = self.send(headers, body)
+        if sent is None:
+            sent = await self._connect_and_send(self._head(headers, len(body)) + body)
+        return await self.answer(sent)
+
+    def send(self, headers: Mapping[str, str], body: bytes) -> Sent | None:
+        """Write the POST of :meth:`post` now on the open kept-alive connection, without waiting, and
+        return it for :meth:`answer` (the timeout runs from here); None, having sent nothing, when
+        no connection is open (then use :meth:`post`, which connects). Raises :class:`HttpError`
+        for an ``invalid request`` (nothing sent). Lets a caller do other work while the receiver
+        answers."""
+        conn = self._reader
+        if conn is None or not conn.usable():
+            return None
+        request = self._head(headers, len(body)) + body
+        loop = asyncio.get_running_loop()
+        sent = self._attempt = Sent(loop.time() + self.timeout)
+        self._arm(loop, sent.deadline)
+        sent.conn, sent.waiter, sent.written_at = conn, conn.begin(request), time.perf_counter()
+        return sent
+
+    def chain(self, sent: Sent, headers: Mapping[str, str], body: bytes) -> Sent:
+        """Have the POST of :meth:`post` written the moment ``sent`` gets a complete 2xx answer on a
+        connection that stays open, from the callback that parsed that answer (no task switch in
+        between, so the receiver is never kept waiting on the sender), and return it for
+        :meth:`answer` after ``sent``'s. When ``sent`` ends any other way (or has ended already),
+        nothing is written: the result's :attr:`Sent.written` stays False. Raises
+        :class:`HttpError` for an ``invalid request``. One chained request at a time."""
+        request = self._head(headers, len(body)) + body
+        later = Sent(0.0)
+        conn = sent.conn
+        if conn is None or sent.waiter is None or sent.waiter.done() or conn.waiter is not sent.waiter:
+            return later
+
+        def written(waiter: asyncio.Future[_Response]) -> None:
+            loop = asyncio.get_running_loop()
+            later.deadline = loop.time() + self.timeout
+            later.conn, later.waiter, later.written_at = conn, waiter, time.perf_counter()
+            self._attempt = later
+            self._arm(loop, later.deadline)
+
+        conn.chained = (request, written)
+        return later
+
+    def unchain(self) -> None:
+        """Forget a request :meth:`chain` has not written yet (it then never is)."""
+        conn = self._reader
+        if conn is not None:
+            conn.chained = None
+
+    async def _connect_and_send(self, request: bytes) -> Sent:
+        """Open a new connection (within the timeout) and write ``request`` on it."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        attempt = self._attempt = _Attempt(task, loop.time() + self.timeout)
-        self._arm(loop, attempt.deadline)
-        done = False
+        sent = self._attempt = Sent(loop.time() + self.timeout, task)
+        self._arm(loop, sent.deadline)
+        self._drop()
         try:
-            status = await self._exchange(head + body)
-            done = True
-            return status
+            _, conn = await loop.create_connection(
+                _Connection,
+                self._host,
+                self._port,
+                ssl=self._ssl,
+                server_hostname=self._host if self._ssl else None,
+            )
         except asyncio.CancelledError:
-            if not attempt.timed_out:
+            self._attempt = None
+            if not sent.timed_out:
                 raise
             uncancel = getattr(task, "uncancel", None)
             if uncancel is not None and uncancel() > 0:
                 raise  # cancelled from outside as well: that wins
             raise HttpError(f"timed out after {self.timeout:g} s") from None
+        except OSError as e:
+            self._attempt = None
+            raise HttpError(_reason(e)) from None
+        self._reader = conn
+        sent.task = None
+        sent.conn, sent.waiter, sent.written_at = conn, conn.begin(request), time.perf_counter()
+        return sent
+
+    async def answer(self, sent: Sent) -> int:
+        """Wait for the answer to ``sent`` (from :meth:`send`) and return its final status. Raises
+        :class:`HttpError` (``timed out after 30 s``, ``connection refused``…); a cancellation
+        propagates and leaves the connection closed."""
+        assert sent.waiter is not None and sent.conn is not None
+        done = False
+        try:
+            response = await sent.waiter
+            done = True
+        except _TimedOut:
+            raise HttpError(f"timed out after {self.timeout:g} s") from None
         except (OSError, _ClosedEarly, _Invalid) as e:
             raise HttpError(_reason(e)) from None
         finally:
-            self._attempt = None
+            if self._attempt is sent:
+                self._attempt = None
             if not done:
                 self._drop()  # whatever is left of a failed or cancelled exchange is unusable
+        if response.extra or not response.keep_alive or sent.conn.at_eof():
+            self._drop()  # the receiver asked to close, answered twice, or the body ran until close
+        return response.status
 
     def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
         """Make sure a timer fires by ``deadline`` (loop time). One timer serves many attempts: it
@@ -437,7 +557,7 @@ class HttpClient:
         self._timer, self._timer_loop = loop.call_at(deadline, self._expire), loop
 
     def _expire(self) -> None:
-        """The timer: cancel the attempt in flight once its deadline passed (set again otherwise)."""
+        """The timer: fail the attempt in flight once its deadline passed (set again otherwise)."""
         self._timer = None
         attempt, loop = self._attempt, self._timer_loop
         if attempt is None or loop is None:
@@ -446,22 +566,7 @@ class HttpClient:
             self._arm(loop, attempt.deadline)
             return
         attempt.timed_out = True
-        attempt.task.cancel()
-
-    async def _exchange(self, request: bytes) -> int:
-        conn = self._reader
-        if conn is None or conn.at_eof() or conn.unsolicited or conn.transport is None or conn.transport.is_closing():
-            # A kept-alive connection the receiver has since closed shows up as EOF: open a new one.
-            self._drop()
-            _, conn = await asyncio.get_running_loop().create_connection(
-                _Connection,
-                self._host,
-                self._port,
-                ssl=self._ssl,
-                server_hostname=self._host if self._ssl else None,
-            )
-            self._reader = conn
-        response = await conn.exchange(request)
-        if response.extra or not response.keep_alive or conn.at_eof():
-            self._drop()  # the receiver asked to close, answered twice, or the body ran until close
-        return response.status
+        if attempt.task is not None:
+            attempt.task.cancel()  # still connecting
+        elif attempt.conn is not None:
+            attempt.conn.time_out()

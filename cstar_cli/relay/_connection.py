@@ -49,6 +49,7 @@ __all__ = [
     "before_data",
     "check_session",
     "classify_close",
+    "frame_ready",
     "keepalive_settings",
     "open_socket",
     "revoked",
@@ -274,6 +275,16 @@ def before_data(ws: ClientConnection, callback: Callable[[], None] | None) -> No
     the connection (an oversized one, 1009)."""
     if isinstance(ws, _Socket):
         ws.before_data = callback
+
+
+def frame_ready(ws: ClientConnection) -> bool:
+    """Whether a whole message has already arrived on ``ws``, so ``ws.recv()`` returns it without
+    waiting. False when unsure (the queue of ``websockets`` 13–17 is not where it was looked for):
+    the caller then only loses a chance to work ahead."""
+    queue = getattr(getattr(getattr(ws, "recv_messages", None), "frames", None), "queue", None)
+    if not queue:
+        return False
+    return getattr(queue[0], "fin", False) is True
 
 
 def write_texts(ws: ClientConnection, texts: Sequence[str]) -> bool:

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from cstar_cli import __version__
 from cstar_cli.protocol.webhook import delivery_headers
 from cstar_cli.relay._elements import Delivered, DeliveryAttempted, DeliveryFailed, EventReceived
-from cstar_cli.relay._http import HttpClient, HttpError
+from cstar_cli.relay._http import HttpClient, HttpError, Sent
 from cstar_cli.relay._target import display_url, merge_headers
 
-__all__ = ["DEFAULT_ATTEMPTS", "DEFAULT_BACKOFF", "DEFAULT_TIMEOUT", "ForwardOptions", "Forwarder"]
+__all__ = ["DEFAULT_ATTEMPTS", "DEFAULT_BACKOFF", "DEFAULT_TIMEOUT", "ForwardOptions", "Forwarder", "Pending"]
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_ATTEMPTS = 4
@@ -72,6 +72,8 @@ class Forwarder:
         self._shown = options.display_url
         # The current delivery's time budget (monotonic), set by first_attempt: one at a time.
         self._deadline: float | None = None
+        # Requests may be written early (chain) until one of them fails on the connection.
+        self._early = True
         self._http = HttpClient(options.url, timeout=options.timeout, verify=options.verify, user_agent=USER_AGENT)
 
     async def aclose(self) -> None:
@@ -100,11 +102,66 @@ class Forwarder:
         """The first attempt of :meth:`deliver`; when its ``retry_in`` is None it was the last one
         (:meth:`outcome` gives the result), else :meth:`retries` goes on from it. The relay's
         straight-line path for the common case: one attempt, no generator in between."""
+        return await self.finish(self.start(event))
+
+    def start(self, event: EventReceived) -> Pending:
+        """Begin :meth:`first_attempt` without waiting: sign it and, when the connection to the
+        receiver is open, write it now; :meth:`finish` waits for the answer (and connects first
+        when nothing could be written). The relay writes the next event this way while it reports
+        the one before."""
         budget = self.options.retry_for
         # 0 = bounded by time, not count (DeliveryAttempted.max_attempts).
         total = 0 if budget is not None else max(1, self.options.attempts)
         self._deadline = time.monotonic() + budget if budget is not None else None
-        return await self._attempt(event, event.payload.encode("utf-8", "surrogatepass"), 1, total, self._deadline)
+        return self._begin(event, event.payload.encode("utf-8", "surrogatepass"), 1, total, self._deadline)
+
+    def chain(self, current: Pending, event: EventReceived) -> Pending:
+        """Begin ``event``'s first attempt to be written the moment ``current`` (in flight) gets a
+        2xx (see :meth:`HttpClient.chain`), so the receiver goes straight on to it; pass it to
+        :meth:`finish` after ``current``. If ``current`` fails, nothing was written and
+        :meth:`finish` starts it afresh (signed anew). After an early request failed for a reason
+        other than the receiver's answer (a receiver closing kept-alive connections unannounced),
+        this forwarder writes none early any more."""
+        budget = self.options.retry_for
+        total = 0 if budget is not None else max(1, self.options.attempts)
+        body = event.payload.encode("utf-8", "surrogatepass")
+        headers = self._sign(event, body, 1)
+        pending = Pending(event, body, headers, 1, total, None, time.perf_counter())
+        pending.early = True
+        if current.sent is not None and self._early:
+            try:
+                pending.sent = self._http.chain(current.sent, headers, body)
+            except HttpError as e:
+                pending.error = e.reason
+        return pending
+
+    async def finish(self, pending: Pending) -> DeliveryAttempted:
+        """The :class:`DeliveryAttempted` of the attempt :meth:`start` (or :meth:`chain`) began."""
+        if pending.early and (pending.sent is None or not pending.sent.written) and pending.error is None:
+            return await self.finish(self.start(pending.event))  # never written: from the start
+        status: int | None = None
+        error = pending.error
+        if error is None:
+            try:
+                if pending.sent is not None:
+                    status = await self._http.answer(pending.sent)
+                else:
+                    status = await self._http.post(pending.headers, pending.body)
+            except HttpError as e:
+                error = e.reason
+                if pending.early:
+                    self._early = False
+            else:
+                error = None if 200 <= status < 300 else f"receiver answered {status}"
+        sent = pending.sent
+        started = sent.written_at if sent is not None and sent.written_at is not None else pending.started
+        duration_ms = (time.perf_counter() - started) * 1000
+        retry_in = self._next_pause(pending.attempt, pending.total, pending.deadline) if error is not None else None
+        event = pending.event
+        return DeliveryAttempted(
+            event.event_id, self._shown, pending.attempt, pending.total, status, duration_ms, error, retry_in,
+            pending.headers,
+        )
 
     async def retries(
         self, event: EventReceived, first: DeliveryAttempted
@@ -143,7 +200,21 @@ class Forwarder:
         ``deadline``); every way it can end is in the element: the status, or None and the ``error``
         (``receiver answered 500``, ``timed out after 30 s``…), and the pause before the next attempt
         (None after the last or a 2xx)."""
-        opts = self.options
+        return await self.finish(self._begin(event, body, attempt, total, deadline))
+
+    def _begin(self, event: EventReceived, body: bytes, attempt: int, total: int, deadline: float | None) -> Pending:
+        """Sign attempt ``attempt`` of ``body`` and write it if the connection is open (see :meth:`start`)."""
+        headers = self._sign(event, body, attempt)
+        pending = Pending(event, body, headers, attempt, total, deadline, time.perf_counter())
+        try:
+            pending.sent = self._http.send(headers, body)
+        except HttpError as e:
+            pending.error = e.reason
+        return pending
+
+
+    def _sign(self, event: EventReceived, body: bytes, attempt: int) -> dict[str, str]:
+        """The headers of attempt ``attempt`` of ``body``: signed now, the user's ``--header``s merged in."""
         headers = delivery_headers(
             body,
             self.secret,
@@ -153,19 +224,41 @@ class Forwarder:
             request_id=event.request_id,
             attempt=attempt,
         )
-        if opts.headers:
-            headers = merge_headers(headers, opts.headers)
-        status: int | None
-        error: str | None
-        started = time.perf_counter()
-        try:
-            status = await self._http.post(headers, body)
-        except HttpError as e:
-            status, error = None, e.reason
-        else:
-            error = None if 200 <= status < 300 else f"receiver answered {status}"
-        duration_ms = (time.perf_counter() - started) * 1000
-        retry_in = self._next_pause(attempt, total, deadline) if error is not None else None
-        return DeliveryAttempted(
-            event.event_id, self._shown, attempt, total, status, duration_ms, error, retry_in, headers
-        )
+        extra = self.options.headers
+        return merge_headers(headers, extra) if extra else headers
+
+
+class Pending:
+    """One attempt begun by :meth:`Forwarder.start`: its event, the ``body`` and ``headers`` it
+    sends, its number and limits, when it started (``perf_counter`` s), and either the request
+    written (``sent``), nothing yet (both None: :meth:`Forwarder.finish` connects and sends), or
+    the ``error`` that kept it from being sent (an invalid header)."""
+
+    __slots__ = ("attempt", "body", "deadline", "early", "error", "event", "headers", "sent", "started", "total")
+
+    def __init__(
+        self,
+        event: EventReceived,
+        body: bytes,
+        headers: dict[str, str],
+        attempt: int,
+        total: int,
+        deadline: float | None,
+        started: float,
+    ) -> None:
+        self.event = event
+        self.body = body
+        self.headers = headers
+        self.attempt = attempt
+        self.total = total
+        self.deadline = deadline
+        self.started = started
+        self.sent: Sent | None = None
+        self.error: str | None = None
+        #: Begun by :meth:`Forwarder.chain`: written only once the one before got a 2xx.
+        self.early = False
+
+    @property
+    def written(self) -> bool:
+        """Whether the request went out already."""
+        return self.sent is not None and self.sent.written

@@ -9,9 +9,9 @@ shared with the emulator's webhook delivery.
 from __future__ import annotations
 
 from cstar_cli.protocol.http1 import HttpClient as _BaseClient
-from cstar_cli.protocol.http1 import HttpError, basic_auth
+from cstar_cli.protocol.http1 import HttpError, Sent, basic_auth
 
-__all__ = ["HttpClient", "HttpError"]
+__all__ = ["HttpClient", "HttpError", "Sent"]
 
 
 class HttpClient(_BaseClient):

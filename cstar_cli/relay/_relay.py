@@ -79,6 +79,7 @@ from cstar_cli.relay._connection import (
     before_data,
     check_session,
     classify_close,
+    frame_ready,
     open_socket,
     write_texts,
 )
@@ -98,7 +99,7 @@ from cstar_cli.relay._elements import (
     SessionRenewed,
     Stopped,
 )
-from cstar_cli.relay._forwarder import Forwarder, ForwardOptions
+from cstar_cli.relay._forwarder import Forwarder, ForwardOptions, Pending
 from cstar_cli.relay._frames import (
     MalformedFrame,
     ack_frame,
@@ -350,6 +351,8 @@ class Relay:
         self._attempts = 0
         self._in_flight: str | None = None
         self._stopping = False
+        # Delivered events after which the frontend stops (stop_after), if it said so.
+        self._stop_after: int | None = None
         # Acks due on ``_acks_ws`` but not written yet: (event id, ack frame, cursor, new), see _ack.
         self._acks: list[tuple[str, str, bool, bool]] = []
         self._acks_ws: ClientConnection | None = None
@@ -362,6 +365,11 @@ class Relay:
         the iteration ends (no error). For a frontend that has seen enough, e.g. ``--exit-after``:
         call it while handling the element (an outcome) and keep iterating."""
         self._stopping = True
+
+    def stop_after(self, delivered: int) -> None:
+        """Say that the frontend calls :meth:`stop` once ``delivered`` events in all got a 2xx
+        (``--exit-after``): the relay then never writes an event beyond that one ahead of time."""
+        self._stop_after = delivered
 
     def totals(self) -> Stopped:
         """The run's totals so far."""
@@ -587,31 +595,56 @@ class Relay:
         replay = _Replay(self._session_id(), self._last_acked, active=resumed)
         fanout = self._fanout
         forwarder = self._forwarder
+        ahead: Pending | None = None  # the next event's first attempt, written early (_send_ahead)
+        held: dict[str, Any] | str | None = None  # a frame read early, not for the straight line
         while True:
             if fanout is None:
-                frame = await self._receive(ws, replay)
-                event = self._plain_event(frame, replay) if forwarder is not None else None
+                event: EventReceived | None
+                if ahead is not None:
+                    pending, ahead = ahead, None
+                    event = pending.event
+                else:
+                    frame = held if held is not None else await self._receive(ws, replay)
+                    held = None
+                    event = self._plain_event(frame, replay) if forwarder is not None else None
+                    if event is not None:
+                        assert forwarder is not None
+                        self._received += 1
+                        self._in_flight = event.event_id
+                        yield event
+                        pending = forwarder.start(event)
                 if event is not None:
                     assert forwarder is not None
                     # The common case in a straight line, without a generator per step: a new event
                     # for the one target, forwarded, its outcome acked (what _on_event does for it).
-                    self._received += 1
-                    self._in_flight = event.event_id
-                    yield event
-                    step = await forwarder.first_attempt(event)
-                    yield step
-                    outcome: Delivered | DeliveryFailed
-                    if step.retry_in is None:
-                        outcome = forwarder.outcome(event, step)
-                    else:
-                        async for later in forwarder.retries(event, step):
-                            if isinstance(later, DeliveryAttempted):
-                                yield later
-                            else:
-                                outcome = later
-                    ack = self._settle(outcome)
-                    yield outcome
-                    await self._ack(ws, event.event_id, ack, new=not event.resend, cursor=not event.resend)
+                    if self._may_send_ahead():
+                        ahead, held = await self._chain_next(ws, replay, forwarder, pending)
+                    step = await forwarder.finish(pending)
+                    try:
+                        yield step
+                        outcome: Delivered | DeliveryFailed
+                        if step.retry_in is None:
+                            outcome = forwarder.outcome(event, step)
+                        else:
+                            async for later in forwarder.retries(event, step):
+                                if isinstance(later, DeliveryAttempted):
+                                    yield later
+                                else:
+                                    outcome = later
+                        ack = self._settle(outcome)
+                        if ahead is not None and ahead.written:
+                            self._in_flight = ahead.event.event_id
+                        yield outcome
+                        await self._ack(ws, event.event_id, ack, new=not event.resend, cursor=not event.resend)
+                    except (ConnectionClosed, _StopRequested):
+                        if ahead is not None and ahead.written:
+                            async for element in self._finish_ahead(ws, ahead):
+                                yield element
+                        raise
+                    if ahead is not None:
+                        self._received += 1
+                        self._in_flight = ahead.event.event_id
+                        yield ahead.event
                     continue
             else:
                 for element in fanout.drain():
@@ -630,6 +663,48 @@ class Relay:
                 continue
             async for element in self._route(ws, frame, replay):
                 yield element
+
+    def _may_send_ahead(self) -> bool:
+        """Whether the next event may go out before the current one is reported and acked: not
+        when stopping, nor when the current one is the last the frontend waits for (:meth:`stop_after`)."""
+        return not self._stopping and (self._stop_after is None or self._forwarded + 1 < self._stop_after)
+
+    async def _chain_next(
+        self, ws: ClientConnection, replay: _Replay, forwarder: Forwarder, current: Pending
+    ) -> tuple[Pending | None, dict[str, Any] | str | None]:
+        """While ``current`` is in flight, prepare the next event if its frame is already here, to
+        be written the moment ``current`` gets a 2xx (:meth:`Forwarder.chain`): the receiver goes
+        straight on to it while ``current`` is reported and acked (on 2 cores that overlap is most
+        of a burst's speed). The order is unchanged: nothing is written before the answer to the
+        one before, and nothing after a failure. Returns (the attempt prepared, None), or (None,
+        the frame read) when that frame is not a new plain event, or (None, None) when no frame is
+        waiting."""
+        if not frame_ready(ws):
+            return None, None
+        frame = await self._receive(ws, replay)  # a whole message is queued: returns without waiting
+        event = self._plain_event(frame, replay)
+        if event is None or event.event_id == current.event.event_id:
+            return None, frame
+        return forwarder.chain(current, event), None
+
+    async def _finish_ahead(self, ws: ClientConnection, ahead: Pending) -> AsyncIterator[Element]:
+        """The event written ahead when the connection closed or a stop came before the one in
+        front of it was acked: its answer is awaited and reported; a success is remembered (a
+        replay of it is then answered without forwarding it twice) and, when stopping, acked; a
+        failure is left unacked, so the server sends it again."""
+        assert self._forwarder is not None
+        event = ahead.event
+        self._received += 1
+        yield event
+        step = await self._forwarder.finish(ahead)
+        yield step
+        if step.error is not None:
+            return
+        outcome = self._forwarder.outcome(event, step)
+        ack = self._settle(outcome)
+        yield outcome
+        if self._stopping:
+            await self._ack(ws, event.event_id, ack, new=not event.resend, cursor=not event.resend)
 
     def _plain_event(self, frame: object, replay: _Replay) -> EventReceived | None:
         """The :class:`EventReceived` of ``frame`` when it is the common case :meth:`_pump` handles in

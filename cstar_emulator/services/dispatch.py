@@ -3,7 +3,9 @@
 Each matching active webhook gets the event's exact payload bytes, signed at send time with its
 secret (:func:`cstar_cli.protocol.webhook.delivery_headers`). Failed attempts (non-2xx, timeout,
 connection error) are retried with exponential backoff. One worker per webhook sends its events
-strictly in order: an event waits until the one before it succeeded or ran out of attempts.
+strictly in order: an event waits until the one before it succeeded or ran out of attempts. While
+one is in flight, the next is signed and chained to it (:meth:`HttpClient.chain`): written the moment
+the one before gets a 2xx, never earlier and never after a failure.
 
 Each webhook's worker POSTs over that webhook's kept-alive
 :class:`cstar_cli.protocol.http1.HttpClient`, kept between bursts (reopened when the URL changes,
@@ -22,9 +24,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from cstar_cli.protocol import events as catalog
-from cstar_cli.protocol.http1 import HttpClient, HttpError, basic_auth
+from cstar_cli.protocol.http1 import HttpClient, HttpError, Sent, basic_auth
 from cstar_cli.protocol.webhook import delivery_headers
 from cstar_emulator.db import Database, Scope
 from cstar_emulator.repositories.events import Event
@@ -69,6 +72,8 @@ class WebhookDispatcher:
         # writes are rare and a reset or import may touch every webhook of a scope.
         self._targets: dict[str, Target | None] = {}
         self._clients: dict[str, HttpClient] = {}
+        # Webhooks whose receiver lost an early-written request: no more chaining for them.
+        self._unchained: set[str] = set()
 
     def invalidate(self, scope: Scope) -> None:
         """Forget the cached webhook list of ``scope`` and every cached target; call after any
@@ -80,6 +85,8 @@ class WebhookDispatcher:
     def _forget(self, scope: Scope) -> None:
         self._subscriptions.pop(scope, None)
         self._targets.clear()
+        for client in self._clients.values():
+            client.unchain()  # signed for the target as it was: delivered afresh instead
 
     def _target(self, webhook_id: str) -> Target | None:
         """Where to deliver to the webhook now (cached until :meth:`invalidate`)."""
@@ -106,13 +113,44 @@ class WebhookDispatcher:
 
     async def _work(self, webhook_id: str) -> None:
         queue = self._queues[webhook_id]
+        early: _Early | None = None
         try:
-            while queue:
-                await self._deliver(webhook_id, queue.popleft())
+            while queue or early is not None:
+                if early is not None:
+                    event, first = early.event, early if early.sent.written else None
+                else:
+                    event, first = queue.popleft(), None
+                early = await self._deliver(webhook_id, event, first, queue)
         finally:
             self._workers.pop(webhook_id, None)
             if not queue:
                 self._queues.pop(webhook_id, None)
+
+    def _chain(self, webhook_id: str, client: HttpClient, sent: Sent, queue: deque[Event]) -> _Early | None:
+        """Sign the next queued event and chain it to ``sent`` (in flight) on ``client``."""
+        target = self._target(webhook_id)
+        if target is None or target.url != client.url or webhook_id in self._unchained:
+            return None
+        event = queue.popleft()
+        body = event.payload.encode("utf-8")
+        headers = self._sign(event, body, target, webhook_id, 1)
+        try:
+            later = client.chain(sent, headers, body)
+        except HttpError:
+            later = Sent(0.0)  # never written: delivered afresh, where the error is recorded
+        return _Early(event, headers, later, client)
+
+    @staticmethod
+    def _sign(event: Event, body: bytes, target: Target, webhook_id: str, attempt: int) -> dict[str, str]:
+        return delivery_headers(
+            body,
+            target.secret,
+            event_id=event.id,
+            event_type=event.type,
+            webhook_id=webhook_id,
+            request_id=event.request_id,
+            attempt=attempt,
+        )
 
     async def _client(self, webhook_id: str, url: str) -> HttpClient:
         """The webhook's client for ``url``; one for an earlier URL is closed first."""
@@ -131,29 +169,48 @@ class WebhookDispatcher:
         if client is not None:
             await client.aclose()
 
-    async def _deliver(self, webhook_id: str, event: Event) -> None:
+    async def _deliver(
+        self, webhook_id: str, event: Event, first: _Early | None, queue: deque[Event]
+    ) -> _Early | None:
+        """Deliver ``event`` with its retries (``first``: its first attempt, already written by a
+        chain). Returns the next event, taken from ``queue`` and chained to an attempt of this one,
+        if any (written only if that attempt got a 2xx)."""
         body = event.payload.encode("utf-8")
+        following: _Early | None = None
+        target: Target | None = None
         for attempt in range(1, self.max_attempts + 1):
-            # Looked up every attempt: the webhook may have been edited, paused or deleted meanwhile.
-            target = self._target(webhook_id)
-            if target is None:
-                await self._drop_client(webhook_id)
-                return
-            headers = delivery_headers(
-                body,
-                target.secret,
-                event_id=event.id,
-                event_type=event.type,
-                webhook_id=webhook_id,
-                request_id=event.request_id,
-                attempt=attempt,
-            )
+            sent: Sent | None = None
+            if attempt == 1 and first is not None:
+                headers, sent, client = first.headers, first.sent, first.client
+            else:
+                # Looked up every attempt: the webhook may have been edited, paused or deleted meanwhile.
+                target = self._target(webhook_id)
+                if target is None:
+                    await self._drop_client(webhook_id)
+                    return following
+                headers = self._sign(event, body, target, webhook_id, attempt)
             status: int | None = None
             error: str | None = None
             started = time.perf_counter()
             try:
-                client = await self._client(webhook_id, target.url)
-                status = await client.post(headers, body)
+                if sent is None:
+                    assert target is not None
+                    client = await self._client(webhook_id, target.url)
+                    sent = client.send(headers, body)
+                if sent is None:
+                    status = await client.post(headers, body)  # connects first
+                else:
+                    if following is None and queue:
+                        following = self._chain(webhook_id, client, sent, queue)
+                    try:
+                        status = await client.answer(sent)
+                    except HttpError:
+                        if first is not None and attempt == 1:
+                            # Written early and lost (a receiver closing kept-alive connections
+                            # unannounced): this webhook's events go one after another from now on.
+                            self._unchained.add(webhook_id)
+                        raise
+                    started = sent.written_at or started
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
             except HttpError as e:
@@ -171,11 +228,12 @@ class WebhookDispatcher:
                 error=error,
             )
             if error is None:
-                return
+                return following
             if attempt < self.max_attempts:
                 log.info("Webhook %s: %s for %s; retrying (attempt %d)", webhook_id, error, event.id, attempt + 1)
                 await asyncio.sleep(self.base_delay * 2 ** (attempt - 1))
         log.warning("Webhook %s: giving up on %s after %d attempts", webhook_id, event.id, self.max_attempts)
+        return following
 
     async def aclose(self) -> None:
         """Stop every worker (pending deliveries are dropped) and close every connection."""
@@ -186,3 +244,13 @@ class WebhookDispatcher:
         self._queues.clear()
         for webhook_id in list(self._clients):
             await self._drop_client(webhook_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Early:
+    """The next event of a webhook, signed (``headers``) and chained (``sent``) on ``client``."""
+
+    event: Event
+    headers: dict[str, str]
+    sent: Sent
+    client: HttpClient
