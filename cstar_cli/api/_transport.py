@@ -28,6 +28,7 @@ import contextlib
 import platform
 import socket
 import ssl
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +38,7 @@ from typing import Any, Generic, TypedDict, TypeVar
 import httpx
 
 from cstar_cli import __version__
+from cstar_cli.api._network import install as install_loop_backend
 from cstar_cli.backoff import backoff_delay
 from cstar_cli.errors import (
     CStarConnectionError,
@@ -67,6 +69,7 @@ T = TypeVar("T")
 
 USER_AGENT = f"cstar-cli/{__version__} python/{platform.python_version()}"
 _MUTATIONS = {"POST", "PATCH", "PUT", "DELETE"}
+_SYSTEM_SLEEP = time.sleep  # the default ``sleep``: replaced by an asyncio sleep inside the bridge
 
 
 @dataclass(frozen=True)
@@ -187,11 +190,36 @@ class Transport:
             },
             transport=transport,
             follow_redirects=False,
+            # No cap on connections: a request waiting for a free one would block its thread, and
+            # inside cstar_cli.api.bridge.run that thread is the event loop the others run on.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
         )
+        # Inside cstar_cli.api.bridge.run (the MCP server's tools), socket reads wait on the event
+        # loop instead of blocking it (cstar_cli.api._network); a test's transport has no sockets.
+        self._loop_aware = transport is None and install_loop_backend(self._http)
 
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP exchange through ``httpx.Client``. Inside :func:`cstar_cli.api.bridge.run` it
+        never blocks the event loop: its reads wait on the loop, or, when the loop-aware backend
+        could not be installed, the whole exchange runs in a worker thread."""
+        bridge = sys.modules.get("cstar_cli.api.bridge")  # never imported by a command: no cost there
+        if self._loop_aware or bridge is None or not bridge.active():
+            return self._http.request(method, path, **kwargs)
+        return bridge.blocking(lambda: self._http.request(method, path, **kwargs))  # type: ignore[no-any-return]
+
+    def _pause(self, seconds: float) -> None:
+        """Wait ``seconds`` between attempts: ``sleep``, or an asyncio sleep inside the bridge."""
+        bridge = sys.modules.get("cstar_cli.api.bridge")
+        if bridge is None or not bridge.active() or self.sleep is not _SYSTEM_SLEEP:
+            self.sleep(seconds)
+            return
+        import asyncio
+
+        bridge.wait(asyncio.sleep(seconds))
 
     def request(
         self,
@@ -229,13 +257,13 @@ class Transport:
             attempt += 1
             attempt_started = time.monotonic()
             try:
-                resp = self._http.request(method, path, params=clean or None, json=json, content=content, headers=sent)
+                resp = self._send(method, path, params=clean or None, json=json, content=content, headers=sent)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
                 # A server that accepts but never answers gets one more try, not the full budget:
                 # the user would otherwise wait minutes before hearing anything.
                 budget = min(retry_budget, 1) if isinstance(e, httpx.TimeoutException) else retry_budget
                 if attempt <= budget and not is_tls_failure(e):
-                    self.sleep(self._backoff(attempt))
+                    self._pause(self._backoff(attempt))
                     continue
                 raise connection_error(self.base_url, e, self.timeout) from None
             except httpx.HTTPError as e:
@@ -253,14 +281,14 @@ class Transport:
                 return self._handle(resp, started, attempt, attempt_started)
             except CStarRateLimitError as e:
                 if attempt <= retry_budget and e.retry_after <= self.max_retry_wait:
-                    self.sleep(e.retry_after)
+                    self._pause(e.retry_after)
                     continue
                 raise
             except (CStarServerError, NotCStarAPIError) as e:
                 if isinstance(e, NotCStarAPIError) and (e.status_code or 0) < 500:
                     raise
                 if attempt <= retry_budget:
-                    self.sleep(self._backoff(attempt))
+                    self._pause(self._backoff(attempt))
                     continue
                 raise
 

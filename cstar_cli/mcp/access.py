@@ -57,7 +57,8 @@ class ApiAccess:
     """Settings and one :class:`~cstar_cli.api.CStarClient`, shared by the tools.
 
     ``load_settings`` is :func:`cstar_cli.settings.resolve` bound to the command's flags; it may block
-    (keychain), so call :meth:`settings` and :meth:`client` from a worker thread. Only making them is
+    (keychain), so call :meth:`settings` and :meth:`client` from a worker thread or inside
+    :func:`cstar_cli.api.bridge.run` (which hands that read to a thread). Only making them is
     serialised: every call returns its own metadata, so tool calls run concurrently on the one client.
     ``client_options`` go to the client (``timeout`` s, ``max_retries``, ``team_id``, ``transport``).
     """
@@ -80,7 +81,10 @@ class ApiAccess:
         Raises :class:`~cstar_cli.errors.CStarUsageError` for a bad profile or base URL."""
         with self._lock:
             if self._settings is None or not self._settings.api_key:
-                settings = self._load_settings()
+                from cstar_cli.api import bridge
+
+                # May read the keychain (up to its timeout): never on the MCP server's event loop.
+                settings = bridge.blocking(self._load_settings)
                 self.secrets.add(settings.api_key)
                 self._settings = settings
             return self._settings

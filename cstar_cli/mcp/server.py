@@ -30,7 +30,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, get_type_hints
 
 import anyio
@@ -119,6 +119,17 @@ def strict_arguments_model(name: str, method: Callable[..., Any]) -> type[BaseMo
     return create_model(f"{name}_arguments", __config__=ConfigDict(strict=True, extra="forbid"), **fields)
 
 
+def _on_loop(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """``fn`` (a tool body, blocking on the API) as a coroutine function run by :func:`cstar_cli.api.bridge.run`."""
+
+    async def run(**kwargs: Any) -> Any:
+        from cstar_cli.api import bridge
+
+        return await bridge.run(fn, **kwargs)
+
+    return run
+
+
 class CStarMCPServer(MCPServer):
     """``MCPServer`` publishing the cStar tools named in ``names`` (default: all of them), acting
     through ``api`` (the API access and secrets).
@@ -182,6 +193,10 @@ class CStarMCPServer(MCPServer):
                 structured_output=True,
             )
             registered = self._tool_manager.get_tool(spec.name)
+            if registered is not None and not registered.is_async:
+                # The SDK would run the (synchronous) body in a worker thread; on the loop instead,
+                # awaiting the API there (cstar_cli.api.bridge): two thread switches fewer per call.
+                registered.fn, registered.is_async = _on_loop(registered.fn), True
             if registered is not None and registered.fn_metadata.output_schema is not None:
                 # Published compact; results are still checked against the full type (output_model).
                 registered.fn_metadata.output_schema = compact_output_schema(registered.fn_metadata.output_schema)
@@ -344,15 +359,18 @@ STDIN_CLOSED_GRACE = 2.0
 
 
 class _InFlight:
-    """The IDs of the client's requests not yet answered, and a wait for them all to be."""
+    """The IDs of the client's requests not yet answered (:class:`~cstar_cli.mcp.stdio.Hooks`): when
+    stdin ends, they get ``grace`` s to be answered before the server sees the end of its input;
+    after that the process exits 0 at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, grace: float = STDIN_CLOSED_GRACE) -> None:
+        self._grace = grace
         self._ids: set[Any] = set()
         self._idle = anyio.Event()
         self._idle.set()
 
-    def incoming(self, item: SessionMessage | Exception) -> None:
-        message = item.message if isinstance(item, SessionMessage) else None
+    def incoming(self, item: SessionMessage) -> None:
+        message = item.message
         if isinstance(message, JSONRPCRequest):
             if not self._ids:
                 self._idle = anyio.Event()
@@ -378,6 +396,12 @@ class _InFlight:
             await self._idle.wait()
         return not self._ids
 
+    async def at_end(self) -> None:
+        if not await self.all_answered(self._grace):
+            logger.info("stdin closed; exiting without waiting for the requests still running")
+            exit_now(0)
+        logger.info("stdin closed; exiting")
+
 
 async def _run_on_stdio(server: MCPServer, grace: float) -> None:
     """``MCPServer.run_stdio_async`` with two differences: the transport is
@@ -386,31 +410,8 @@ async def _run_on_stdio(server: MCPServer, grace: float) -> None:
     the server sees the end of its input; after that the process exits 0 at once, writing nothing more. (The SDK alone would cancel them, wait
     for each to finish, however long its API call takes, and then answer "Connection closed".)"""
     lowlevel = server._lowlevel_server  # what run_stdio_async runs; no public accessor exists
-    in_flight = _InFlight()
-    to_server, server_reads = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-    server_writes, from_server = anyio.create_memory_object_stream[SessionMessage](0)
-
-    async with stdio_transport() as (stdin_messages, stdout_messages), anyio.create_task_group() as tg:
-
-        async def relay_stdin() -> None:
-            async with stdin_messages, to_server:
-                async for item in stdin_messages:
-                    in_flight.incoming(item)
-                    await to_server.send(item)
-                if not await in_flight.all_answered(grace):
-                    logger.info("stdin closed; exiting without waiting for the requests still running")
-                    exit_now(0)
-                logger.info("stdin closed; exiting")
-
-        async def relay_stdout() -> None:
-            async with from_server, stdout_messages:
-                async for item in from_server:
-                    await stdout_messages.send(item)
-                    in_flight.outgoing(item)
-
-        tg.start_soon(relay_stdin)
-        tg.start_soon(relay_stdout)
-        await lowlevel.run(server_reads, server_writes, lowlevel.create_initialization_options())
+    async with stdio_transport(hooks=_InFlight(grace)) as (stdin_messages, stdout_messages):
+        await lowlevel.run(stdin_messages, stdout_messages, lowlevel.create_initialization_options())
 
 
 def serve_stdio(server: MCPServer, *, grace: float = STDIN_CLOSED_GRACE) -> int:

@@ -38,7 +38,7 @@ import os
 import stat
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -49,7 +49,7 @@ from mcp.shared.message import SessionMessage
 from cstar_cli.mcp.framing import MAX_LINE_BYTES, LineSplitter, Overflow, decode_line, overflow_reply
 from cstar_cli.protocol.keys import scrub_secrets
 
-__all__ = ["CHUNK_BYTES", "read_messages", "restore_blocking", "scrubbed_line", "stdio_transport", "write_messages"]
+__all__ = ["CHUNK_BYTES", "Hooks", "read_messages", "restore_blocking", "scrubbed_line", "stdio_transport", "write_messages"]
 
 logger = logging.getLogger("cstar.mcp")
 
@@ -269,9 +269,11 @@ async def read_messages(
     messages: MemoryObjectSendStream[SessionMessage | Exception],
     replies: MemoryObjectSendStream[Outgoing],
     limit: int = MAX_LINE_BYTES,
+    hooks: Hooks | None = None,
 ) -> None:
     """Read chunks with ``await read()`` (``b""`` is the end) until the end; send each valid message
-    to ``messages`` and each framing error's JSON to ``replies``. Closes both."""
+    to ``messages`` and each framing error's JSON to ``replies``. Closes both (at the end, after
+    ``hooks.at_end()``). Each message is shown to ``hooks.incoming`` before it is sent on."""
     splitter = LineSplitter(limit)
     async with messages, replies:
         while True:
@@ -287,8 +289,13 @@ async def read_messages(
                     logger.info("answered a malformed message: %s", scrub_secrets(decoded.reply)[:200])
                     await replies.send(decoded.reply)
                 if decoded.message is not None:
-                    await messages.send(SessionMessage(decoded.message))
+                    message = SessionMessage(decoded.message)
+                    if hooks is not None:
+                        hooks.incoming(message)
+                    await messages.send(message)
             if not chunk:
+                if hooks is not None:
+                    await hooks.at_end()
                 return
 
 
@@ -331,31 +338,51 @@ def scrubbed_line(item: Outgoing) -> str:
     return _put_id_back(pydantic_core.to_json(getattr(message, "id", None)).decode(), rest)
 
 
-async def write_messages(write: WriteLine, outgoing: MemoryObjectReceiveStream[Outgoing]) -> None:
+async def write_messages(
+    write: WriteLine, outgoing: MemoryObjectReceiveStream[Outgoing], hooks: Hooks | None = None
+) -> None:
     """Write each item of ``outgoing`` as one line with ``await write(line)``, secrets scrubbed
-    (:func:`scrubbed_line`: all but the JSON-RPC ``id``), until every sender has closed."""
+    (:func:`scrubbed_line`: all but the JSON-RPC ``id``), until every sender has closed; each
+    message written is then shown to ``hooks.outgoing``."""
     async with outgoing:
         async for item in outgoing:
             await write((scrubbed_line(item) + "\n").encode("utf-8", "replace"))
+            if hooks is not None and isinstance(item, SessionMessage):
+                hooks.outgoing(item)
+
+
+class Hooks(Protocol):
+    """What :func:`stdio_transport`'s reader and writer tell their owner, on the loop, in order."""
+
+    def incoming(self, message: SessionMessage) -> None:
+        """A valid message read, before the server gets it."""
+
+    def outgoing(self, message: SessionMessage) -> None:
+        """A message of the server's, once written."""
+
+    async def at_end(self) -> None:
+        """Stdin ended; the server sees the end of its input once this returns."""
 
 
 @contextlib.asynccontextmanager
 async def stdio_transport(
     limit: int = MAX_LINE_BYTES,
+    hooks: Hooks | None = None,
 ) -> AsyncIterator[
     tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
 ]:
     """Serve on the process's stdin/stdout: yields ``(read_stream, write_stream)`` for
-    ``lowlevel.Server.run``. The read stream ends when stdin closes; leaving the block waits for
-    the reader to reach the end of stdin and the writer to write everything sent to it."""
+    ``lowlevel.Server.run``. The read stream ends when stdin closes (after ``hooks.at_end()``);
+    leaving the block waits for the reader to reach the end of stdin and the writer to write
+    everything sent to it. ``hooks`` sees every message read and written (:class:`Hooks`)."""
     in_fd, restore_stdin = _claim(0, _devnull)
     out_fd, restore_stdout = _claim(1, _stderr_copy)
     try:
         messages_in, messages_out = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         outgoing_in, outgoing_out = anyio.create_memory_object_stream[Outgoing](0)
         async with _chunk_reader(in_fd) as read, _line_writer(out_fd) as write, anyio.create_task_group() as tg:
-            tg.start_soon(read_messages, read, messages_in, outgoing_in.clone(), limit)
-            tg.start_soon(write_messages, write, outgoing_out)
+            tg.start_soon(read_messages, read, messages_in, outgoing_in.clone(), limit, hooks)
+            tg.start_soon(write_messages, write, outgoing_out, hooks)
             yield messages_out, outgoing_in
     finally:
         restore_blocking()

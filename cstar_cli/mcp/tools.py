@@ -19,7 +19,6 @@ Input schemas come from the signatures: enums and limits are the reference's (``
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -544,9 +543,11 @@ class Tools:
         )
 
     async def _api(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-        # A blocking API call (or the keychain read of the first one), abandoned at once when the
-        # wait's deadline passes or the client cancels the request: its answer is no longer wanted.
-        return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs), abandon_on_cancel=True)
+        # An API call awaited on the loop (cstar_cli.api.bridge): the wait's deadline or the client's
+        # cancellation stops it where it waits, its HTTP request included.
+        from cstar_cli.api import bridge
+
+        return await bridge.run(call, *args, **kwargs)
 
     async def _first_after(self, cursor: str, type: str | None) -> EventSummary | None:
         """The oldest event matching ``type`` after ``cursor`` (:data:`START`: of all stored ones), or None."""
