@@ -135,10 +135,19 @@ class Forwarder:
                 pending.error = e.reason
         return pending
 
+    def send_now(self, pending: Pending) -> None:
+        """Write ``pending`` now (signed anew) if it was chained but never written: the one before it
+        failed, or had to open the connection first. Then it can carry a chain of its own."""
+        if not pending.early or pending.written or pending.error is not None:
+            return
+        fresh = self.start(pending.event)
+        pending.headers, pending.sent, pending.error = fresh.headers, fresh.sent, fresh.error
+        pending.total, pending.deadline, pending.started = fresh.total, fresh.deadline, fresh.started
+        pending.early = False
+
     async def finish(self, pending: Pending) -> DeliveryAttempted:
         """The :class:`DeliveryAttempted` of the attempt :meth:`start` (or :meth:`chain`) began."""
-        if pending.early and (pending.sent is None or not pending.sent.written) and pending.error is None:
-            return await self.finish(self.start(pending.event))  # never written: from the start
+        self.send_now(pending)
         status: int | None = None
         error = pending.error
         if error is None:

@@ -603,6 +603,8 @@ class Relay:
                 if ahead is not None:
                     pending, ahead = ahead, None
                     event = pending.event
+                    assert forwarder is not None
+                    forwarder.send_now(pending)  # if the one before could not take it along
                 else:
                     frame = held if held is not None else await self._receive(ws, replay)
                     held = None
