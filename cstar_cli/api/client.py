@@ -11,7 +11,6 @@ which the team-scoped methods call when it is not known yet.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any, cast
 from urllib.parse import quote
@@ -22,6 +21,7 @@ import cstar_cli.api.models as m
 import cstar_cli.api.streams as streams
 from cstar_cli.api._transport import NotCStarAPIError, Result, Transport, TransportOptions, not_cstar_api
 from cstar_cli.errors import CStarNotFoundError
+from cstar_cli.locks import LoopSafeLock
 
 __all__ = ["CStarClient"]
 
@@ -46,7 +46,7 @@ class CStarClient:
     ) -> None:
         self.transport = Transport(api_key, base_url, **options)
         self._team_id = team_id
-        self._team_lock = threading.Lock()
+        self._team_lock = LoopSafeLock()  # held across GET /me, also by the MCP server's bodies
 
     # lifecycle --------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cstar_cli.locks import LoopSafeLock
 from cstar_cli.protocol.keys import redact, scrub_secrets
 
 if TYPE_CHECKING:
@@ -74,20 +75,24 @@ class ApiAccess:
         self._client_options: dict[str, Any] = {"timeout": 20.0, "max_retries": 2, **client_options}
         self._settings: Settings | None = None
         self._client: CStarClient | None = None
-        self._lock = threading.RLock()
+        # Held across the keychain read, which a body on the MCP server's loop waits for there.
+        self._lock = LoopSafeLock()
 
     def settings(self) -> Settings:
         """The resolved profile, key and base URL; resolved again while no key has been found.
         Raises :class:`~cstar_cli.errors.CStarUsageError` for a bad profile or base URL."""
         with self._lock:
-            if self._settings is None or not self._settings.api_key:
-                from cstar_cli.api import bridge
+            return self._settings_held()
 
-                # May read the keychain (up to its timeout): never on the MCP server's event loop.
-                settings = bridge.blocking(self._load_settings)
-                self.secrets.add(settings.api_key)
-                self._settings = settings
-            return self._settings
+    def _settings_held(self) -> Settings:
+        if self._settings is None or not self._settings.api_key:
+            from cstar_cli.api import bridge
+
+            # May read the keychain (up to its timeout): never on the MCP server's event loop.
+            settings = bridge.blocking(self._load_settings)
+            self.secrets.add(settings.api_key)
+            self._settings = settings
+        return self._settings
 
     def client(self) -> CStarClient:
         """The shared client, made on first use. Raises
@@ -95,7 +100,7 @@ class ApiAccess:
         naming the API the profile is logged in to when its stored key belongs to another one."""
         with self._lock:
             if self._client is None:
-                s = self.settings()
+                s = self._settings_held()
                 if not s.api_key:
                     raise s.not_logged_in(hint=NOT_LOGGED_IN_HINT)
                 from cstar_cli.api import CStarClient
