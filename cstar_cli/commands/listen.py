@@ -273,6 +273,9 @@ class Renderer:
         self._queued: list[tuple[Any, Any]] | None = None
         self._deferred: Exception | None = None
         self._draining = False
+        # Lines rendered while a flush is due, written by flush() in one write: one system call a
+        # burst even when the stream is unbuffered (PYTHONUNBUFFERED, common in containers).
+        self._lines: list[str] = []
 
     def __call__(self, element: Any) -> None:
         self._raise_deferred()
@@ -336,19 +339,24 @@ class Renderer:
         if self._flush_at is not None:
             self._flush_at.cancel()
             self._flush_at = None
+        lines, self._lines = self._lines, []
+        if lines:
+            self.out.stdout.write("\n".join(lines) + "\n")
         self.out.stdout.flush()
 
     def _stdout(self, text: str) -> None:
-        stream = self.out.stdout
-        stream.write(text + "\n")
         if self._flush_at is not None or self._draining:
+            self._lines.append(text)
             return
         if self._batching:
             try:
                 self._flush_at = asyncio.get_running_loop().call_later(_FLUSH_DELAY, self._timed_flush)
+                self._lines.append(text)
                 return
             except RuntimeError:  # no event loop: nothing would run the timer
                 pass
+        stream = self.out.stdout
+        stream.write(text + "\n")
         stream.flush()
 
     def _paint(self, text: str, code: str) -> str:

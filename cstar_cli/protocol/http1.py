@@ -182,6 +182,8 @@ class _Connection(asyncio.Protocol):
     ``at_eof()`` says the receiver closed it (or it was lost), so it cannot be reused."""
 
     def __init__(self) -> None:
+        # Made by loop.create_connection, on the loop it lives on: looked up once (a getpid() each).
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.response: _Response | None = None
         self.waiter: asyncio.Future[_Response] | None = None
@@ -273,7 +275,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None and self.waiter is None
         self.response = _Response()
         self.pending = 0
-        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        waiter = self.waiter = self.loop.create_future()
         self.transport.write(request)
         return waiter
 
@@ -455,7 +457,7 @@ class HttpClient:
         if conn is None or not conn.usable():
             return None
         request = self._head(headers, len(body)) + body
-        loop = asyncio.get_running_loop()
+        loop = conn.loop
         sent = self._attempt = Sent(loop.time() + self.timeout)
         self._arm(loop, sent.deadline)
         sent.conn, sent.waiter, sent.written_at = conn, conn.begin(request), time.perf_counter()
@@ -475,7 +477,7 @@ class HttpClient:
             return later
 
         def written(waiter: asyncio.Future[_Response]) -> None:
-            loop = asyncio.get_running_loop()
+            loop = conn.loop
             later.deadline = loop.time() + self.timeout
             later.conn, later.waiter, later.written_at = conn, waiter, time.perf_counter()
             self._attempt = later
