@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
 
+from cstar_cli.protocol.keys import scrub_secrets
 from cstar_cli.protocol.webhook import DEFAULT_TOLERANCE, verify_signature
 
 __all__ = ["Delivery", "Receiver", "main", "run_receiver"]
@@ -254,6 +255,12 @@ def check_options(
     return None
 
 
+def _note(text: str) -> None:
+    """One message to stderr, with anything shaped like a key or signing secret redacted."""
+    sys.stderr.write(scrub_secrets(text) + "\n")
+    sys.stderr.flush()
+
+
 def run_receiver(
     secret: str,
     *,
@@ -266,8 +273,7 @@ def run_receiver(
 ) -> None:
     """Serve in the foreground until Ctrl-C (the ``python -m cstar_cli.receiver`` command)."""
     rx = Receiver(secret, host=host, port=port, path=path, fail_first=fail_first, status=status, log=log)
-    sys.stderr.write(f"Receiving webhooks at {rx.url} (^C to quit)\n")
-    sys.stderr.flush()
+    _note(f"Receiving webhooks at {rx.url} (^C to quit)")
     try:
         rx.serve_forever()
     except KeyboardInterrupt:
@@ -292,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     problem = check_options(args.secret, args.path, port=args.port, status=args.status, fail_first=args.fail_first)
     if problem is not None:
         # Exit 2, like argparse's own usage errors and the CLI's bad flags.
-        sys.stderr.write(f"Error: {problem[0]}\nHint: {problem[1]}\n")
+        _note(f"Error: {problem[0]}\nHint: {problem[1]}")
         return 2
     try:
         run_receiver(
@@ -304,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             status=args.status,
         )
     except OSError as e:
-        sys.stderr.write(f"Error: cannot listen on {args.host}:{args.port}: {e.strerror or e}\n")
+        _note(f"Error: cannot listen on {args.host}:{args.port}: {e.strerror or e}")
         return 1
     return 0
 
