@@ -12,7 +12,9 @@ What is checked on the way out: header names are RFC 9110 tokens and values hold
 other control characters (a value that could split or smuggle a header is refused before anything is
 sent, as :class:`HttpError` ``invalid request: …``, without echoing the value, which may be a
 secret). On the way in: a response's headers (and trailers) are at most :data:`MAX_HEAD` bytes; a
-connection closed before a complete response is ``connection closed without a response``; anything
+connection closed before a complete response is ``connection closed without a response`` (except
+that a request on a kept-alive connection closed before any byte of answer is written once more on
+a new connection: the receiver had closed it after its last answer); anything
 llhttp rejects is ``invalid HTTP response``; bytes after a complete response keep that response but
 close the connection.
 
@@ -73,6 +75,10 @@ class _ClosedEarly(Exception):
     """The receiver closed the connection before a complete response."""
 
 
+class _Stale(Exception):
+    """A kept-alive connection found closed before any byte of the answer: write the request again."""
+
+
 class _TimedOut(Exception):
     """No complete response before the attempt's deadline."""
 
@@ -127,10 +133,12 @@ class _Response:
     """httptools callbacks for one response: its final status, whether it is complete, and what
     framing the body uses (for a close-delimited one, the end of the connection completes it)."""
 
-    __slots__ = ("complete", "extra", "framed", "head_bytes", "head_done", "keep_alive", "parser", "status")
+    __slots__ = ("complete", "extra", "framed", "head_bytes", "head_done", "keep_alive", "parser", "seen", "status")
 
     def __init__(self) -> None:
         self.parser = httptools.HttpResponseParser(self)
+        # Any byte of the answer received: a connection lost before that never answered at all.
+        self.seen = False
         self.status = 0
         self.complete = False
         self.head_done = False
@@ -190,6 +198,7 @@ class _Connection(asyncio.Protocol):
         self.eof = False
         self.unsolicited = False
         self.pending = 0  # bytes fed while a head is incomplete
+        self.served = 0  # complete answers received on this connection
         # A request to write the moment the current one gets a complete 2xx (see HttpClient.chain),
         # and what to call with its response's future once written.
         self.chained: tuple[bytes, Callable[[asyncio.Future[_Response]], None]] | None = None
@@ -205,6 +214,8 @@ class _Connection(asyncio.Protocol):
         waiter, self.waiter = self.waiter, None
         response, self.response = self.response, None
         chained, self.chained = self.chained, None
+        if error is None:
+            self.served += 1
         if (
             chained is not None
             and error is None
@@ -231,6 +242,7 @@ class _Connection(asyncio.Protocol):
         if response is None or self.waiter is None:
             self.unsolicited = True  # bytes nobody asked for: never reuse this connection
             return
+        response.seen = True
         try:
             response.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
@@ -288,7 +300,7 @@ class Sent:
     """One POST written and not answered yet (from :meth:`HttpClient.send`): pass it to
     :meth:`HttpClient.answer`. Until then the client sends nothing else."""
 
-    __slots__ = ("conn", "deadline", "task", "timed_out", "waiter", "written_at")
+    __slots__ = ("conn", "deadline", "request", "resent", "response", "reused", "task", "timed_out", "waiter", "written_at")
 
     def __init__(self, deadline: float, task: asyncio.Task[object] | None = None) -> None:
         self.deadline = deadline
@@ -299,6 +311,17 @@ class Sent:
         self.waiter: asyncio.Future[_Response] | None = None
         #: ``time.perf_counter()`` when the request was written (None: not yet, or never).
         self.written_at: float | None = None
+        self.request = b""
+        self.response: _Response | None = None
+        #: Written on a connection that had answered before (a kept-alive one).
+        self.reused = False
+        #: The second writing of a request whose kept-alive connection was found closed.
+        self.resent = False
+
+    def start(self, conn: _Connection, request: bytes, waiter: asyncio.Future[_Response]) -> None:
+        """Record that ``request`` went out on ``conn`` (its answer: ``waiter``)."""
+        self.conn, self.waiter, self.written_at = conn, waiter, time.perf_counter()
+        self.request, self.response, self.reused = request, conn.response, conn.served > 0
 
     @property
     def written(self) -> bool:
@@ -460,7 +483,7 @@ class HttpClient:
         loop = conn.loop
         sent = self._attempt = Sent(loop.time() + self.timeout)
         self._arm(loop, sent.deadline)
-        sent.conn, sent.waiter, sent.written_at = conn, conn.begin(request), time.perf_counter()
+        sent.start(conn, request, conn.begin(request))
         return sent
 
     def chain(self, sent: Sent, headers: Mapping[str, str], body: bytes) -> Sent:
@@ -479,7 +502,7 @@ class HttpClient:
         def written(waiter: asyncio.Future[_Response]) -> None:
             loop = conn.loop
             later.deadline = loop.time() + self.timeout
-            later.conn, later.waiter, later.written_at = conn, waiter, time.perf_counter()
+            later.start(conn, request, waiter)
             self._attempt = later
             self._arm(loop, later.deadline)
 
@@ -521,13 +544,26 @@ class HttpClient:
             raise HttpError(_reason(e)) from None
         self._reader = conn
         sent.task = None
-        sent.conn, sent.waiter, sent.written_at = conn, conn.begin(request), time.perf_counter()
+        sent.start(conn, request, conn.begin(request))
         return sent
 
     async def answer(self, sent: Sent) -> int:
         """Wait for the answer to ``sent`` (from :meth:`send`) and return its final status. Raises
         :class:`HttpError` (``timed out after 30 s``, ``connection refused``…); a cancellation
-        propagates and leaves the connection closed."""
+        propagates and leaves the connection closed.
+
+        A request written on a kept-alive connection that turns out closed before a single byte of
+        answer (the receiver closed it after its last answer without ``Connection: close``) is
+        written once more on a new connection, as part of the same attempt: it never got an answer
+        to count, and its retry pause would otherwise hit every request to such a receiver."""
+        try:
+            return await self._answer(sent)
+        except _Stale:
+            again = await self._connect_and_send(sent.request)
+            again.resent = True
+            return await self._answer(again)
+
+    async def _answer(self, sent: Sent) -> int:
         assert sent.waiter is not None and sent.conn is not None
         done = False
         try:
@@ -536,6 +572,9 @@ class HttpClient:
         except _TimedOut:
             raise HttpError(f"timed out after {self.timeout:g} s") from None
         except (OSError, _ClosedEarly, _Invalid) as e:
+            stale = isinstance(e, (_ClosedEarly, ConnectionResetError, BrokenPipeError))
+            if stale and sent.reused and not sent.resent and sent.response is not None and not sent.response.seen:
+                raise _Stale from None
             raise HttpError(_reason(e)) from None
         finally:
             if self._attempt is sent:
