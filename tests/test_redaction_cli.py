@@ -153,6 +153,47 @@ def test_server_message_holding_a_key_is_redacted(leaky: tuple[str, str]) -> Non
         _clean(run, key)
 
 
+def test_listen_retry_lines_redact_a_key_in_the_url(emulator_session: EmulatorThread) -> None:
+    """A failed attempt's line (stdout: ``<-- [ERR] POST URL … retrying``) shows the target URL
+    with a key in its path or query redacted, as the outcome line does."""
+    import httpx
+
+    key = emulator_session.keys["sk_test"]
+    target = f"http://127.0.0.1:1/{key}?q={quote(key)}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cstar_cli", "listen", "-f", target, "--no-resume"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=cstar_env({"CSTAR_API_KEY": key, "CSTAR_BASE_URL": emulator_session.base_url}),
+    )
+    reap_at_teardown(proc)
+    assert proc.stderr is not None and proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line or line.startswith("Forwarding"):
+            break
+    httpx.post(
+        f"{emulator_session.base_url}/api/v1/teams/{emulator_session.team_id}/webhooks/trigger-test",
+        json={"event": "ticket.created"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    ).raise_for_status()
+    retry = ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line or "retrying" in line:
+            retry = line
+            break
+    proc.terminate()
+    out, err = proc.communicate(timeout=30)
+    close_pipes(proc)
+    assert "POST http://127.0.0.1:1/sk_test_…" in retry, retry
+    _clean(Run(proc.returncode, retry + out, err), key)
+
+
 def test_listen_forwarding_line_redacts_a_key_in_the_url(emulator_session: EmulatorThread) -> None:
     key = emulator_session.keys["sk_test"]
     target = f"http://127.0.0.1:1/{key}?q={quote(key)}"

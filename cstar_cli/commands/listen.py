@@ -486,7 +486,7 @@ class Renderer:
     def _attempt_line(self, a: DeliveryAttempted) -> str:
         detail = f"{a.duration_ms:.0f} ms" if a.status is not None else a.error
         return (
-            f"<-- {self._status(a.status, False)} POST {a.url} [{printable(a.event_id)}] {detail}, "
+            f"<-- {self._status(a.status, False)} POST {self.out.echo(a.url)} [{printable(a.event_id)}] {detail}, "
             f"retrying in {a.retry_in:g} s (attempt {a.attempt + 1}{f'/{a.max_attempts}' if a.max_attempts else ''})"
         )
 
