@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,21 +52,27 @@ def config_dir() -> Path:
 def load_toml(path: Path) -> dict[str, Any]:
     """The TOML document at ``path`` as a dict, ``{}`` when there is no file. Raises
     :class:`CStarUsageError` (``bad_config``) when it cannot be read or parsed."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return {}  # no file, no parser to load (a fresh machine, the MCP server's start)
+    except OSError as e:
+        raise _unreadable(path, e) from None
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
     try:
-        with path.open("rb") as f:
+        with f:
             return tomllib.load(f)
-    except FileNotFoundError:
-        return {}
     except (OSError, ValueError) as e:
-        raise CStarUsageError(
-            f"Cannot read {path}: {e}",
-            code="bad_config",
-            hint="Fix or delete the file, then `cstar login` again.",
-        ) from None
+        raise _unreadable(path, e) from None
+
+
+def _unreadable(path: Path, e: Exception) -> CStarUsageError:
+    return CStarUsageError(
+        f"Cannot read {path}: {e}", code="bad_config", hint="Fix or delete the file, then `cstar login` again."
+    )
 
 
 def config_write_error(path: Path, e: OSError) -> CStarError:
@@ -131,6 +136,8 @@ def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
     The temp file is unique (``mkstemp`` in the same folder, so parallel writers never share one), has
     ``mode`` before any byte is written, is fsync'd, and is renamed over ``path`` (``os.replace``).
     Raises OSError; the temp file is removed on failure."""
+    import tempfile  # only when writing: its imports (shutil, random, …) cost start-up time
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

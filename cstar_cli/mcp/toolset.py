@@ -7,7 +7,6 @@ before the slow part of start-up.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from cstar_cli.errors import CStarUsageError
@@ -66,6 +65,8 @@ def select_tools(only: Iterable[str] | None = None, *, read_only: bool = False) 
         for raw in given:
             name = _canonical(raw)
             if name not in TOOL_NAMES:
+                import difflib  # only for a misspelt name
+
                 close = difflib.get_close_matches(name, TOOL_NAMES, n=2, cutoff=0.6)
                 did_you_mean = f"Did you mean {' or '.join(close)}? " if close else ""
                 raise CStarUsageError(
