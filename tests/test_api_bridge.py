@@ -166,15 +166,18 @@ async def test_the_body_sees_the_awaiting_task_context_variables() -> None:
     assert SET_IN_BODY.get() == "unset"
 
 
-async def test_wait_outside_run_raises_runtime_error() -> None:
-    def outside() -> None:
-        pending = asyncio.sleep(0)
-        try:
-            with pytest.raises(RuntimeError, match=r"outside bridge\.run"):
-                bridge.wait(pending)
-        finally:
-            pending.close()
+def _wait_outside_run() -> None:
+    """``bridge.wait`` where no body runs: RuntimeError (and the awaitable is closed unawaited)."""
+    pending = asyncio.sleep(0)
+    try:
+        with pytest.raises(RuntimeError, match=r"outside bridge\.run"):
+            bridge.wait(pending)
+    finally:
+        pending.close()
 
+
+async def test_wait_outside_run_raises_runtime_error() -> None:
+    outside = _wait_outside_run
     assert not bridge.active()
     outside()  # on the loop, but not in a body
     await anyio.to_thread.run_sync(outside)  # in a worker thread
@@ -184,12 +187,7 @@ async def test_wait_outside_run_raises_runtime_error() -> None:
 
 
 def test_wait_without_a_loop_raises_runtime_error() -> None:
-    pending = asyncio.sleep(0)
-    try:
-        with pytest.raises(RuntimeError, match=r"outside bridge\.run"):
-            bridge.wait(pending)
-    finally:
-        pending.close()
+    _wait_outside_run()
 
 
 async def test_blocking_runs_in_a_worker_thread_inside_run_and_in_the_caller_thread_outside() -> None:

@@ -38,8 +38,7 @@ from cstar_cli.protocol.diagnose import diagnose
 from cstar_cli.protocol.keys import scrub_secrets
 from cstar_cli.settings import resolve
 from tests.support.cli import ROOT, close_pipes, cstar, cstar_env
-from tests.support.emulator import LocalEmulator
-from tests.support.mcp import trigger
+from tests.support.emulator import LocalEmulator, trigger
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 

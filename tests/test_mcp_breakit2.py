@@ -26,8 +26,7 @@ from cstar_cli.mcp.framing import decode_line
 from cstar_cli.mcp.server import CStarMCPServer, build_server
 from cstar_cli.mcp.stdio import scrubbed_line
 from cstar_cli.settings import resolve
-from tests.support.emulator import EmulatorProcess, LocalEmulator
-from tests.support.mcp import trigger
+from tests.support.emulator import EmulatorProcess, LocalEmulator, trigger
 from tests.test_mcp_stdio_framing import Server, offline_env
 
 pytestmark = [pytest.mark.timeout(90)]

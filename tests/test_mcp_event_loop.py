@@ -19,9 +19,8 @@ from cstar_cli.mcp.server import CStarMCPServer, build_server
 from cstar_cli.mcp.toolset import TOOL_NAMES, WRITE_TOOLS, select_tools
 from cstar_cli.protocol.webhook import compute_signature
 from cstar_cli.settings import resolve
-from tests.support.emulator import LocalEmulator
+from tests.support.emulator import LocalEmulator, trigger
 from tests.support.mcp import *  # noqa: F403 - fixtures: anyio_backend, emu, server
-from tests.support.mcp import trigger
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.timeout(60)]
 

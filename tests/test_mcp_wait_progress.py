@@ -21,9 +21,8 @@ from mcp import Client
 
 from cstar_cli.mcp.server import CStarMCPServer
 from tests.support.cli import ROOT, close_pipes, cstar_env, reap_at_teardown
-from tests.support.emulator import LocalEmulator
+from tests.support.emulator import LocalEmulator, trigger
 from tests.support.mcp import *  # noqa: F403 - fixtures: anyio_backend, emu, server
-from tests.support.mcp import trigger
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.timeout(60)]
 

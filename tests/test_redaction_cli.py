@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from cstar_cli.protocol.keys import scrub_secrets
 from tests.support.cli import Run, close_pipes, cstar_env, cstar_subprocess, reap_at_teardown
-from tests.support.emulator import EmulatorThread
+from tests.support.emulator import EmulatorThread, trigger
 from tests.support.http_stub import serve_handler
 
 BODY = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=24, max_size=48)
@@ -153,34 +153,34 @@ def test_server_message_holding_a_key_is_redacted(leaky: tuple[str, str]) -> Non
         _clean(run, key)
 
 
-def test_listen_retry_lines_redact_a_key_in_the_url(emulator_session: EmulatorThread) -> None:
-    """A failed attempt's line (stdout: ``<-- [ERR] POST URL … retrying``) shows the target URL
-    with a key in its path or query redacted, as the outcome line does."""
-    import httpx
-
-    key = emulator_session.keys["sk_test"]
+def _listen_to_a_keyed_url(emu: EmulatorThread, *args: str) -> tuple[str, subprocess.Popen[str]]:
+    """(``emu``'s sk_test key, ``cstar listen -f URL ARGS`` started with it) where the refused
+    target URL carries the key in its path and, percent-encoded, in its query."""
+    key = emu.keys["sk_test"]
     target = f"http://127.0.0.1:1/{key}?q={quote(key)}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cstar_cli", "listen", "-f", target, "--no-resume"],
+        [sys.executable, "-m", "cstar_cli", "listen", "-f", target, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
-        env=cstar_env({"CSTAR_API_KEY": key, "CSTAR_BASE_URL": emulator_session.base_url}),
+        env=cstar_env({"CSTAR_API_KEY": key, "CSTAR_BASE_URL": emu.base_url}),
     )
     reap_at_teardown(proc)
+    return key, proc
+
+
+def test_listen_retry_lines_redact_a_key_in_the_url(emulator_session: EmulatorThread) -> None:
+    """A failed attempt's line (stdout: ``<-- [ERR] POST URL … retrying``) shows the target URL
+    with a key in its path or query redacted, as the outcome line does."""
+    key, proc = _listen_to_a_keyed_url(emulator_session, "--no-resume")
     assert proc.stderr is not None and proc.stdout is not None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
         if not line or line.startswith("Forwarding"):
             break
-    httpx.post(
-        f"{emulator_session.base_url}/api/v1/teams/{emulator_session.team_id}/webhooks/trigger-test",
-        json={"event": "ticket.created"},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=10,
-    ).raise_for_status()
+    trigger(emulator_session)
     retry = ""
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
@@ -195,17 +195,7 @@ def test_listen_retry_lines_redact_a_key_in_the_url(emulator_session: EmulatorTh
 
 
 def test_listen_forwarding_line_redacts_a_key_in_the_url(emulator_session: EmulatorThread) -> None:
-    key = emulator_session.keys["sk_test"]
-    target = f"http://127.0.0.1:1/{key}?q={quote(key)}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cstar_cli", "listen", "-f", target],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=cstar_env({"CSTAR_API_KEY": key, "CSTAR_BASE_URL": emulator_session.base_url}),
-    )
-    reap_at_teardown(proc)
+    key, proc = _listen_to_a_keyed_url(emulator_session)
     assert proc.stderr is not None
     lines: list[str] = []
     deadline = time.monotonic() + 30

@@ -15,26 +15,21 @@ bookkeeping, and each HTTP/1.1 connection serves one request at a time.
 from __future__ import annotations
 
 import ssl
-import sys
 import typing
 from collections.abc import Callable
 
 import httpcore
 import httpx
 
+from cstar_cli.locks import active_bridge
+
 __all__ = ["install"]
 
 _T = typing.TypeVar("_T")
 
 
-def _bridge() -> typing.Any:
-    """The bridge module when the caller runs inside one of its bodies, else None (no import cost)."""
-    bridge = sys.modules.get("cstar_cli.api.bridge")
-    return bridge if bridge is not None and bridge.active() else None
-
-
 def _off_loop(fn: Callable[[], _T]) -> _T:
-    bridge = _bridge()
+    bridge = active_bridge()
     return fn() if bridge is None else typing.cast(_T, bridge.blocking(fn))
 
 
@@ -66,7 +61,7 @@ class _Stream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        bridge = _bridge()
+        bridge = active_bridge()
         if bridge is not None:
             sock = self._inner.get_extra_info("socket")
             buffered = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0

@@ -28,7 +28,6 @@ import contextlib
 import platform
 import socket
 import ssl
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -49,6 +48,7 @@ from cstar_cli.errors import (
     CStarValidationError,
     error_from_response,
 )
+from cstar_cli.locks import active_bridge
 from cstar_cli.settings import check_base_url, validate_key
 
 __all__ = [
@@ -206,15 +206,15 @@ class Transport:
         """One HTTP exchange through ``httpx.Client``. Inside :func:`cstar_cli.api.bridge.run` it
         never blocks the event loop: its reads wait on the loop, or, when the loop-aware backend
         could not be installed, the whole exchange runs in a worker thread."""
-        bridge = sys.modules.get("cstar_cli.api.bridge")  # never imported by a command: no cost there
-        if self._loop_aware or bridge is None or not bridge.active():
+        bridge = active_bridge()
+        if self._loop_aware or bridge is None:
             return self._http.request(method, path, **kwargs)
         return bridge.blocking(lambda: self._http.request(method, path, **kwargs))  # type: ignore[no-any-return]
 
     def _pause(self, seconds: float) -> None:
         """Wait ``seconds`` between attempts: ``sleep``, or an asyncio sleep inside the bridge."""
-        bridge = sys.modules.get("cstar_cli.api.bridge")
-        if bridge is None or not bridge.active() or self.sleep is not _SYSTEM_SLEEP:
+        bridge = active_bridge()
+        if bridge is None or self.sleep is not _SYSTEM_SLEEP:
             self.sleep(seconds)
             return
         import asyncio

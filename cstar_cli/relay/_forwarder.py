@@ -110,23 +110,24 @@ class Forwarder:
         when nothing could be written). The relay writes the next event this way while it reports
         the one before."""
         budget = self.options.retry_for
-        # 0 = bounded by time, not count (DeliveryAttempted.max_attempts).
-        total = 0 if budget is not None else max(1, self.options.attempts)
         self._deadline = time.monotonic() + budget if budget is not None else None
-        return self._begin(event, event.payload.encode("utf-8", "surrogatepass"), 1, total, self._deadline)
+        body = event.payload.encode("utf-8", "surrogatepass")
+        return self._begin(event, body, 1, self._total_attempts(), self._deadline)
+
+    def _total_attempts(self) -> int:
+        """A delivery's attempts in all; 0 = bounded by time, not count (DeliveryAttempted.max_attempts)."""
+        return 0 if self.options.retry_for is not None else max(1, self.options.attempts)
 
     def chain(self, current: Pending, event: EventReceived) -> Pending:
         """Begin ``event``'s first attempt to be written the moment ``current`` (in flight) gets a
         2xx (see :meth:`HttpClient.chain`), so the receiver goes straight on to it; pass it to
         :meth:`finish` after ``current``. If ``current`` fails, nothing was written and
         :meth:`finish` starts it afresh (signed anew). After an early request failed for a reason
-        other than the receiver's answer (a receiver closing kept-alive connections unannounced),
-        this forwarder writes none early any more."""
-        budget = self.options.retry_for
-        total = 0 if budget is not None else max(1, self.options.attempts)
+        other than the receiver's answer (the connection lost with the request on it), this
+        forwarder writes none early any more."""
         body = event.payload.encode("utf-8", "surrogatepass")
         headers = self._sign(event, body, 1)
-        pending = Pending(event, body, headers, 1, total, None, time.perf_counter())
+        pending = Pending(event, body, headers, 1, self._total_attempts(), None, time.perf_counter())
         pending.early = True
         if current.sent is not None and self._early:
             try:

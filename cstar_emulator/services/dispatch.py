@@ -206,8 +206,8 @@ class WebhookDispatcher:
                         status = await client.answer(sent)
                     except HttpError:
                         if first is not None and attempt == 1:
-                            # Written early and lost (a receiver closing kept-alive connections
-                            # unannounced): this webhook's events go one after another from now on.
+                            # Written early and lost with its connection: this webhook's events
+                            # go one after another from now on.
                             self._unchained.add(webhook_id)
                         raise
                     started = sent.written_at or started

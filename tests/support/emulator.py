@@ -38,6 +38,7 @@ __all__ = [
     "emulator_session",
     "start_emulator",
     "start_emulator_thread",
+    "trigger",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -297,3 +298,15 @@ def emulator_process(tmp_path: Path) -> Iterator[EmulatorProcess]:
     for tests that kill or restart it."""
     with start_emulator(tmp_path / "emulator.db") as emu:
         yield emu
+
+
+def trigger(emu: LocalEmulator, event: str = "ticket.created") -> str:
+    """Have ``emu`` emit a test ``event`` as its ``sk_test`` key (``POST …/webhooks/trigger-test``); returns the event id."""
+    resp = httpx.post(
+        f"{emu.base_url}/api/v1/teams/{emu.team_id}/webhooks/trigger-test",
+        json={"event": event},
+        headers={"Authorization": f"Bearer {emu.keys['sk_test']}"},
+        timeout=10,
+    )
+    resp.raise_for_status()
+    return str(resp.json()["data"]["eventId"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from cstar_cli.mcp.access import ApiAccess
@@ -43,15 +42,3 @@ def server(emu: LocalEmulator) -> Iterator[CStarMCPServer]:
     api = ApiAccess(lambda: resolve(api_key=emu.keys["sk_test"], base_url=emu.base_url), max_retries=0)
     yield build_server(api)
     api.close()
-
-
-def trigger(emu: LocalEmulator, event: str = "ticket.created") -> str:
-    """Have ``emu`` emit a test ``event`` (``POST …/webhooks/trigger-test``); returns the event id."""
-    resp = httpx.post(
-        f"{emu.base_url}/api/v1/teams/{emu.team_id}/webhooks/trigger-test",
-        json={"event": event},
-        headers={"Authorization": f"Bearer {emu.keys['sk_test']}"},
-        timeout=10,
-    )
-    resp.raise_for_status()
-    return str(resp.json()["data"]["eventId"])
